@@ -1,0 +1,1 @@
+"""Reinforcement learning on tapes and grids: environments and agents (Zaremba et al. 2016)."""

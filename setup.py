@@ -1,0 +1,28 @@
+"""Neural networks that learn algorithms: Neural GPU and RL on tapes, in JAX."""
+from setuptools import find_packages, setup
+
+setup(
+    name="algolearn",
+    version="0.1.0",
+    description=("Neural GPU (Kaiser & Sutskever 2015; Price et al. 2016) and "
+                 "RL agents on tapes (Zaremba et al. 2016), in JAX."),
+    packages=find_packages(include=["neuralgpu", "neuralgpu.*", "rltape", "rltape.*"]),
+    python_requires=">=3.10",
+    install_requires=[
+        "jax>=0.4.35",
+        "flax>=0.10.0",
+        "optax>=0.2.4",
+        "chex>=0.1.88",
+        "absl-py>=2.1.0",
+        "ml-collections>=0.1.1",
+        "orbax-checkpoint>=0.11.0",
+        "rlax>=0.1.6",
+        "tqdm>=4.66",
+        "tensorboardX>=2.6",
+        "numpy>=1.26",
+        "matplotlib>=3.8",
+    ],
+    extras_require={
+        "test": ["pytest>=8.0", "hypothesis>=6.100", "pytest-xdist>=3.5"],
+    },
+)
