@@ -1,0 +1,1 @@
+"""Q-learning agents of "Learning Simple Algorithms from Examples" (Zaremba et al. 2016)."""
