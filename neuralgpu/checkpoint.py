@@ -1,0 +1,99 @@
+"""Orbax checkpoints of the full training state, and workdir safety checks.
+
+The checkpoint holds the whole ``TrainState`` (parameters, optimizer state with its
+counters, curriculum and relaxation state, PRNG key, step, metric sums), so that a
+resumed run continues bit-identically. A workdir remembers the config it was made
+with; a run whose config would change the training (anything but run-length,
+logging and evaluation settings) is refused before anything is written, so a
+failed or mistaken run never overwrites an earlier one.
+"""
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import flax
+import jax
+import orbax.checkpoint as ocp
+
+# Settings that may change between a run and its resumption.
+RESUMABLE_KEYS = ("num_train_steps", "max_train_minutes", "log_every", "checkpoint_every",
+                  "keep_checkpoints", "progress_bar", "eval")
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+  out = {}
+  for k, v in d.items():
+    key = f"{prefix}{k}"
+    if isinstance(v, dict):
+      out.update(_flatten(v, key + "."))
+    else:
+      out[key] = list(v) if isinstance(v, tuple) else v
+  return out
+
+
+def check_workdir_config(workdir: str, config) -> None:
+  """Records the config in a new workdir, or checks it matches an existing one."""
+  path = os.path.join(workdir, "config.json")
+  new = json.loads(config.to_json())
+  if os.path.exists(path):
+    with open(path) as f:
+      old = json.load(f)
+    a = {k: v for k, v in _flatten(old).items() if k.split(".")[0] not in RESUMABLE_KEYS}
+    b = {k: v for k, v in _flatten(new).items() if k.split(".")[0] not in RESUMABLE_KEYS}
+    diff = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+    if diff:
+      detail = ", ".join(f"{k}: {a.get(k)!r} -> {b.get(k)!r}" for k in diff[:8])
+      raise ValueError(
+          f"workdir {workdir!r} holds a run made with a different config ({detail}); "
+          "use a new --workdir (nothing was changed on disk)")
+    return
+  os.makedirs(workdir, exist_ok=True)
+  tmp = path + ".tmp"
+  with open(tmp, "w") as f:
+    f.write(config.to_json(indent=2))
+  os.replace(tmp, path)
+
+
+def make_manager(workdir: str, config) -> ocp.CheckpointManager:
+  options = ocp.CheckpointManagerOptions(max_to_keep=int(config.keep_checkpoints), create=True)
+  return ocp.CheckpointManager(os.path.abspath(os.path.join(workdir, "checkpoints")),
+                               options=options)
+
+
+def restore_or(manager: ocp.CheckpointManager, template: Any) -> Any:
+  """The latest checkpoint restored into ``template``'s structure, or the template."""
+  step = manager.latest_step()
+  if step is None:
+    return template
+  target = flax.serialization.to_state_dict(template)
+  try:
+    restored = manager.restore(step, args=ocp.args.StandardRestore(target))
+  except Exception as e:  # orbax raises several types; say what and where
+    raise ValueError(
+        f"cannot restore checkpoint step {step} from {manager.directory}: {e}. "
+        "Was it written with another model config? Use a new --workdir.") from e
+  return flax.serialization.from_state_dict(template, restored)
+
+
+def save(manager: ocp.CheckpointManager, step: int, state: Any, workdir: str,
+         train_seconds: float, force: bool = False) -> None:
+  if manager.latest_step() == step:
+    return
+  manager.save(step, args=ocp.args.StandardSave(flax.serialization.to_state_dict(state)),
+               force=force)
+  manager.wait_until_finished()
+  tmp = os.path.join(workdir, "progress.json.tmp")
+  with open(tmp, "w") as f:
+    json.dump({"step": int(step), "train_seconds": float(train_seconds)}, f)
+  os.replace(tmp, os.path.join(workdir, "progress.json"))
+
+
+def load_params(workdir: str, config, template: Any) -> tuple[Any, int]:
+  """Restores the latest TrainState of a workdir (for evaluation binaries)."""
+  manager = make_manager(workdir, config)
+  if manager.latest_step() is None:
+    raise ValueError(f"no checkpoint in {os.path.join(workdir, 'checkpoints')!r}")
+  state = restore_or(manager, template)
+  return state, int(manager.latest_step())

@@ -1,0 +1,172 @@
+"""Default Neural GPU configuration and its validation.
+
+``default_config()`` is the faithful model of Kaiser & Sutskever (2015) with the
+training of FACTS section 1; experiment configs in ``experiments/configs`` start
+from it and override. ``validate(config)`` checks every value before anything is
+compiled and raises ``ValueError`` naming the bad value and what is allowed.
+"""
+from __future__ import annotations
+
+import ml_collections
+
+from neuralgpu import model as model_lib
+from neuralgpu import tasks as tasks_lib
+
+OPTIMIZERS = ("adam", "adamax")
+CONV_IMPLS = ("auto",) + model_lib.CONV_IMPLS
+
+
+def default_config() -> ml_collections.ConfigDict:
+  c = ml_collections.ConfigDict()
+  # Task: one name, or a comma-separated base curriculum such as "bmul,qmul,mul".
+  c.task = "badd"
+  c.operand_mode = "uniform"
+  c.seed = 0
+  c.batch_size = 32
+  c.num_train_steps = 200_000
+  c.max_train_minutes = 0.0   # 0 = no wall-clock limit.
+
+  m = c.model = ml_collections.ConfigDict()
+  m.vocab_size = tasks_lib.VOCAB_SIZE
+  m.num_maps = 24
+  m.height = 4
+  m.kernel_width = 3          # along the sequence axis n
+  m.kernel_height = 3         # along the height axis
+  m.cgrus_per_step = 2
+  m.steps_per_length = 1.0    # steps = round(steps_per_length * n)
+  m.cutoff = 1.2
+  m.gate_type = "cutoff_sigmoid"   # or "hard" (DNGPU hard sigmoid / hard tanh)
+  m.diagonal_gates = False
+  m.saturation_cost = 0.0     # weight of DNGPU's saturation cost (needs gate_type=hard)
+  m.candidate_dropout = 0.0   # DNGPU: dropout on the candidate
+  m.dropout = 0.15            # state dropout rate = dropout * 8 / n
+  m.num_sets = 6              # weight sets per CGRU position (6 x 2 CGRUs = 12)
+  m.conv_impl = "auto"        # auto: "shifted" on CPU, "xla" elsewhere
+  m.remat = "none"            # none | every_step | every_k
+  m.remat_k = 8
+  m.init_scale = 1.0
+  m.embed_init = 1.7
+  m.gate_bias = 1.0
+
+  r = c.relax = ml_collections.ConfigDict()
+  r.end_sets = 1              # sets left after annealing (x 2 CGRUs = 2)
+  r.pull_start = 0.0005
+  r.pull_growth = 1.2         # pull *= growth at each curriculum advance
+  r.pull_threshold = 0.1      # once pull >= this, an advance hard-averages the sets
+
+  o = c.optim = ml_collections.ConfigDict()
+  o.optimizer = "adam"
+  o.lr = 1e-3
+  o.eps = 1e-4
+  o.grad_clip = 1.0
+  o.plateau_factor = 0.98     # lr *= factor when the loss stops improving
+  o.plateau_patience = 5      # in units of plateau_window steps
+  o.plateau_window = 200
+  o.grad_noise = 0.0          # 0 = off; std = grad_noise * sqrt(step^-0.55 * max(0, seq_err - 0.02))
+
+  cu = c.curriculum = ml_collections.ConfigDict()
+  cu.min_length = 3
+  cu.start_length = 5         # first curriculum length (odd for arithmetic)
+  cu.max_length = 41          # the training length: 20-digit operands
+  cu.length_step = 2          # one more digit per operand
+  cu.advance_every = 200
+  cu.advance_threshold = 0.15  # advance when training sequence error < this
+  cu.p_current = 0.6          # share of examples at the current length (rest uniform below)
+  cu.long_every = 10          # every long_every-th step samples up to max_length (0 = never)
+  cu.buckets = (5, 9, 13, 17, 21, 25, 31, 41)
+  cu.other_task_prob = 0.2    # base curriculum: train a random unsolved task
+  cu.drop_back_threshold = 0.3  # a solved task whose error rises above this drops back one length
+
+  e = c.eval = ml_collections.ConfigDict()
+  e.lengths = (41, 201, 401)
+  e.examples = (512, 512, 128)
+  e.chunk_size = 64           # examples per compiled forward (memory cap)
+  e.max_chunk_elements = 2_000_000  # cap on chunk*n*height*maps floats per forward
+  e.every = 2000              # steps between long evaluations (once at max length)
+  e.stop_when_solved = True   # stop once every eval length has 0 sequence errors
+  e.solve_lengths = (201, 401)
+
+  c.log_every = 100
+  c.checkpoint_every = 1000
+  c.keep_checkpoints = 3
+  c.progress_bar = True
+  return c
+
+
+def _require(cond, msg):
+  if not cond:
+    raise ValueError(msg)
+
+
+def task_names(config) -> tuple[str, ...]:
+  names = tuple(t.strip() for t in str(config.task).split(",") if t.strip())
+  _require(names, f"task={config.task!r} is empty; e.g. 'badd' or 'bmul,qmul,mul'")
+  return names
+
+
+def validate(config) -> None:
+  """Raises ValueError for any bad value, naming it and what is allowed."""
+  for name in task_names(config):
+    tasks_lib.get_task(name)  # raises with the allowed names
+  _require(config.operand_mode in tasks_lib.MODES,
+           f"operand_mode={config.operand_mode!r}; allowed: {tasks_lib.MODES}")
+  _require(int(config.batch_size) >= 1, f"batch_size={config.batch_size} must be >= 1")
+  _require(int(config.num_train_steps) >= 0,
+           f"num_train_steps={config.num_train_steps} must be >= 0")
+  m = config.model
+  _require(m.vocab_size == tasks_lib.VOCAB_SIZE,
+           f"model.vocab_size={m.vocab_size} must equal tasks.VOCAB_SIZE={tasks_lib.VOCAB_SIZE}")
+  for k in ("num_maps", "height", "kernel_width", "kernel_height", "cgrus_per_step",
+            "num_sets", "remat_k"):
+    _require(int(m[k]) >= 1, f"model.{k}={m[k]} must be >= 1")
+  _require(int(m.kernel_width) % 2 == 1 and int(m.kernel_height) % 2 == 1,
+           f"model kernel {m.kernel_width}x{m.kernel_height} must have odd sides (SAME padding)")
+  _require(m.gate_type in model_lib.GATE_TYPES,
+           f"model.gate_type={m.gate_type!r}; allowed: {model_lib.GATE_TYPES}")
+  _require(m.conv_impl in CONV_IMPLS, f"model.conv_impl={m.conv_impl!r}; allowed: {CONV_IMPLS}")
+  _require(m.remat in model_lib.REMAT_POLICIES,
+           f"model.remat={m.remat!r}; allowed: {model_lib.REMAT_POLICIES}")
+  _require(float(m.cutoff) >= 1.0, f"model.cutoff={m.cutoff} must be >= 1.0")
+  _require(0.0 <= float(m.dropout) < 1.0, f"model.dropout={m.dropout} must be in [0, 1)")
+  _require(0.0 <= float(m.candidate_dropout) < 1.0,
+           f"model.candidate_dropout={m.candidate_dropout} must be in [0, 1)")
+  _require(float(m.saturation_cost) >= 0.0,
+           f"model.saturation_cost={m.saturation_cost} must be >= 0")
+  _require(float(m.saturation_cost) == 0.0 or m.gate_type == "hard",
+           "model.saturation_cost > 0 needs model.gate_type='hard'")
+  _require(float(m.steps_per_length) > 0,
+           f"model.steps_per_length={m.steps_per_length} must be > 0")
+  r = config.relax
+  _require(1 <= int(r.end_sets) <= int(m.num_sets),
+           f"relax.end_sets={r.end_sets} must be in [1, model.num_sets={m.num_sets}]")
+  _require(float(r.pull_start) >= 0 and float(r.pull_growth) >= 1.0,
+           f"relax.pull_start={r.pull_start} must be >= 0 and pull_growth={r.pull_growth} >= 1")
+  o = config.optim
+  _require(o.optimizer in OPTIMIZERS, f"optim.optimizer={o.optimizer!r}; allowed: {OPTIMIZERS}")
+  _require(float(o.lr) > 0, f"optim.lr={o.lr} must be > 0")
+  _require(float(o.grad_clip) > 0, f"optim.grad_clip={o.grad_clip} must be > 0")
+  _require(0 < float(o.plateau_factor) <= 1.0,
+           f"optim.plateau_factor={o.plateau_factor} must be in (0, 1]")
+  _require(float(o.grad_noise) >= 0, f"optim.grad_noise={o.grad_noise} must be >= 0")
+  cu = config.curriculum
+  for k in ("min_length", "start_length", "max_length"):
+    _require(int(cu[k]) >= 3, f"curriculum.{k}={cu[k]} must be >= 3 (one-digit operands)")
+  _require(int(cu.min_length) <= int(cu.start_length) <= int(cu.max_length),
+           f"need curriculum.min_length={cu.min_length} <= start_length={cu.start_length} "
+           f"<= max_length={cu.max_length}")
+  _require(int(cu.length_step) >= 1, f"curriculum.length_step={cu.length_step} must be >= 1")
+  _require(int(cu.advance_every) >= 1, f"curriculum.advance_every={cu.advance_every} must be >= 1")
+  _require(0.0 <= float(cu.p_current) <= 1.0, f"curriculum.p_current={cu.p_current} not in [0, 1]")
+  buckets = tuple(int(b) for b in cu.buckets)
+  _require(buckets == tuple(sorted(set(buckets))) and buckets and buckets[-1] >= int(cu.max_length),
+           f"curriculum.buckets={cu.buckets} must be increasing and end >= max_length={cu.max_length}")
+  e = config.eval
+  _require(len(e.lengths) == len(e.examples),
+           f"eval.lengths={e.lengths} and eval.examples={e.examples} must have the same length")
+  _require(all(int(n) >= 3 for n in e.lengths), f"eval.lengths={e.lengths} must all be >= 3")
+  _require(all(int(k) >= 1 for k in e.examples), f"eval.examples={e.examples} must all be >= 1")
+  _require(set(int(n) for n in e.solve_lengths) <= set(int(n) for n in e.lengths),
+           f"eval.solve_lengths={e.solve_lengths} must be a subset of eval.lengths={e.lengths}")
+  _require(int(e.chunk_size) >= 1, f"eval.chunk_size={e.chunk_size} must be >= 1")
+  for k in ("log_every", "checkpoint_every", "keep_checkpoints"):
+    _require(int(config[k]) >= 1, f"{k}={config[k]} must be >= 1")

@@ -1,0 +1,144 @@
+"""Length and base curricula, and the parameter-sharing relaxation schedule.
+
+All state here is data (``flax.struct`` pytrees of arrays), updated by pure
+``init``/``update`` functions, so a pool of seeds can ``vmap`` over it, each seed
+with its own curriculum, without recompiling.
+
+Length curriculum (Kaiser & Sutskever 2015): every ``advance_every`` steps, a task
+whose training sequence error on examples of its current length is below
+``advance_threshold`` grows by ``length_step``; at ``max_length`` it counts as
+solved. Base curriculum (Price et al. 2016), for several tasks such as
+``bmul,qmul,mul``: train mostly the first unsolved task, with probability
+``other_task_prob`` a random unsolved one; once all are solved only the last; a
+solved task whose error rises above ``drop_back_threshold`` drops back one length.
+
+Relaxation: ``pull`` starts at ``pull_start`` and is multiplied by ``pull_growth``
+at every passed check; once it is >= ``pull_threshold`` a passed check hard-averages
+the active weight sets and leaves ``end_sets`` of them.
+"""
+from __future__ import annotations
+
+import flax
+import jax
+import jax.numpy as jnp
+
+from neuralgpu import model as model_lib
+
+
+@flax.struct.dataclass
+class CurriculumState:
+  cur: jax.Array        # int32[T] current length per task
+  solved: jax.Array     # bool[T]
+  err_sum: jax.Array    # float32[T] window sum of seq errors at the current length
+  err_count: jax.Array  # float32[T] window number of such examples
+  advances: jax.Array   # int32 number of passed checks so far
+
+
+@flax.struct.dataclass
+class RelaxState:
+  pull: jax.Array         # float32
+  active_sets: jax.Array  # int32
+
+
+def init(num_tasks: int, cfg) -> CurriculumState:
+  cu = cfg.curriculum
+  return CurriculumState(
+      cur=jnp.full((num_tasks,), int(cu.start_length), jnp.int32),
+      solved=jnp.zeros((num_tasks,), bool),
+      err_sum=jnp.zeros((num_tasks,), jnp.float32),
+      err_count=jnp.zeros((num_tasks,), jnp.float32),
+      advances=jnp.zeros((), jnp.int32))
+
+
+def relax_init(cfg) -> RelaxState:
+  return RelaxState(pull=jnp.asarray(cfg.relax.pull_start, jnp.float32),
+                    active_sets=jnp.asarray(cfg.model.num_sets, jnp.int32))
+
+
+def choose_task(key: jax.Array, cs: CurriculumState, cfg) -> jax.Array:
+  """Index of the task to train this step (int32 scalar)."""
+  t = cs.cur.shape[0]
+  if t == 1:
+    return jnp.zeros((), jnp.int32)
+  unsolved = ~cs.solved
+  first = jnp.argmax(unsolved).astype(jnp.int32)
+  k1, k2 = jax.random.split(key)
+  logits = jnp.where(unsolved, 0.0, -jnp.inf)
+  rand = jax.random.categorical(k1, logits).astype(jnp.int32)
+  use_rand = jax.random.uniform(k2) < cfg.curriculum.other_task_prob
+  pick = jnp.where(use_rand, rand, first)
+  return jnp.where(jnp.any(unsolved), pick, jnp.int32(t - 1))
+
+
+def sample_lengths(key: jax.Array, batch: int, cur: jax.Array, is_long: jax.Array,
+                   cfg) -> jax.Array:
+  """Example lengths: ``p_current`` at ``cur``, the rest uniform in [min, cur].
+
+  On a long step (``is_long``) all are uniform in [min_length, max_length].
+  Lengths are odd (2k+1, k-digit operands) so every length is a whole example.
+  """
+  cu = cfg.curriculum
+  k_min = (int(cu.min_length) - 1) // 2
+  k_cur = (cur - 1) // 2
+  k_top = jnp.where(is_long, (int(cu.max_length) - 1) // 2, k_cur)
+  k1, k2 = jax.random.split(key)
+  k_rand = jax.random.randint(k1, (batch,), k_min, k_top + 1)
+  at_cur = (jax.random.uniform(k2, (batch,)) < cu.p_current) & ~is_long
+  k = jnp.where(at_cur, k_cur, k_rand)
+  return (2 * k + 1).astype(jnp.int32)
+
+
+def record(cs: CurriculumState, task: jax.Array, lengths: jax.Array,
+           seq_wrong: jax.Array) -> CurriculumState:
+  """Adds one batch's sequence errors at the task's current length."""
+  at_cur = (lengths == cs.cur[task]).astype(jnp.float32)
+  onehot = jax.nn.one_hot(task, cs.cur.shape[0], dtype=jnp.float32)
+  return cs.replace(
+      err_sum=cs.err_sum + onehot * jnp.sum(at_cur * seq_wrong.astype(jnp.float32)),
+      err_count=cs.err_count + onehot * jnp.sum(at_cur))
+
+
+def update(cs: CurriculumState, step: jax.Array, cfg) -> tuple[CurriculumState, jax.Array]:
+  """At every ``advance_every``-th step, advances or drops back each task.
+
+  Returns the new state and a bool: whether any task passed its check (drives
+  the relaxation).
+  """
+  cu = cfg.curriculum
+  check = jnp.mod(step, int(cu.advance_every)) == 0
+  seen = cs.err_count > 0
+  err = cs.err_sum / jnp.maximum(cs.err_count, 1.0)
+  passed = seen & (err < cu.advance_threshold)
+  can_grow = cs.cur + int(cu.length_step) <= int(cu.max_length)
+  grow = passed & can_grow
+  newly_solved = passed & ~can_grow
+  drop = cs.solved & seen & (err > cu.drop_back_threshold)
+  cur = jnp.where(grow, cs.cur + int(cu.length_step), cs.cur)
+  cur = jnp.where(drop, jnp.maximum(cur - int(cu.length_step), int(cu.start_length)), cur)
+  solved = (cs.solved | newly_solved) & ~drop
+  any_pass = jnp.any(passed)
+  new = CurriculumState(
+      cur=cur, solved=solved,
+      err_sum=jnp.zeros_like(cs.err_sum), err_count=jnp.zeros_like(cs.err_count),
+      advances=cs.advances + any_pass.astype(jnp.int32))
+  out = jax.tree.map(lambda a, b: jnp.where(check, a, b), new, cs)
+  return out, check & any_pass
+
+
+def relax_update(rs: RelaxState, params, passed: jax.Array, cfg):
+  """Grows the pull on a passed check; past the threshold, hard-averages sets."""
+  r = cfg.relax
+  average = passed & (rs.pull >= r.pull_threshold) & (rs.active_sets > r.end_sets)
+  pull = jnp.where(passed, rs.pull * r.pull_growth, rs.pull)
+
+  def averaged(w):
+    s = w.shape[0]
+    sel = (jnp.arange(s) < rs.active_sets).astype(w.dtype).reshape((s,) + (1,) * (w.ndim - 1))
+    mean = jnp.sum(w * sel, axis=0, keepdims=True) / jnp.maximum(jnp.sum(sel), 1.0)
+    return jnp.where(average, jnp.broadcast_to(mean, w.shape), w)
+
+  new_params = dict(params)
+  for k in model_lib.CGRU_KEYS:
+    new_params[k] = averaged(params[k])
+  active = jnp.where(average, jnp.int32(r.end_sets), rs.active_sets)
+  return RelaxState(pull=pull, active_sets=active), new_params, average

@@ -1,0 +1,134 @@
+"""Evaluation: digit and sequence error per test length, in memory-capped chunks.
+
+A 2001-digit test runs ``n`` steps over a ``[chunk, n, height, maps]`` state; the
+chunk size is capped so that ``chunk * n * height * maps`` stays under
+``eval.max_chunk_elements`` floats (plus the conv patches, ``kn * kh`` times that),
+so long evaluations never run out of memory. Compiled forwards are cached per
+(chunk, n) shape.
+"""
+from __future__ import annotations
+
+import functools
+from typing import Any, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from neuralgpu import model as model_lib
+from neuralgpu import tasks as tasks_lib
+
+
+def error_counts(logits: jax.Array, targets: jax.Array) -> dict[str, jax.Array]:
+  """Wrong / total non-padding digits and wrong / total sequences (sums)."""
+  mask = targets > 0
+  wrong = (jnp.argmax(logits, -1) != targets) & mask
+  seq_wrong = jnp.any(wrong, axis=-1)
+  has_any = jnp.any(mask, axis=-1)
+  return {
+      "digit_wrong": jnp.sum(wrong).astype(jnp.float32),
+      "digit_total": jnp.sum(mask).astype(jnp.float32),
+      "seq_wrong": jnp.sum(seq_wrong & has_any).astype(jnp.float32),
+      "seq_total": jnp.sum(has_any).astype(jnp.float32),
+  }
+
+
+def _model_key(mcfg) -> tuple:
+  return tuple(sorted((k, v if not isinstance(v, list) else tuple(v))
+                      for k, v in mcfg.to_dict().items()))
+
+
+@functools.lru_cache(maxsize=64)
+def _predict_fn(model_key: tuple):
+  mcfg = dict(model_key)
+  import ml_collections  # local: keeps the cache key hashable
+  cfg = ml_collections.ConfigDict(mcfg)
+
+  @jax.jit
+  def predict(params, inputs, active_sets, positions):
+    logits, _ = model_lib.apply(params, inputs, cfg, active_sets=active_sets,
+                                positions=positions)
+    return logits
+  return predict
+
+
+def predict_logits(params, inputs, mcfg, active_sets, positions=None) -> jax.Array:
+  """Logits ``[B, n, vocab]`` for int32 inputs ``[B, n]`` (compiled per shape)."""
+  inputs = jnp.asarray(inputs)
+  if positions is None:
+    positions = inputs > 0
+  return _predict_fn(_model_key(mcfg))(params, inputs, active_sets, positions)
+
+
+@functools.lru_cache(maxsize=64)
+def _data_fn(task: tasks_lib.Task, chunk: int, n: int, mode: str):
+  @jax.jit
+  def make(key):
+    lengths = jnp.full((chunk,), n, jnp.int32)
+    return tasks_lib.make_batch(key, task, lengths, n, mode=mode)
+  return make
+
+
+def chunk_size_for(n: int, mcfg, eval_cfg) -> int:
+  per_example = n * int(mcfg.height) * int(mcfg.num_maps)
+  cap = max(1, int(eval_cfg.max_chunk_elements) // max(per_example, 1))
+  return max(1, min(int(eval_cfg.chunk_size), cap))
+
+
+def evaluate_length(key: jax.Array, params, active_sets, mcfg, eval_cfg,
+                    task: tasks_lib.Task, length: int, num_examples: int,
+                    mode: str = "uniform") -> dict[str, float]:
+  """Digit and sequence error of ``num_examples`` random examples of ``length``."""
+  chunk = min(chunk_size_for(length, mcfg, eval_cfg), num_examples)
+  make = _data_fn(task, chunk, int(length), mode)
+  totals = None
+  done = 0
+  i = 0
+  while done < num_examples:
+    inputs, targets = make(jax.random.fold_in(key, i))
+    take = min(chunk, num_examples - done)
+    logits = predict_logits(params, inputs, mcfg, active_sets, (inputs > 0) | (targets > 0))
+    counts = error_counts(logits[:take], targets[:take])
+    totals = counts if totals is None else jax.tree.map(jnp.add, totals, counts)
+    done += take
+    i += 1
+  t = jax.device_get(totals)
+  return {
+      "length": int(length),
+      "examples": int(num_examples),
+      "digit_error": float(t["digit_wrong"] / max(t["digit_total"], 1.0)),
+      "seq_error": float(t["seq_wrong"] / max(t["seq_total"], 1.0)),
+      "seq_wrong": int(t["seq_wrong"]),
+  }
+
+
+def evaluate_table(key, params, active_sets, mcfg, eval_cfg, task, lengths: Sequence[int],
+                   examples: Sequence[int], mode: str = "uniform") -> list[dict[str, Any]]:
+  return [evaluate_length(jax.random.fold_in(key, int(n)), params, active_sets, mcfg,
+                          eval_cfg, task, int(n), int(k), mode)
+          for n, k in zip(lengths, examples)]
+
+
+def format_table(rows: Sequence[dict[str, Any]], title: str = "") -> str:
+  lines = [title] if title else []
+  lines.append("| length | examples | digit error | sequence error |")
+  lines.append("|---:|---:|---:|---:|")
+  for r in rows:
+    lines.append(f"| {r['length']} | {r['examples']} | {r['digit_error']:.4%} | "
+                 f"{r['seq_error']:.2%} ({r['seq_wrong']} wrong) |")
+  return "\n".join(lines)
+
+
+def answer(params, active_sets, mcfg, task: tasks_lib.Task, a: int, b: int,
+           length: int | None = None) -> dict[str, Any]:
+  """Asks the model ``a op b`` in plain numbers; returns its answer and the truth."""
+  inputs = np.asarray(tasks_lib.encode_question(task, a, b, length))
+  logits = predict_logits(params, inputs[None], mcfg, active_sets)
+  pred = np.asarray(jnp.argmax(logits, -1))[0]
+  n = int(np.count_nonzero(inputs))
+  digits = [int(p) - tasks_lib.DIGIT_OFFSET for p in pred[:n]]
+  valid = all(0 <= d < task.base for d in digits)
+  got = tasks_lib.digits_to_int(digits, task.base) if valid else None
+  truth = task.apply(a, b)
+  return {"a": a, "b": b, "op": task.kind, "base": task.base, "length": int(inputs.shape[0]),
+          "answer": got, "answer_digits": digits, "truth": truth, "correct": got == truth}

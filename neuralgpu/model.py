@@ -1,0 +1,315 @@
+"""The Neural GPU as a pure function over a parameter pytree.
+
+Kaiser & Sutskever (2015), "Neural GPUs Learn Algorithms", with the options of
+Price, Zaremba & Sutskever (2016) and, off by default, the improvements of the
+Diagonal Neural GPU (Freivalds & Liepins 2017).
+
+State: ``s`` of shape ``[batch, n, height, maps]``. Every step applies
+``cgrus_per_step`` convolutional GRUs (faithful: 2, so 2n CGRUs for n steps)::
+
+    u  = hs(conv_u(s) + b_u)          # update gate
+    r  = hs(conv_r(s) + b_r)          # reset gate
+    c  = tanh(conv_c(r * s) + b_c)    # candidate
+    s' = u * s + (1 - u) * c
+
+with the cutoff hard sigmoid ``hs(x) = clip(cutoff * sigmoid(x) - (cutoff - 1) / 2,
+0, 1)`` (cutoff 1.2), kernel 3x3 over ``(n, height)``, SAME padding, and the state
+masked to zero on padding positions after each CGRU.
+
+Parameter-sharing relaxation: the CGRU weights are stacked over ``num_sets`` sets;
+step ``t`` uses set ``t mod active_sets`` where ``active_sets`` is *data* (an int32
+scalar), so annealing the number of sets never recompiles.
+
+The 3x3 convolution has two interchangeable forms (``conv_impl``): ``"xla"``
+(``lax.conv_general_dilated``) and ``"shifted"`` (the kh*kw shifted copies of the
+state concatenated on the feature axis and multiplied by one matrix). Both use the
+same parameter layout ``[kn * kh * maps, out]`` (row order: n-offset, height-offset,
+input map), so either form can load the other's checkpoints.
+"""
+from __future__ import annotations
+
+import functools
+from typing import Any, Mapping, Optional
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+Params = Mapping[str, Any]
+
+CONV_IMPLS = ("shifted", "xla")
+REMAT_POLICIES = ("none", "every_step", "every_k")
+GATE_TYPES = ("cutoff_sigmoid", "hard")
+
+
+# ----------------------------------------------------------------------------
+# Nonlinearities.
+# ----------------------------------------------------------------------------
+def cutoff_sigmoid(x: jax.Array, cutoff: float = 1.2) -> jax.Array:
+  """Kaiser & Sutskever's saturating sigmoid: clip(c*sigmoid(x) - (c-1)/2, 0, 1)."""
+  return jnp.clip(cutoff * jax.nn.sigmoid(x) - 0.5 * (cutoff - 1.0), 0.0, 1.0)
+
+
+def hard_sigmoid(x: jax.Array) -> jax.Array:
+  """DNGPU's hard sigmoid clip(0.5 x + 0.5, 0, 1); saturates at |x| >= 1."""
+  return jnp.clip(0.5 * x + 0.5, 0.0, 1.0)
+
+
+def hard_tanh(x: jax.Array) -> jax.Array:
+  return jnp.clip(x, -1.0, 1.0)
+
+
+def saturation_cost(x: jax.Array, limit: float = 0.9) -> jax.Array:
+  """DNGPU's saturation cost relu(|x| - limit), averaged over elements."""
+  return jnp.mean(jax.nn.relu(jnp.abs(x) - limit))
+
+
+# ----------------------------------------------------------------------------
+# Convolution over the (n, height) plane.
+# ----------------------------------------------------------------------------
+def _kernel_dims(cfg) -> tuple[int, int]:
+  return int(cfg.kernel_width), int(cfg.kernel_height)
+
+
+def conv_shifted(x: jax.Array, w: jax.Array, kn: int, kh: int) -> jax.Array:
+  """SAME conv as shifted slices + one matmul.
+
+  Args:
+    x: ``[B, n, H, C]``.
+    w: ``[kn * kh * C, O]`` with row order (n-offset, height-offset, channel).
+  Returns:
+    ``[B, n, H, O]``.
+  """
+  _, n, h, _ = x.shape
+  pn, ph = kn // 2, kh // 2
+  xp = jnp.pad(x, ((0, 0), (pn, kn - 1 - pn), (ph, kh - 1 - ph), (0, 0)))
+  cols = [xp[:, i:i + n, j:j + h, :] for i in range(kn) for j in range(kh)]
+  patches = cols[0] if len(cols) == 1 else jnp.concatenate(cols, axis=-1)
+  return jnp.einsum("bnhk,ko->bnho", patches, w)
+
+
+def conv_xla(x: jax.Array, w: jax.Array, kn: int, kh: int) -> jax.Array:
+  """The same SAME conv via ``lax.conv_general_dilated`` (NHWC / HWIO)."""
+  c = x.shape[-1]
+  kernel = w.reshape(kn, kh, c, w.shape[-1])
+  return lax.conv_general_dilated(
+      x, kernel, window_strides=(1, 1), padding="SAME",
+      dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+
+def conv(x, w, cfg):
+  kn, kh = _kernel_dims(cfg)
+  if cfg.conv_impl == "shifted":
+    return conv_shifted(x, w, kn, kh)
+  if cfg.conv_impl == "xla":
+    return conv_xla(x, w, kn, kh)
+  raise ValueError(f"conv_impl={cfg.conv_impl!r}; allowed: {CONV_IMPLS}")
+
+
+def diagonal_shift(s: jax.Array) -> jax.Array:
+  """DNGPU diagonal gates: a third of the maps shifted left on n, a third right."""
+  m = s.shape[-1]
+  k = m // 3
+  left = jnp.pad(s[:, 1:, :, :k], ((0, 0), (0, 1), (0, 0), (0, 0)))
+  right = jnp.pad(s[:, :-1, :, k:2 * k], ((0, 0), (1, 0), (0, 0), (0, 0)))
+  return jnp.concatenate([left, right, s[..., 2 * k:]], axis=-1)
+
+
+# ----------------------------------------------------------------------------
+# Parameters.
+# ----------------------------------------------------------------------------
+def init_params(key: jax.Array, cfg) -> dict:
+  """Initial parameters for ``cfg`` (the ``model`` sub-config).
+
+  Layout (S = ``num_sets``, J = ``cgrus_per_step``, K = kn*kh*maps)::
+
+    embed        [vocab, maps]       U(-embed_init, embed_init), row 0 unused
+    in_w, in_b   [maps, maps], [maps]  1x1 conv after tanh(embedding)
+    gate_w       [S, J, K, 2*maps]   gate_b [S, J, 2*maps] (init gate_bias)
+    cand_w       [S, J, K, maps]     cand_b [S, J, maps]
+    out_w, out_b [maps, vocab], [vocab]
+  """
+  m, v = int(cfg.num_maps), int(cfg.vocab_size)
+  s, j = int(cfg.num_sets), int(cfg.cgrus_per_step)
+  kn, kh = _kernel_dims(cfg)
+  k = kn * kh * m
+  keys = jax.random.split(key, 5)
+  scale = float(cfg.init_scale)
+
+  def uniform(key, shape, fan_in):
+    lim = scale * jnp.sqrt(3.0 / fan_in)
+    return jax.random.uniform(key, shape, jnp.float32, -lim, lim)
+
+  ei = float(cfg.embed_init)
+  return {
+      "embed": jax.random.uniform(keys[0], (v, m), jnp.float32, -ei, ei),
+      "in_w": uniform(keys[1], (m, m), m),
+      "in_b": jnp.zeros((m,), jnp.float32),
+      "gate_w": uniform(keys[2], (s, j, k, 2 * m), k),
+      "gate_b": jnp.full((s, j, 2 * m), float(cfg.gate_bias), jnp.float32),
+      "cand_w": uniform(keys[3], (s, j, k, m), k),
+      "cand_b": jnp.zeros((s, j, m), jnp.float32),
+      "out_w": uniform(keys[4], (m, v), m),
+      "out_b": jnp.zeros((v,), jnp.float32),
+  }
+
+
+CGRU_KEYS = ("gate_w", "gate_b", "cand_w", "cand_b")
+
+
+# ----------------------------------------------------------------------------
+# One CGRU and one step.
+# ----------------------------------------------------------------------------
+def cgru(w: Mapping[str, jax.Array], s: jax.Array, cfg, *,
+         dropout_key: Optional[jax.Array] = None,
+         candidate_dropout: float = 0.0) -> tuple[jax.Array, jax.Array]:
+  """One convolutional GRU. Returns (new state, saturation cost)."""
+  m = s.shape[-1]
+  g = conv(s, w["gate_w"], cfg) + w["gate_b"]
+  sat = jnp.zeros((), jnp.float32)
+  if cfg.gate_type == "hard":
+    u, r = hard_sigmoid(g[..., :m]), hard_sigmoid(g[..., m:])
+    if cfg.saturation_cost > 0:
+      sat = sat + saturation_cost(g)
+  else:
+    u = cutoff_sigmoid(g[..., :m], cfg.cutoff)
+    r = cutoff_sigmoid(g[..., m:], cfg.cutoff)
+  pre_c = conv(r * s, w["cand_w"], cfg) + w["cand_b"]
+  if cfg.gate_type == "hard":
+    c = hard_tanh(pre_c)
+    if cfg.saturation_cost > 0:
+      sat = sat + saturation_cost(pre_c)
+  else:
+    c = jnp.tanh(pre_c)
+  if candidate_dropout > 0 and dropout_key is not None:
+    keep = jax.random.bernoulli(dropout_key, 1.0 - candidate_dropout, c.shape)
+    c = jnp.where(keep, c / (1.0 - candidate_dropout), 0.0)
+  carried = diagonal_shift(s) if cfg.diagonal_gates else s
+  return u * carried + (1.0 - u) * c, sat
+
+
+def _select_set(stacked: Mapping[str, jax.Array], t, active_sets):
+  idx = jnp.mod(t, active_sets)
+  return {k: lax.dynamic_index_in_dim(stacked[k], idx, 0, keepdims=False)
+          for k in CGRU_KEYS}
+
+
+def _make_step_fn(cfg, mask, n_static, active_sets, rng, train):
+  """The scan body: applies cgrus_per_step CGRUs to the state at step t."""
+  j_count = int(cfg.cgrus_per_step)
+  state_drop = float(cfg.dropout) * 8.0 / n_static if train else 0.0
+  state_drop = min(state_drop, 0.5)
+  cand_drop = float(cfg.candidate_dropout) if train else 0.0
+
+  def step(params_stack, s, t):
+    w_t = _select_set(params_stack, t, active_sets)
+    sat_total = jnp.zeros((), jnp.float32)
+    for j in range(j_count):
+      w = {k: v[j] for k, v in w_t.items()}
+      dkey = None
+      if rng is not None and (state_drop > 0 or cand_drop > 0):
+        dkey = jax.random.fold_in(jax.random.fold_in(rng, t), j)
+      s, sat = cgru(w, s, cfg, dropout_key=dkey, candidate_dropout=cand_drop)
+      s = s * mask
+      sat_total = sat_total + sat
+    if state_drop > 0 and rng is not None:
+      keep = jax.random.bernoulli(
+          jax.random.fold_in(jax.random.fold_in(rng, t), 1000), 1.0 - state_drop,
+          s.shape)
+      s = jnp.where(keep, s / (1.0 - state_drop), 0.0)
+    return s, sat_total
+
+  return step
+
+
+def run_steps(params_stack, s0, num_steps: int, step, remat: str, remat_k: int):
+  """Applies ``step`` num_steps times with ``lax.scan`` and the remat policy.
+
+  ``every_step`` checkpoints each step (memory O(num_steps) states, one extra
+  forward); ``every_k`` keeps only every k-th state and recomputes the k steps
+  inside a block (nested scan), trading compute for O(num_steps / k) memory.
+  """
+  def body(carry, t):
+    s, sat = carry
+    s, sat_t = step(params_stack, s, t)
+    return (s, sat + sat_t), None
+
+  init = (s0, jnp.zeros((), jnp.float32))
+  if remat == "none":
+    carry, _ = lax.scan(body, init, jnp.arange(num_steps))
+    return carry
+  if remat == "every_step":
+    carry, _ = lax.scan(jax.checkpoint(body), init, jnp.arange(num_steps))
+    return carry
+  if remat == "every_k":
+    k = max(1, int(remat_k))
+    blocks, rest = divmod(num_steps, k)
+
+    @jax.checkpoint
+    def block(carry, b):
+      carry, _ = lax.scan(body, carry, b * k + jnp.arange(k))
+      return carry, None
+
+    carry = init
+    if blocks:
+      carry, _ = lax.scan(block, carry, jnp.arange(blocks))
+    if rest:
+      carry, _ = lax.scan(body, carry, blocks * k + jnp.arange(rest))
+    return carry
+  raise ValueError(f"remat={remat!r}; allowed: {REMAT_POLICIES}")
+
+
+def num_steps_for(cfg, n: int) -> int:
+  return max(1, int(round(float(cfg.steps_per_length) * n)))
+
+
+def apply(params: Params, inputs: jax.Array, cfg, *,
+          active_sets: jax.Array | int = 1,
+          rng: Optional[jax.Array] = None,
+          train: bool = False,
+          positions: Optional[jax.Array] = None) -> tuple[jax.Array, jax.Array]:
+  """Runs the Neural GPU.
+
+  Args:
+    params: from ``init_params``.
+    inputs: int32 ``[B, n]`` symbols, 0 = padding.
+    cfg: the model config.
+    active_sets: number of CGRU weight sets in use (relaxation); int32 scalar.
+    rng: dropout key (train only).
+    train: enables dropout.
+    positions: bool ``[B, n]``, the positions the state lives on (default
+      ``inputs > 0``); pass ``(inputs > 0) | (targets > 0)`` for tasks whose
+      output is longer than their input (``dup``).
+
+  Returns:
+    (logits ``[B, n, vocab]``, total saturation cost scalar).
+  """
+  b, n = inputs.shape
+  m, h = int(cfg.num_maps), int(cfg.height)
+  if positions is None:
+    positions = inputs > 0
+  mask = positions.astype(jnp.float32)[:, :, None, None]
+  emb = jnp.take(params["embed"], inputs, axis=0)
+  x = jnp.tanh(emb) @ params["in_w"] + params["in_b"]
+  x = x * mask[:, :, 0, :]
+  s0 = jnp.zeros((b, n, h, m), jnp.float32).at[:, :, 0, :].set(x)
+  stack = {k: params[k] for k in CGRU_KEYS}
+  steps = num_steps_for(cfg, n)
+  step = _make_step_fn(cfg, mask, n, jnp.asarray(active_sets, jnp.int32),
+                       rng if train else None, train)
+  s, sat = run_steps(stack, s0, steps, step, cfg.remat, cfg.remat_k)
+  logits = s[:, :, 0, :] @ params["out_w"] + params["out_b"]
+  return logits, sat / (steps * int(cfg.cgrus_per_step))
+
+
+def relaxation_pull_loss(params: Params, active_sets: jax.Array) -> jax.Array:
+  """sum_i ||w_i - mean_active(w)||^2 over the active CGRU weight sets."""
+  total = jnp.zeros((), jnp.float32)
+  for k in CGRU_KEYS:
+    w = params[k]
+    sets = w.shape[0]
+    sel = (jnp.arange(sets) < active_sets).astype(jnp.float32)
+    sel = sel.reshape((sets,) + (1,) * (w.ndim - 1))
+    mean = jnp.sum(w * sel, axis=0) / jnp.maximum(jnp.sum(sel), 1.0)
+    total = total + jnp.sum(sel * (w - mean) ** 2)
+  return total

@@ -1,0 +1,327 @@
+"""Training the Neural GPU: the jitted train step and ``train_and_evaluate``.
+
+The train step is a pure function ``state -> state`` of an explicit ``TrainState``
+(parameters, optimizer state, curriculum and relaxation state, PRNG key, step
+and on-device metric sums). Everything that varies per seed is data, so a pool of
+seeds is ``jax.vmap(train_step)`` (see ``neuralgpu.pool``). The only static
+argument is the padded length bucket, chosen on the host from the curriculum, so
+training compiles at most ``len(curriculum.buckets)`` step functions.
+
+A run killed at any point and resumed from its last checkpoint ends bit-identical
+to an uninterrupted run on CPU: all randomness is ``fold_in(key, step)`` and every
+piece of state is in the checkpoint.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any, Callable, Optional
+
+import flax
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+
+from neuralgpu import config as config_lib
+from neuralgpu import curriculum as curriculum_lib
+from neuralgpu import evaluate as evaluate_lib
+from neuralgpu import model as model_lib
+from neuralgpu import tasks as tasks_lib
+
+METRIC_KEYS = ("loss", "ce", "digit_wrong", "digit_total", "seq_wrong", "seq_total",
+               "steps", "length_sum", "grad_norm")
+
+
+@flax.struct.dataclass
+class TrainState:
+  step: jax.Array                 # int32
+  params: Any
+  opt_state: Any
+  curriculum: curriculum_lib.CurriculumState
+  relax: curriculum_lib.RelaxState
+  key: jax.Array                  # uint32[2] raw key data (checkpointable)
+  last_seq_err: jax.Array         # float32, drives gradient noise
+  metrics: dict                   # float32 sums since the last log
+
+
+def resolve_model_config(cfg: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """The model config with ``conv_impl='auto'`` resolved for the backend."""
+  mcfg = ml_collections.ConfigDict(cfg.model.to_dict())
+  if mcfg.conv_impl == "auto":
+    mcfg.conv_impl = "shifted" if jax.default_backend() == "cpu" else "xla"
+  return mcfg
+
+
+def make_optimizer(cfg) -> optax.GradientTransformationExtraArgs:
+  o = cfg.optim
+  scale = (optax.scale_by_adam(eps=o.eps) if o.optimizer == "adam"
+           else optax.scale_by_adamax(eps=o.eps))
+  return optax.chain(
+      optax.clip_by_global_norm(o.grad_clip),
+      scale,
+      optax.scale(-o.lr),
+      optax.contrib.reduce_on_plateau(
+          factor=o.plateau_factor, patience=o.plateau_patience,
+          accumulation_size=o.plateau_window),
+  )
+
+
+def zero_metrics() -> dict:
+  return {k: jnp.zeros((), jnp.float32) for k in METRIC_KEYS}
+
+
+def init_state(key: jax.Array, cfg, num_tasks: int) -> TrainState:
+  k_params, k_train = jax.random.split(key)
+  params = model_lib.init_params(k_params, cfg.model)
+  opt_state = make_optimizer(cfg).init(params)
+  return TrainState(
+      step=jnp.zeros((), jnp.int32), params=params, opt_state=opt_state,
+      curriculum=curriculum_lib.init(num_tasks, cfg),
+      relax=curriculum_lib.relax_init(cfg),
+      key=jax.random.key_data(k_train),
+      last_seq_err=jnp.ones((), jnp.float32),
+      metrics=zero_metrics())
+
+
+def make_batch_for(key, tasks, task_idx, lengths, bucket, mode):
+  """Generates a batch of the (dynamically) chosen task."""
+  if len(tasks) == 1:
+    return tasks_lib.make_batch(key, tasks[0], lengths, bucket, mode=mode)
+  xs, ys = zip(*[tasks_lib.make_batch(key, t, lengths, bucket, mode=mode) for t in tasks])
+  x = jnp.stack(xs)[task_idx]
+  y = jnp.stack(ys)[task_idx]
+  return x, y
+
+
+def make_train_step(cfg, tasks: tuple, bucket: int, mcfg=None) -> Callable[[TrainState], TrainState]:
+  """Returns the pure train step for padded length ``bucket``."""
+  mcfg = mcfg or resolve_model_config(cfg)
+  tx = make_optimizer(cfg)
+  cu = cfg.curriculum
+  long_every = int(cu.long_every)
+  sat_w = float(cfg.model.saturation_cost)
+  noise = float(cfg.optim.grad_noise)
+
+  def loss_fn(params, inputs, targets, relax, rng):
+    logits, sat = model_lib.apply(params, inputs, mcfg, active_sets=relax.active_sets,
+                                  rng=rng, train=True, positions=(inputs > 0) | (targets > 0))
+    mask = (targets > 0).astype(jnp.float32)
+    ce = optax.softmax_cross_entropy_with_integer_labels(logits, targets)
+    ce = jnp.sum(ce * mask) / jnp.maximum(jnp.sum(mask), 1.0)
+    total = ce + relax.pull * model_lib.relaxation_pull_loss(params, relax.active_sets)
+    if sat_w > 0:
+      total = total + sat_w * sat
+    return total, (ce, logits)
+
+  def train_step(state: TrainState) -> TrainState:
+    key = jax.random.fold_in(jax.random.wrap_key_data(state.key), state.step)
+    k_task, k_len, k_data, k_drop, k_noise = jax.random.split(key, 5)
+    cs = state.curriculum
+    task_idx = curriculum_lib.choose_task(k_task, cs, cfg)
+    is_long = (jnp.mod(state.step, long_every) == long_every - 1) if long_every > 0 \
+        else jnp.zeros((), bool)
+    lengths = curriculum_lib.sample_lengths(k_len, int(cfg.batch_size), cs.cur[task_idx],
+                                            is_long, cfg)
+    lengths = jnp.minimum(lengths, bucket)
+    inputs, targets = make_batch_for(k_data, tasks, task_idx, lengths, bucket,
+                                     cfg.operand_mode)
+    (loss, (ce, logits)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+        state.params, inputs, targets, state.relax, k_drop)
+    if noise > 0:
+      t = (state.step + 1).astype(jnp.float32)
+      std = noise * jnp.sqrt(t ** -0.55 * jnp.maximum(0.0, state.last_seq_err - 0.02))
+      leaves, tdef = jax.tree.flatten(grads)
+      nkeys = jax.random.split(k_noise, len(leaves))
+      leaves = [g + std * jax.random.normal(k, g.shape, g.dtype) for g, k in zip(leaves, nkeys)]
+      grads = jax.tree.unflatten(tdef, leaves)
+    updates, opt_state = tx.update(grads, state.opt_state, state.params, value=loss)
+    params = optax.apply_updates(state.params, updates)
+
+    mask = targets > 0
+    wrong = (jnp.argmax(logits, -1) != targets) & mask
+    seq_wrong = jnp.any(wrong, axis=-1)
+    step = state.step + 1
+    cs = curriculum_lib.record(cs, task_idx, lengths, seq_wrong)
+    cs, passed = curriculum_lib.update(cs, step, cfg)
+    relax, params, _ = curriculum_lib.relax_update(state.relax, params, passed, cfg)
+    m = state.metrics
+    batch_seq_err = jnp.mean(seq_wrong.astype(jnp.float32))
+    metrics = {
+        "loss": m["loss"] + loss, "ce": m["ce"] + ce,
+        "digit_wrong": m["digit_wrong"] + jnp.sum(wrong),
+        "digit_total": m["digit_total"] + jnp.sum(mask),
+        "seq_wrong": m["seq_wrong"] + jnp.sum(seq_wrong),
+        "seq_total": m["seq_total"] + seq_wrong.shape[0],
+        "steps": m["steps"] + 1.0,
+        "length_sum": m["length_sum"] + jnp.mean(lengths.astype(jnp.float32)),
+        "grad_norm": m["grad_norm"] + optax.global_norm(grads),
+    }
+    metrics = jax.tree.map(lambda a: a.astype(jnp.float32), metrics)
+    return TrainState(step=step, params=params, opt_state=opt_state, curriculum=cs,
+                      relax=relax, key=state.key, last_seq_err=batch_seq_err,
+                      metrics=metrics)
+
+  return train_step
+
+
+def bucket_for(length: int, buckets) -> int:
+  for b in buckets:
+    if int(b) >= length:
+      return int(b)
+  return int(buckets[-1])
+
+
+def host_bucket(cfg, step: int, max_cur: int) -> int:
+  """The padded length for the step about to run (a function of state only)."""
+  cu = cfg.curriculum
+  long_every = int(cu.long_every)
+  is_long = long_every > 0 and step % long_every == long_every - 1
+  return bucket_for(int(cu.max_length) if is_long else max_cur, cu.buckets)
+
+
+def summarize_metrics(m: dict) -> dict:
+  m = {k: float(v) for k, v in jax.device_get(m).items()}
+  steps = max(m["steps"], 1.0)
+  return {
+      "loss": m["loss"] / steps,
+      "ce": m["ce"] / steps,
+      "train_digit_error": m["digit_wrong"] / max(m["digit_total"], 1.0),
+      "train_seq_error": m["seq_wrong"] / max(m["seq_total"], 1.0),
+      "mean_length": m["length_sum"] / steps,
+      "grad_norm": m["grad_norm"] / steps,
+  }
+
+
+# ----------------------------------------------------------------------------
+# The host loop.
+# ----------------------------------------------------------------------------
+class StepCache:
+  """Compiled train steps, one per bucket, shared by every caller in a process."""
+
+  def __init__(self, cfg, tasks, mcfg, wrap=None):
+    self.cfg, self.tasks, self.mcfg = cfg, tasks, mcfg
+    self.wrap = wrap or (lambda f: f)
+    self._fns = {}
+
+  def __call__(self, bucket: int):
+    if bucket not in self._fns:
+      fn = make_train_step(self.cfg, self.tasks, bucket, self.mcfg)
+      self._fns[bucket] = jax.jit(self.wrap(fn), donate_argnums=0)
+    return self._fns[bucket]
+
+
+def solved_all(state: TrainState) -> bool:
+  return bool(np.all(np.asarray(jax.device_get(state.curriculum.solved))))
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
+  """Trains (resuming from the workdir's last checkpoint) and evaluates.
+
+  Returns a summary dict (also written to ``workdir/summary.json``).
+  """
+  from neuralgpu import checkpoint as ckpt_lib  # local: keeps model imports light
+  from neuralgpu import logging_utils
+
+  config_lib.validate(config)
+  names = config_lib.task_names(config)
+  tasks = tuple(tasks_lib.get_task(n) for n in names)
+  mcfg = resolve_model_config(config)
+  os.makedirs(workdir, exist_ok=True)
+  ckpt_lib.check_workdir_config(workdir, config)
+  logging_utils.write_provenance(workdir, config, mcfg)
+
+  manager = ckpt_lib.make_manager(workdir, config)
+  template = init_state(jax.random.key(config.seed), config, len(tasks))
+  state = ckpt_lib.restore_or(manager, template)
+  start_step = int(state.step)
+  writer = logging_utils.MetricWriter(workdir)
+  steps = StepCache(config, tasks, mcfg)
+  eval_key = jax.random.fold_in(jax.random.key(config.seed), 10_000_019)
+  cu = config.curriculum
+  max_cur = int(np.max(jax.device_get(state.curriculum.cur)))
+  t_start = time.time()
+  train_seconds_before = logging_utils.read_elapsed(workdir)
+  last_log_t, last_log_step = time.time(), start_step
+  evals = []
+  solved_at = None
+  bar = logging_utils.progress(config, start_step)
+  step = start_step
+  stop_reason = "num_train_steps"
+  try:
+    while step < int(config.num_train_steps):
+      state = steps(host_bucket(config, step, max_cur))(state)
+      step += 1
+      if step % int(cu.advance_every) == 0:
+        max_cur = int(np.max(jax.device_get(state.curriculum.cur)))
+      if step % int(config.log_every) == 0:
+        summary = summarize_metrics(state.metrics)
+        state = state.replace(metrics=zero_metrics())
+        now = time.time()
+        summary.update(
+            steps_per_s=(step - last_log_step) / max(now - last_log_t, 1e-9),
+            cur_length=max_cur,
+            pull=float(state.relax.pull), active_sets=int(state.relax.active_sets),
+            lr_scale=float(logging_utils.plateau_scale(state.opt_state)),
+            elapsed_min=(train_seconds_before + now - t_start) / 60.0)
+        last_log_t, last_log_step = now, step
+        writer.write(step, summary)
+        bar.update(step, summary)
+      if step % int(config.checkpoint_every) == 0:
+        ckpt_lib.save(manager, step, state, workdir,
+                      train_seconds_before + time.time() - t_start)
+      if (config.eval.stop_when_solved and step % int(config.eval.every) == 0
+          and solved_all(state)):
+        rows = quick_solve_check(eval_key, state, mcfg, config, tasks[-1])
+        evals.append({"step": step, "rows": rows})
+        writer.write(step, {f"eval_seq_error_{r['length']}": r["seq_error"] for r in rows})
+        if rows and all(r["seq_wrong"] == 0 for r in rows) and len(rows) == len(
+            config.eval.solve_lengths):
+          solved_at = step
+          stop_reason = "solved"
+          break
+      if config.max_train_minutes and (time.time() - t_start) / 60.0 >= config.max_train_minutes:
+        stop_reason = "max_train_minutes"
+        break
+  finally:
+    bar.close()
+  jax.block_until_ready(state)
+  elapsed = train_seconds_before + time.time() - t_start
+  ckpt_lib.save(manager, step, state, workdir, elapsed, force=True)
+  manager.wait_until_finished()
+  t_eval = time.time()
+  table = evaluate_lib.evaluate_table(
+      eval_key, state.params, state.relax.active_sets, mcfg, config.eval, tasks[-1],
+      config.eval.lengths, config.eval.examples, config.operand_mode)
+  eval_seconds = time.time() - t_eval
+  out = {
+      "task": config.task, "step": step, "stop_reason": stop_reason, "solved_at": solved_at,
+      "train_minutes": elapsed / 60.0, "final_eval_minutes": eval_seconds / 60.0,
+      "total_minutes": (elapsed + eval_seconds) / 60.0,
+      "curriculum_length": [int(c) for c in jax.device_get(state.curriculum.cur)],
+      "eval": table, "periodic_evals": evals,
+  }
+  with open(os.path.join(workdir, "summary.json"), "w") as f:
+    json.dump(out, f, indent=2)
+  writer.write(step, {f"final_seq_error_{r['length']}": r["seq_error"] for r in table})
+  writer.close()
+  print(evaluate_lib.format_table(table, f"{config.task} after {step} steps "
+                                  f"({out['total_minutes']:.1f} min incl. final eval):"))
+  return out
+
+
+def quick_solve_check(key, state, mcfg, config, task) -> list[dict]:
+  """Evaluates the solve lengths in order, stopping at the first with errors."""
+  rows = []
+  lengths = [int(n) for n in config.eval.lengths]
+  for n in config.eval.solve_lengths:
+    k = int(config.eval.examples[lengths.index(int(n))])
+    row = evaluate_lib.evaluate_length(
+        jax.random.fold_in(key, int(n)), state.params, state.relax.active_sets, mcfg,
+        config.eval, task, int(n), k, config.operand_mode)
+    rows.append(row)
+    if row["seq_wrong"]:
+      break
+  return rows
