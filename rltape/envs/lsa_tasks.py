@@ -269,11 +269,16 @@ class LsaWalk(LsaEnv):
                              f"{int(is_turn.sum())} in total, {int(is_turn[mid].sum())} in the "
                              f"middle row")
 
-    def _store(self, inputs, width):
+    def _store_np(self, grid):
+        off = self.max_leg - grid.shape[0] // 2
+        stored = np.full((self.rows, self.cols), self.blank, np.int8)
+        stored[off:off + grid.shape[0], :grid.shape[1]] = grid
+        return stored
+
+    def _store(self, inputs):
         off = self.max_leg - inputs.shape[0] // 2
         stored = jnp.full((self.rows, self.cols), self.blank, jnp.int8)
-        stored = jax.lax.dynamic_update_slice(stored, inputs.astype(jnp.int8), (off, 0))
-        return stored, width
+        return jax.lax.dynamic_update_slice(stored, inputs.astype(jnp.int8), (off, 0))
 
     def _targets(self, inputs, width):
         mid = self.max_leg
