@@ -1,0 +1,143 @@
+"""Configuration of the Q-learning tape agents, with validation.
+
+`default_config()` holds the paper's settings (FACTS section 4): one-layer GRU with
+200 units, SGD lr 0.1, gradient-norm clip 5, batch 20, 95% greedy behaviour,
+curriculum from complexity 6 in steps of 4 at 99.5% whole-sequence accuracy.
+`TABLE_COLUMNS` lists the ten columns of the talk's RL table. `validate` rejects bad
+values with a message naming the value and what is allowed, before anything is
+compiled.
+"""
+from __future__ import annotations
+
+import ml_collections
+
+TASKS = ("copy", "reverse", "walk", "add2", "add3", "mul1")
+CONTROLLERS = ("gru", "lstm", "ff")
+
+# The talk's RL table: (test length, units, discount, Watkins Q(lambda), penalty);
+# discount None means the dynamic discount "D".
+TABLE_COLUMNS = (
+    (100, 600, 1.0, False, False),
+    (100, 400, 1.0, False, False),
+    (100, 200, 1.0, False, False),
+    (100, 200, 0.99, False, False),
+    (100, 200, 0.95, False, False),
+    (100, 200, None, False, False),
+    (100, 200, None, True, False),
+    (100, 200, None, True, True),
+    (1000, 200, None, True, False),
+    (1000, 200, None, True, True),
+)
+
+
+def default_config() -> ml_collections.ConfigDict:
+  """Paper defaults; the table's best column (8: D + Watkins + penalty)."""
+  c = ml_collections.ConfigDict()
+  c.task = "copy"
+  c.controller = "gru"
+  c.units = 200
+  c.dynamic_discount = True
+  c.gamma = 1.0  # fixed discount, used when dynamic_discount is False
+  c.watkins = True
+  c.lambda_ = 1.0  # Watkins trace decay while the behaviour stays greedy
+  c.penalty = True
+  c.penalty_weight = 0.01
+  # The penalty is switched on once the last curriculum window's greedy
+  # whole-sequence accuracy reaches this value ("once training accuracy is high").
+  c.penalty_start_accuracy = 0.9
+  c.epsilon = 0.05
+  c.learning_rate = 0.1
+  c.grad_clip = 5.0
+  c.batch_size = 20
+  c.sup_weight = 1.0
+  # Curriculum on the input length (complexity).
+  c.curriculum_start = 6
+  c.curriculum_step = 4
+  c.curriculum_threshold = 0.995
+  c.length_spread = 4  # complexity c trains on lengths [c - spread, c]
+  c.curriculum_episodes = 200  # greedy episodes per accuracy window
+  c.train_max_length = 30  # static shape of the training environment
+  # Success test: greedy whole-sequence accuracy at test_length.
+  c.test_length = 100
+  c.test_batch = 100
+  c.success_accuracy = 1.0
+  # Budget and bookkeeping.
+  c.num_seeds = 10
+  c.num_updates = 20000
+  c.chunk_updates = 250
+  c.test_every_chunks = 1
+  c.checkpoint_every_chunks = 4
+  c.stop_when_all_solved = True
+  c.wall_budget_s = 0.0  # stop after this much wall time (0: no limit)
+  c.seed = 0
+  return c
+
+
+def column_overrides(col: int) -> dict:
+  """Config values of table column `col` (1-based, as in the talk)."""
+  if not 1 <= col <= len(TABLE_COLUMNS):
+    raise ValueError(
+        f"table column {col!r} out of range; allowed: 1..{len(TABLE_COLUMNS)}")
+  test_length, units, gamma, watkins, penalty = TABLE_COLUMNS[col - 1]
+  return dict(test_length=test_length, units=units,
+              dynamic_discount=gamma is None,
+              gamma=1.0 if gamma is None else gamma, watkins=watkins,
+              penalty=penalty)
+
+
+def validate(c: ml_collections.ConfigDict) -> None:
+  """Raises ValueError naming the bad value and the allowed ones."""
+
+  def need(ok, msg):
+    if not ok:
+      raise ValueError(msg)
+
+  need(c.task in TASKS, f"unknown task {c.task!r}; allowed: {TASKS}")
+  need(c.controller in CONTROLLERS,
+       f"unknown controller {c.controller!r}; allowed: {CONTROLLERS}")
+  need(isinstance(c.units, int) and c.units >= 1,
+       f"units must be a positive int, got {c.units!r}")
+  need(0.0 <= c.lambda_ <= 1.0, f"lambda_ must lie in [0, 1], got {c.lambda_!r}")
+  need(0.0 < c.gamma <= 1.0, f"gamma must lie in (0, 1], got {c.gamma!r}")
+  need(0.0 <= c.epsilon <= 1.0,
+       f"epsilon must lie in [0, 1], got {c.epsilon!r}")
+  need(c.penalty_weight >= 0.0,
+       f"penalty_weight must be >= 0, got {c.penalty_weight!r}")
+  need(0.0 <= c.curriculum_threshold <= 1.0,
+       f"curriculum_threshold must lie in [0, 1], got {c.curriculum_threshold!r}")
+  need(0.0 <= c.success_accuracy <= 1.0,
+       f"success_accuracy must lie in [0, 1], got {c.success_accuracy!r}")
+  need(c.learning_rate > 0, f"learning_rate must be > 0, got {c.learning_rate!r}")
+  for name in ("batch_size", "num_seeds", "num_updates", "chunk_updates",
+               "curriculum_episodes", "test_batch", "test_every_chunks",
+               "checkpoint_every_chunks"):
+    v = c[name]
+    need(isinstance(v, int) and v >= 1, f"{name} must be an int >= 1, got {v!r}")
+  need(c.curriculum_step >= 0,
+       f"curriculum_step must be >= 0, got {c.curriculum_step!r}")
+  need(1 <= c.curriculum_start <= c.train_max_length,
+       f"curriculum_start {c.curriculum_start!r} must lie in "
+       f"[1, train_max_length={c.train_max_length!r}]")
+  need(c.length_spread >= 0,
+       f"length_spread must be >= 0, got {c.length_spread!r}")
+  need(c.test_length >= 1, f"test_length must be >= 1, got {c.test_length!r}")
+  need(c.num_updates % c.chunk_updates == 0,
+       f"num_updates ({c.num_updates}) must be a multiple of chunk_updates "
+       f"({c.chunk_updates})")
+
+
+def parse_arg(arg: str | None) -> dict:
+  """Parses "task=copy,controller=ff,col=8,smoke" into a dict of strings."""
+  out = {}
+  if not arg:
+    return out
+  for part in arg.split(","):
+    part = part.strip()
+    if not part:
+      continue
+    if "=" in part:
+      k, v = part.split("=", 1)
+      out[k.strip()] = v.strip()
+    else:
+      out[part] = "1"
+  return out

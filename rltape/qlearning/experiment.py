@@ -1,0 +1,122 @@
+"""`train_and_evaluate(config, workdir)`: the Q-learning run with its bookkeeping.
+
+Loops in Python over jitted chunks of `config.chunk_updates` updates (all seeds in
+one vmapped program) so that it can log, test and checkpoint between chunks:
+
+* `workdir/metrics.jsonl`: one JSON line per chunk (seed means, per-seed
+  curriculum length and test accuracy, seeds solved so far, wall time);
+* TensorBoard events in `workdir` (tensorboardX);
+* orbax checkpoints in `workdir/checkpoints`, resumed from `latest_step()`;
+  existing checkpoints are never overwritten (a resumed run continues after the
+  latest one) and only successful saves make orbax drop the oldest;
+* `workdir/summary.json` at the end: success rate over seeds at the test length,
+  the update at which each seed first passed the test (-1: not within budget).
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import orbax.checkpoint as ocp
+import tqdm
+from tensorboardX import SummaryWriter
+
+from rltape.qlearning import config as config_lib
+from rltape.qlearning import train as train_lib
+
+_COMPILED = {}
+
+
+def _jitted(agent, key):
+  # One compile per (config, env) within a process: tests rerun the same config.
+  if key not in _COMPILED:
+    _COMPILED[key] = (jax.jit(agent.train_chunk, donate_argnums=0),
+                      jax.jit(agent.test), jax.jit(agent.record_success))
+  return _COMPILED[key]
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
+                       env=None, test_env=None, progress: bool = True) -> dict:
+  """Trains `config.num_seeds` agents; returns the summary written to disk."""
+  config_lib.validate(config)
+  os.makedirs(workdir, exist_ok=True)
+  agent = train_lib.make_train(config, env, test_env)
+  # The budget and bookkeeping fields do not change the compiled functions.
+  compiled = config.to_dict()
+  for k in ("num_updates", "checkpoint_every_chunks", "test_every_chunks",
+            "stop_when_all_solved", "wall_budget_s"):
+    compiled.pop(k)
+  cache_key = (json.dumps(compiled, sort_keys=True), id(env), id(test_env))
+  chunk_fn, test_fn, record_fn = _jitted(agent, cache_key)
+
+  mgr = ocp.CheckpointManager(
+      os.path.join(os.path.abspath(workdir), "checkpoints"),
+      options=ocp.CheckpointManagerOptions(max_to_keep=5, create=True))
+  state = agent.init(jax.random.key(config.seed))
+  start = mgr.latest_step()
+  if start is not None:
+    state = mgr.restore(start, args=ocp.args.StandardRestore(state))
+  start = int(start or 0)
+
+  with open(os.path.join(workdir, "config.json"), "w") as f:
+    f.write(config.to_json(indent=2))
+  writer = SummaryWriter(workdir)
+  n_chunks = config.num_updates // config.chunk_updates
+  first_chunk = start // config.chunk_updates
+  t0 = time.time()
+  acc = np.full(config.num_seeds, np.nan)
+  bar = tqdm.tqdm(range(first_chunk, n_chunks), initial=first_chunk,
+                  total=n_chunks, disable=not progress, unit="chunk",
+                  desc=f"{config.task}/{config.controller}")
+  with open(os.path.join(workdir, "metrics.jsonl"), "a") as log:
+    for c in bar:
+      state, metrics = chunk_fn(state)
+      step = (c + 1) * config.chunk_updates
+      rec = {k: float(np.mean(v)) for k, v in metrics.items()}
+      if (c + 1) % config.test_every_chunks == 0 or c + 1 == n_chunks:
+        acc_j = test_fn(state)
+        state = record_fn(state, acc_j)
+        acc = np.asarray(acc_j)
+      solved_at = np.asarray(state.solved_at)
+      rec.update(step=step, wall_s=time.time() - t0,
+                 length_per_seed=np.asarray(state.length).tolist(),
+                 test_accuracy=acc.tolist(),
+                 seeds_solved=int((solved_at >= 0).sum()))
+      log.write(json.dumps(rec) + "\n")
+      log.flush()
+      for k, v in rec.items():
+        if isinstance(v, (int, float)):
+          writer.add_scalar(k, v, step)
+      bar.set_postfix(len=float(np.mean(rec["length_per_seed"])),
+                      solved=rec["seeds_solved"], loss=round(rec["loss"], 4))
+      all_solved = rec["seeds_solved"] == config.num_seeds
+      out_of_time = 0 < config.wall_budget_s <= time.time() - t0
+      last = (c + 1 == n_chunks or out_of_time or
+              (all_solved and config.stop_when_all_solved))
+      if (c + 1) % config.checkpoint_every_chunks == 0 or last:
+        mgr.save(step, args=ocp.args.StandardSave(state))
+      if last:
+        break
+  mgr.wait_until_finished()
+  writer.close()
+  solved_at = np.asarray(state.solved_at)
+  summary = dict(
+      task=config.task, controller=config.controller, units=config.units,
+      dynamic_discount=config.dynamic_discount, gamma=config.gamma,
+      watkins=config.watkins, penalty=config.penalty,
+      test_length=config.test_length, num_seeds=config.num_seeds,
+      step_budget=config.num_updates, wall_budget_s=config.wall_budget_s,
+      updates_run=int(np.max(state.step)),
+      solved_at=solved_at.tolist(),
+      success_rate=float(np.mean(solved_at >= 0)),
+      final_test_accuracy=acc.tolist(),
+      final_length=np.asarray(state.length).tolist(),
+      wall_s_this_process=time.time() - t0)
+  with open(os.path.join(workdir, "summary.json"), "w") as f:
+    json.dump(summary, f, indent=2)
+  return summary
