@@ -150,9 +150,7 @@ class Task:
   @property
   def min_length(self) -> int:
     """Smallest example length: 3 for arithmetic, 2 for dup, else 1."""
-    if self.is_arithmetic:
-      return 3
-    return 2 if self.kind == "dup" else 1
+    return _min_length(self.kind)
 
   def apply(self, a: int, b: int) -> int:
     """The arithmetic operation on Python integers."""
@@ -264,12 +262,20 @@ def _normalisation_rounds(max_coefficient: int, base: int) -> int:
   return rounds
 
 
-def _digits_to_result(v: jax.Array, base: int, max_coefficient: int):
-  """Turns non-negative digit coefficients into base-``base`` digits."""
+def _digits_to_result(v: jax.Array, base, k: int):
+  """Digits of a product from its convolution coefficients (``k`` digits each).
+
+  ``base`` may be traced; then the round count covers every base in
+  ``MIN_BASE..MAX_BASE``. Extra rounds are harmless: once ``v <= 2b - 2`` a
+  round keeps it there and never changes the value.
+  """
   def one_round(_, x):
     shifted = jnp.concatenate([jnp.zeros((1,), x.dtype), x[:-1] // base])
     return x % base + shifted
-  rounds = _normalisation_rounds(max_coefficient, base)
+  bases = (range(MIN_BASE, MAX_BASE + 1) if isinstance(base, jax.Array)
+           else (int(base),))
+  rounds = max(_normalisation_rounds(max(1, k) * (b - 1) ** 2, b)
+               for b in bases)
   v = jax.lax.fori_loop(0, rounds, one_round, v) if rounds else v
   return _propagate_carries(v, base)
 
@@ -309,11 +315,10 @@ def _convolve_digits(a: jax.Array, b: jax.Array, n_out: int) -> jax.Array:
   return skewed[:, :n_out].sum(axis=0)
 
 
-def _mul_digits(a: jax.Array, b: jax.Array, n_out: int, base: int):
+def _mul_digits(a: jax.Array, b: jax.Array, n_out: int, base):
   """Little-endian digits of ``a * b`` over ``n_out >= len(a) + len(b)``."""
-  k = a.shape[0]
   c = _convolve_digits(a, b, n_out)
-  return _digits_to_result(c, base, max(1, k) * (base - 1) ** 2)
+  return _digits_to_result(c, base, a.shape[0])
 
 
 # --------------------------------------------------------------------------
@@ -343,41 +348,41 @@ def _random_operand(bits, k_max, k, base, mode):
   return digits, (k if mode == "zero_padded" else sig)
 
 
-def _arithmetic_example(bits, task, length, pad_to, mode):
+def _arithmetic_example(bits, kind, base, length, pad_to, mode):
   k_max = (pad_to - 1) // 2
   n_res = 2 * k_max + 1
   k = (length - 1) // 2
-  da, la = _random_operand(bits[: k_max + 2], k_max, k, task.base, mode)
-  db, lb = _random_operand(bits[k_max + 2:], k_max, k, task.base, mode)
-  if task.kind == "add":
-    res = _add_digits(da, db, n_res, task.base)
+  da, la = _random_operand(bits[: k_max + 2], k_max, k, base, mode)
+  db, lb = _random_operand(bits[k_max + 2:], k_max, k, base, mode)
+  if kind == "add":
+    res = _add_digits(da, db, n_res, base)
   else:
-    res = _mul_digits(da, db, n_res, task.base)
+    res = _mul_digits(da, db, n_res, base)
   res = jnp.pad(res, (0, pad_to - n_res))
   t = jnp.arange(pad_to)
   a_sym = jnp.take(da, jnp.clip(t, 0, k_max - 1)) + DIGIT_OFFSET
   b_sym = jnp.take(db, jnp.clip(t - la - 1, 0, k_max - 1)) + DIGIT_OFFSET
   n = la + lb + 1
   inputs = jnp.where(t < la, a_sym,
-                     jnp.where(t == la, task.operator,
+                     jnp.where(t == la, PLUS if kind == "add" else TIMES,
                                jnp.where(t < n, b_sym, PAD)))
   targets = jnp.where(t < n, res + DIGIT_OFFSET, PAD)
   return inputs.astype(jnp.int32), targets.astype(jnp.int32)
 
 
-def _sequence_example(bits, task, length, pad_to):
+def _sequence_example(bits, kind, base, length, pad_to):
   t = jnp.arange(pad_to)
-  x = 1 + _uniform_below(bits, task.base)
+  x = 1 + _uniform_below(bits, base)
   valid = t < length
-  if task.kind == "copy":
+  if kind == "copy":
     inputs = jnp.where(valid, x, PAD)
     targets = inputs
-  elif task.kind == "reverse":
+  elif kind == "reverse":
     inputs = jnp.where(valid, x, PAD)
     targets = jnp.where(valid, jnp.take(x, jnp.clip(length - 1 - t, 0)), PAD)
-  elif task.kind == "sort":
+  elif kind == "sort":
     inputs = jnp.where(valid, x, PAD)
-    targets = jnp.where(valid, jnp.sort(jnp.where(valid, x, task.base + 1)),
+    targets = jnp.where(valid, jnp.sort(jnp.where(valid, x, MAX_BASE + 1)),
                         PAD)
   else:  # dup
     half = jnp.maximum(length // 2, 1)
@@ -386,18 +391,24 @@ def _sequence_example(bits, task, length, pad_to):
   return inputs.astype(jnp.int32), targets.astype(jnp.int32)
 
 
-def _random_words(task: Task, pad_to: int) -> int:
+def _min_length(kind: str) -> int:
+  if kind in ARITHMETIC_KINDS:
+    return 3
+  return 2 if kind == "dup" else 1
+
+
+def _random_words(kind: str, pad_to: int) -> int:
   """uint32 words one example consumes."""
-  if task.is_arithmetic:
+  if kind in ARITHMETIC_KINDS:
     return 2 * ((pad_to - 1) // 2 + 2)
   return pad_to
 
 
-def _example_from_bits(bits, task, length, pad_to, mode):
-  length = jnp.clip(jnp.asarray(length, jnp.int32), task.min_length, pad_to)
-  if task.is_arithmetic:
-    return _arithmetic_example(bits, task, length, pad_to, mode)
-  return _sequence_example(bits, task, length, pad_to)
+def _example_from_bits(bits, kind, base, length, pad_to, mode):
+  length = jnp.clip(jnp.asarray(length, jnp.int32), _min_length(kind), pad_to)
+  if kind in ARITHMETIC_KINDS:
+    return _arithmetic_example(bits, kind, base, length, pad_to, mode)
+  return _sequence_example(bits, kind, base, length, pad_to)
 
 
 def make_example(key: jax.Array, task: Task, length: jax.Array, pad_to: int,
@@ -415,8 +426,8 @@ def make_example(key: jax.Array, task: Task, length: jax.Array, pad_to: int,
   Returns:
     ``(inputs, targets)``, int32[pad_to] each.
   """
-  bits = jax.random.bits(key, (_random_words(task, pad_to),), jnp.uint32)
-  return _example_from_bits(bits, task, length, pad_to, mode)
+  bits = jax.random.bits(key, (_random_words(task.kind, pad_to),), jnp.uint32)
+  return _example_from_bits(bits, task.kind, task.base, length, pad_to, mode)
 
 
 def _validate_static(task, pad_to, mode):
@@ -441,17 +452,19 @@ def _validate_lengths(task, lengths, pad_to):
         f"{pad_to}] (task {task.name!r} minimum length .. pad_to).")
 
 
-def _make_batch_impl(key, lengths, task, pad_to, mode):
+def _make_batch_impl(key, lengths, base, kind, pad_to, mode):
   # One random-bits call for the whole batch: each threefry call adds
   # seconds of XLA compile time on CPU, so per-field calls are avoided.
   bits = jax.random.bits(
-      key, (lengths.shape[0], _random_words(task, pad_to)), jnp.uint32)
-  return jax.vmap(_example_from_bits, in_axes=(0, None, 0, None, None))(
-      bits, task, lengths, pad_to, mode)
+      key, (lengths.shape[0], _random_words(kind, pad_to)), jnp.uint32)
+  return jax.vmap(_example_from_bits, in_axes=(0, None, None, 0, None, None))(
+      bits, kind, base, lengths, pad_to, mode)
 
 
+# The base is traced, so one compilation serves every base of a kind (the
+# base curriculum bmul -> qmul -> mul, and the tests over bases 2..16).
 _make_batch_jit = jax.jit(_make_batch_impl,
-                          static_argnames=("task", "pad_to", "mode"))
+                          static_argnames=("kind", "pad_to", "mode"))
 
 
 def make_batch(key: jax.Array, task: Task | str, lengths: jax.Array,
@@ -481,7 +494,44 @@ def make_batch(key: jax.Array, task: Task | str, lengths: jax.Array,
   lengths = jnp.asarray(lengths, jnp.int32)
   if lengths.ndim != 1:
     raise ValueError(f"lengths must be a rank-1 array, got shape {lengths.shape}.")
-  return _make_batch_jit(key, lengths, task=task, pad_to=pad_to, mode=mode)
+  return _make_batch_jit(key, lengths, jnp.int32(task.base), kind=task.kind,
+                         pad_to=pad_to, mode=mode)
+
+
+def make_batch_for_base(key: jax.Array, kind: str, base: jax.Array,
+                        lengths: jax.Array, pad_to: int,
+                        mode: str = "uniform") -> tuple[jax.Array, jax.Array]:
+  """:func:`make_batch` with a traced base, for multi-base training.
+
+  ``make_batch_for_base(key, t.kind, t.base, ...)`` equals
+  ``make_batch(key, t, ...)``. One compiled program serves all bases, so a
+  train step can pick the task of a base curriculum (bmul/qmul/mul) by a
+  traced index, e.g. ``base = jnp.array([2, 4, 10])[task_index]``.
+
+  Args:
+    key: PRNG key.
+    kind: static task kind (``"add"``, ``"mul"``, ``"copy"``, ...).
+    base: int32 scalar in ``MIN_BASE..MAX_BASE`` (traced allowed; a concrete
+      value outside the range raises ValueError).
+    lengths: int32[B] lengths.
+    pad_to: static row length.
+    mode: operand mode (static).
+
+  Returns:
+    ``(inputs, targets)``, int32[B, pad_to] each.
+  """
+  if kind not in KINDS:
+    raise ValueError(f"Task kind {kind!r} is not one of {KINDS}.")
+  # The widest base bounds the int32 check and the length validation.
+  widest = Task(name=f"{kind}{MAX_BASE}", kind=kind, base=MAX_BASE)
+  _check_mode(mode)
+  _check_pad_to(widest, pad_to)
+  if _is_concrete(base):
+    _check_base(int(np.asarray(base)), kind)
+  _validate_lengths(widest, lengths, int(pad_to))
+  lengths = jnp.asarray(lengths, jnp.int32)
+  return _make_batch_jit(key, lengths, jnp.asarray(base, jnp.int32), kind=kind,
+                         pad_to=int(pad_to), mode=mode)
 
 
 def sample_lengths(key: jax.Array, batch_size: int, min_len, max_len,
