@@ -62,6 +62,7 @@ class Trajectory(NamedTuple):
     write: jax.Array       # int32 in {0, 1}
     symbol: jax.Array      # int32, the argmax symbol (written when write == 1)
     log_prob: jax.Array    # float: log pi of the three sampled actions
+    log_prob_heads: jax.Array  # float [T, 3]: per head (input move, memory move, write)
     entropy: jax.Array     # float: summed entropy of the three distributions
     target_ll: jax.Array   # float: log p(target symbol), 0 when there is no target
     env_reward: jax.Array  # float
@@ -141,7 +142,8 @@ def unroll(params: PyTree, cfg: AgentConfig, env, env_params, key: jax.Array,
             ks = jax.random.split(k, 3)
             acts = [jax.random.categorical(kk, l).astype(jnp.int32) for kk, l in zip(ks, heads)]
         terms = [_categorical_terms(l, a) for l, a in zip(heads, acts)]
-        log_prob = sum(t[0] for t in terms)
+        log_prob_heads = jnp.stack([t[0] for t in terms])
+        log_prob = jnp.sum(log_prob_heads)
         entropy = sum(t[1] for t in terms)
         in_move, mem_move, write = acts
         symbol = jnp.argmax(out.symbol_logits).astype(jnp.int32)
@@ -157,7 +159,7 @@ def unroll(params: PyTree, cfg: AgentConfig, env, env_params, key: jax.Array,
                                 jax.nn.one_hot(mem_move, len(cfg.mem_moves), dtype=dtype),
                                 jax.nn.one_hot(write, 2, dtype=dtype)])
         rec = dict(in_move=in_move, mem_move=mem_move, write=write, symbol=symbol,
-                   log_prob=log_prob, entropy=entropy, target_ll=target_ll,
+                   log_prob=log_prob, log_prob_heads=log_prob_heads, entropy=entropy, target_ll=target_ll,
                    env_reward=reward.astype(dtype), alive=alive, target=target,
                    baseline=out.baseline, mem_head=mem.head)
         return (lstm, mem, obs, st2, prev), (rec, st2 if record_states else None)
