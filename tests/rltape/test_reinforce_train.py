@@ -1,0 +1,101 @@
+"""Tests of the RL-NTM training program, configs and binary-facing checks."""
+import importlib.util
+import json
+import os
+
+import jax
+import numpy as np
+import pytest
+
+from rltape.reinforce import train
+
+_CONFIG_PATH = os.path.join(os.path.dirname(__file__), "..", "..", "experiments", "configs",
+                            "rlntm.py")
+
+
+def _configs():
+    spec = importlib.util.spec_from_file_location("rlntm_config", _CONFIG_PATH)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.mark.parametrize("task", ["Copy", "DuplicatedInput", "Reverse", "RepeatCopy",
+                                  "ForwardReverse"])
+def test_configs_validate_and_test_at_twice_the_training_length(task):
+    c = _configs().get_config(f"task={task}")
+    train.validate(c)
+    assert c.test_length >= 2 * c.train_length
+    assert c.num_seeds >= 10
+    assert tuple(c.moves) == ((0, 1) if task == "ForwardReverse" else (-1, 0, 1))
+
+
+@pytest.mark.parametrize("arg,match", [
+    ("task=Addition", "task must be one of"),
+    ("task=Copy,seeds=ten", "seeds must be an int"),
+    ("task=Copy,colour=red", "unknown config options"),
+])
+def test_bad_config_args(arg, match):
+    with pytest.raises(ValueError, match=match):
+        _configs().get_config(arg)
+
+
+@pytest.mark.parametrize("field,value,match", [
+    ("test_length", 5, "test_length must be >= 2"),
+    ("batch_size", 0, "batch_size must be a positive int"),
+    ("promote_threshold", 1.5, "promote_threshold"),
+    ("task", "lsa/copy", "task must be one of"),
+])
+def test_validate_rejects_bad_values_before_compiling(field, value, match):
+    c = _configs().get_config("smoke")
+    c[field] = value
+    with pytest.raises(ValueError, match=match):
+        train.make_programs(c)
+
+
+def test_validate_rejects_bad_agent_values():
+    c = _configs().get_config("smoke")
+    c.agent.gamma = 1.5
+    with pytest.raises(ValueError, match="gamma"):
+        train.validate(c)
+    c = _configs().get_config("smoke")
+    c.optimizer.name = "rmsprop"
+    with pytest.raises(ValueError, match="'adam' or 'sgd'"):
+        train.validate(c)
+
+
+@pytest.mark.slow
+def test_train_and_evaluate_smoke_writes_checkpoints_and_resumes(tmp_path):
+    c = _configs().get_config("smoke")
+    workdir = str(tmp_path / "run")
+    summary = train.train_and_evaluate(c, workdir)
+    assert summary["updates"] == c.max_updates
+    assert len(summary["solved"]) == c.num_seeds
+    lines = [json.loads(l) for l in open(os.path.join(workdir, "metrics.jsonl"))]
+    assert [l["updates"] for l in lines] == [2, 4, 6]
+    assert os.path.isdir(os.path.join(workdir, "checkpoints", "3"))
+    assert any(f.startswith("events.out.tfevents") for f in os.listdir(workdir))
+    # Resume with a larger budget: continues after chunk 3 instead of starting over.
+    c2 = _configs().get_config("smoke")
+    c2.max_updates = 10
+    summary2 = train.train_and_evaluate(c2, workdir)
+    lines = [json.loads(l) for l in open(os.path.join(workdir, "metrics.jsonl"))]
+    assert [l["updates"] for l in lines] == [2, 4, 6, 8, 10]
+    assert summary2["updates"] == 10
+
+
+@pytest.mark.slow
+def test_short_training_improves_the_objective(tmp_path):
+    c = _configs().get_config("smoke")
+    c.batch_size = 16
+    c.chunk_updates = 20
+    c.max_updates = 120
+    c.optimizer.learning_rate = 1e-2
+    init, train_chunk, _, _ = train.make_programs(c)
+    state = jax.jit(jax.vmap(init))(jax.random.split(jax.random.key(0), 2))
+    chunk = jax.jit(jax.vmap(train_chunk))
+    objectives = []
+    for _ in range(c.max_updates // c.chunk_updates):
+        state, m = chunk(state)
+        objectives.append(np.asarray(m["objective"]))
+    assert np.all(objectives[-1] > objectives[0] + 0.5), objectives
