@@ -63,7 +63,11 @@ Sequence tasks with length ``L`` (``x`` = ``L`` uniform symbols):
     symbols); for odd ``L`` the last position is padding. Needs ``L >= 2``.
 
 The batch generator :func:`make_batch` is a pure JAX function (jittable,
-vmappable over keys; ``lengths`` are traced). Addition is a digit-wise sum
+vmappable over keys; ``lengths`` are traced; the base is traced internally, so
+one compiled program serves every base of a kind, see
+:func:`make_batch_for_base`). Randomness is one ``jax.random.bits`` call per
+batch; a uniform value in ``[0, n)`` is a uint32 word mod ``n`` (bias below
+``n / 2**32``, at most ``4e-9`` here). Addition is a digit-wise sum
 followed by carry propagation with a parallel prefix scan; multiplication is an
 exact int32 digit convolution (a block-Toeplitz int32 matrix product),
 a few vectorised carry-normalisation rounds and the same prefix scan.
@@ -110,6 +114,11 @@ _ALIASES = {
     "sort": ("sort", DEFAULT_SEQUENCE_BASE),
 }
 _CANONICAL = {v: k for k, v in _ALIASES.items()}
+# Every distinct task, by canonical name (kind-major, base-minor).
+ALL_TASK_NAMES = tuple(_CANONICAL.get((kind, base), f"{kind}{base}")
+                       for kind in ("add", "mul", "copy", "reverse", "dup",
+                                    "sort")
+                       for base in range(2, 17))
 _NAME_FORMS = ("badd, qadd, add, bmul, qmul, mul, add<b>, mul<b>, copy, "
                "reverse, dup, sort, copy<b>, reverse<b>, dup<b>, sort<b> "
                f"with base b in {MIN_BASE}..{MAX_BASE}")
@@ -226,7 +235,7 @@ def _is_concrete(x) -> bool:
 # --------------------------------------------------------------------------
 
 
-def _propagate_carries(v: jax.Array, base: int) -> jax.Array:
+def _propagate_carries(v: jax.Array, base) -> jax.Array:
   """Resolves carries of a digit vector whose entries lie in [0, 2*base-2].
 
   Each position either generates a carry (``v >= base``), propagates an
@@ -280,7 +289,7 @@ def _digits_to_result(v: jax.Array, base, k: int):
   return _propagate_carries(v, base)
 
 
-def _add_digits(a: jax.Array, b: jax.Array, n_out: int, base: int):
+def _add_digits(a: jax.Array, b: jax.Array, n_out: int, base):
   """Little-endian digits of ``a + b`` over ``n_out`` positions."""
   pad = n_out - a.shape[0]
   v = jnp.pad(a, (0, pad)) + jnp.pad(b, (0, pad))
@@ -484,7 +493,14 @@ def make_batch(key: jax.Array, task: Task | str, lengths: jax.Array,
 
   Returns:
     ``(inputs, targets)``: int32[B, pad_to] each (layout in the module
-    docstring).
+    docstring). A deterministic function of ``key``, ``B``, ``pad_to``,
+    ``mode`` and the lengths (rows differ from :func:`make_example` with
+    split keys).
+
+  Example (inside a jitted train step)::
+
+    lengths = sample_lengths(k_len, 32, 3, level)   # level may be traced
+    inputs, targets = make_batch(k_data, get_task("bmul"), lengths, 41)
 
   Raises:
     ValueError: bad task, mode, pad_to or concrete lengths (before compiling).

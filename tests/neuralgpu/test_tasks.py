@@ -131,6 +131,10 @@ def test_aliases_are_equal():
   assert tasks.get_task("add5").name == "add5"
   for name in tasks.TASK_NAMES:
     assert tasks.get_task(name).name == name
+  every = {tasks.get_task(name) for name in tasks.ALL_TASK_NAMES}
+  assert len(every) == len(tasks.ALL_TASK_NAMES) == 6 * 15
+  assert all(tasks.get_task(t.name) == t for t in every)
+  assert set(tasks.TASK_NAMES) <= set(tasks.ALL_TASK_NAMES)
 
 
 @pytest.mark.parametrize("name", ["add1", "mul17", "add0", "copy1", "foo",
@@ -258,6 +262,18 @@ def test_make_batch_for_base_matches_make_batch_and_traces_base():
     tasks.make_batch_for_base(key, "mul", 17, lengths, PAD_TO)
   with pytest.raises(ValueError, match="div"):
     tasks.make_batch_for_base(key, "div", 10, lengths, PAD_TO)
+
+
+def test_no_recompile_across_bases_lengths_and_keys():
+  """One compiled program per (kind, mode, pad_to, B) serves every base."""
+  gen = tasks._make_batch_jit
+  generate(tasks.get_task("add"), fixed_lengths(0), PAD_TO, "uniform")
+  before = gen._cache_size()
+  for base in ALL_BASES:
+    generate(tasks.get_task(f"add{base}"), fixed_lengths(base), PAD_TO,
+             "uniform", seed=base)
+  tasks.make_batch(jax.random.PRNGKey(0), "badd", fixed_lengths(1), PAD_TO)
+  assert gen._cache_size() - before <= 1  # a raw uint32 key is a new type
 
 
 def test_make_example_unbatched():
