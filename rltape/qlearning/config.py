@@ -50,6 +50,7 @@ def default_config() -> ml_collections.ConfigDict:
   c.grad_clip = 5.0
   c.batch_size = 20
   c.sup_weight = 1.0
+  c.loss_reduction = "sum_time"  # or "mean" (per valid step)
   # Curriculum on the input length (complexity).
   c.curriculum_start = 6
   c.curriculum_step = 4
@@ -107,6 +108,8 @@ def validate(c: ml_collections.ConfigDict) -> None:
        f"curriculum_threshold must lie in [0, 1], got {c.curriculum_threshold!r}")
   need(0.0 <= c.success_accuracy <= 1.0,
        f"success_accuracy must lie in [0, 1], got {c.success_accuracy!r}")
+  need(c.loss_reduction in ("sum_time", "mean"),
+       f"loss_reduction must be 'sum_time' or 'mean', got {c.loss_reduction!r}")
   need(c.learning_rate > 0, f"learning_rate must be > 0, got {c.learning_rate!r}")
   for name in ("batch_size", "num_seeds", "num_updates", "chunk_updates",
                "curriculum_episodes", "test_batch", "test_every_chunks",

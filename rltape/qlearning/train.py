@@ -200,19 +200,26 @@ def make_train(config: ml_collections.ConfigDict, env=None,
     td = jax.vmap(episode_td, in_axes=(1, 1, 1), out_axes=1)(
         q[:-1], q[1:], fields)
     valid = traj.valid.astype(jnp.float32)
-    n_valid = jnp.maximum(valid.sum(), 1.0)
-    q_loss = 0.5 * jnp.sum(valid * td**2) / n_valid
     sup_mask = (traj.valid & traj.write & (traj.target >= 0)).astype(jnp.float32)
+
+    def reduce(x, mask):
+      # "sum_time": summed over an episode's steps, averaged over episodes, so
+      # the step size grows with the episode up to the gradient clip; "mean":
+      # a mean over the valid steps.
+      if config.loss_reduction == "sum_time":
+        return jnp.sum(mask * x) / batch
+      return jnp.sum(mask * x) / jnp.maximum(mask.sum(), 1.0)
+
+    q_loss = 0.5 * reduce(td**2, valid)
     ce = optax.softmax_cross_entropy_with_integer_labels(
         logits[:-1], jnp.maximum(traj.target, 0))
-    sup_loss = jnp.sum(sup_mask * ce) / jnp.maximum(sup_mask.sum(), 1.0)
+    sup_loss = reduce(ce, sup_mask)
     loss = q_loss + config.sup_weight * sup_loss
     pen = jnp.float32(0.0)
     if config.penalty:
       # Confident samples: the steps of episodes that were solved outright.
       conf = valid * solved[None, :].astype(jnp.float32)
-      pen = jnp.sum(conf * targets.interval_penalty(q[:-1])) / jnp.maximum(
-          conf.sum(), 1.0)
+      pen = reduce(targets.interval_penalty(q[:-1]), conf)
       loss = loss + penalty_on * config.penalty_weight * pen
     sym_acc = jnp.sum(sup_mask * (jnp.argmax(logits[:-1], -1) == traj.target)
                       ) / jnp.maximum(sup_mask.sum(), 1.0)

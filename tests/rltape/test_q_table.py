@@ -1,0 +1,106 @@
+"""The RL table's configurations: all build, bad ones are rejected, and they run
+at smoke scale on the real rltape.envs tasks (one in the default suite, all of
+them under -m slow)."""
+import importlib.util
+import json
+import os
+import tempfile
+
+from absl.testing import absltest
+from absl.testing import parameterized
+import pytest
+
+from rltape.qlearning import config as config_lib
+from rltape.qlearning import experiment
+
+_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
+    __file__))))
+
+
+def _load(path, name):
+  spec = importlib.util.spec_from_file_location(name, os.path.join(_ROOT, path))
+  mod = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(mod)
+  return mod
+
+
+cfg_file = _load("experiments/configs/rltape.py", "rltape_config")
+rl_table = _load("experiments/rl_table.py", "rl_table")
+_SUPPORTED = [r for r in rl_table.ROWS if r != "add3_extra"]
+
+
+class TableConfigTest(parameterized.TestCase):
+
+  def test_every_cell_config_validates(self):
+    for row in _SUPPORTED:
+      for col in range(1, 11):
+        c = rl_table.cell_config(row, col, seeds=10, updates=1000, chunk=100,
+                                 max_len=30, wall=0.0, smoke=False)
+        test_length, units, gamma, watkins, penalty = (
+            config_lib.TABLE_COLUMNS[col - 1])
+        self.assertEqual((c.test_length, c.units, c.watkins, c.penalty),
+                         (test_length, units, watkins, penalty))
+        self.assertEqual(c.dynamic_discount, gamma is None)
+        self.assertEqual(c.controller,
+                         "ff" if row.endswith("_ff") else "gru")
+    self.assertLen(rl_table.TALK, len(rl_table.ROWS))
+    for r in rl_table.TALK.values():
+      self.assertLen(r, 10)
+
+  def test_config_file_variants(self):
+    c = cfg_file.get_config("task=walk,controller=ff,col=4,seeds=12")
+    self.assertEqual((c.task, c.controller, c.gamma, c.dynamic_discount,
+                      c.num_seeds), ("walk", "ff", 0.99, False, 12))
+    s = cfg_file.get_config("task=add2,smoke")
+    self.assertLess(s.units, 200)
+
+  @parameterized.parameters(
+      ("task=sort", "unknown task 'sort'"),
+      ("controller=rnn", "unknown controller 'rnn'"),
+      ("col=11", "table column 11 out of range"),
+      ("col=x", "col must be an int"),
+      ("seeds=many", "seeds must be an int"),
+      ("colour=8", "unknown config options ['colour']"),
+  )
+  def test_bad_config_args(self, arg, msg):
+    with self.assertRaisesRegex(ValueError, msg.replace("[", r"\[").replace(
+        "]", r"\]").replace("(", r"\(")):
+      cfg_file.get_config(arg)
+
+  def test_unknown_row_and_unsupported_row(self):
+    with self.assertRaisesRegex(ValueError, "unknown table row 'sort'"):
+      rl_table.cell_config("sort", 8, seeds=10, updates=10, chunk=10,
+                           max_len=10, wall=0., smoke=True)
+    with self.assertRaisesRegex(ValueError, "not supported"):
+      rl_table.cell_config("add3_extra", 8, seeds=10, updates=10, chunk=10,
+                           max_len=10, wall=0., smoke=True)
+
+
+def _run_smoke(row, col):
+  c = rl_table.cell_config(row, col, seeds=10, updates=10, chunk=10, max_len=10,
+                           wall=0., smoke=True)
+  workdir = tempfile.mkdtemp()
+  s = experiment.train_and_evaluate(c, workdir, progress=False)
+  assert s["updates_run"] == c.num_updates
+  assert len(s["solved_at"]) == c.num_seeds
+  lines = open(os.path.join(workdir, "metrics.jsonl")).read().splitlines()
+  assert len(lines) == c.num_updates // c.chunk_updates
+  assert all(json.loads(l)["loss"] == json.loads(l)["loss"] for l in lines)
+  assert os.listdir(os.path.join(workdir, "checkpoints"))
+
+
+class SmokeTest(absltest.TestCase):
+
+  def test_copy_column1_gru_fixed_discount_smoke(self):
+    _run_smoke("copy", 1)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("row", _SUPPORTED)
+@pytest.mark.parametrize("col", list(range(1, 11)))
+def test_every_cell_smoke(row, col):
+  _run_smoke(row, col)
+
+
+if __name__ == "__main__":
+  absltest.main()
