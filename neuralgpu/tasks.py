@@ -114,8 +114,14 @@ _ALIASES = {
     "sort": ("sort", DEFAULT_SEQUENCE_BASE),
 }
 _CANONICAL = {v: k for k, v in _ALIASES.items()}
+
+
+def _canonical_name(kind: str, base: int) -> str:
+  return _CANONICAL.get((kind, base), f"{kind}{base}")
+
+
 # Every distinct task, by canonical name (kind-major, base-minor).
-ALL_TASK_NAMES = tuple(_CANONICAL.get((kind, base), f"{kind}{base}")
+ALL_TASK_NAMES = tuple(_canonical_name(kind, base)
                        for kind in ("add", "mul", "copy", "reverse", "dup",
                                     "sort")
                        for base in range(2, 17))
@@ -146,6 +152,12 @@ class Task:
     if self.kind not in KINDS:
       raise ValueError(f"Task kind {self.kind!r} is not one of {KINDS}.")
     _check_base(self.base, self.kind)
+    canonical = _canonical_name(self.kind, self.base)
+    if self.name != canonical:
+      # Equal tasks must compare equal (and share compiled programs).
+      raise ValueError(f"Task name {self.name!r} does not match kind "
+                       f"{self.kind!r} and base {self.base}; use "
+                       f"{canonical!r} or get_task().")
 
   @property
   def is_arithmetic(self) -> bool:
@@ -205,8 +217,7 @@ def get_task(name: str | Task) -> Task:
     if not MIN_BASE <= base <= MAX_BASE:
       raise ValueError(f"Task name {name!r} has base {base}, outside "
                        f"{MIN_BASE}..{MAX_BASE}. Allowed: {_NAME_FORMS}.")
-  canonical = _CANONICAL.get((kind, base), f"{kind}{base}")
-  return Task(name=canonical, kind=kind, base=base)
+  return Task(name=_canonical_name(kind, base), kind=kind, base=base)
 
 
 def _check_mode(mode):
@@ -430,11 +441,15 @@ def make_example(key: jax.Array, task: Task, length: jax.Array, pad_to: int,
     length: int32 scalar, the example's length (traced). Clipped into
       ``[task.min_length, pad_to]``.
     pad_to: static row length.
-    mode: operand mode (static, arithmetic tasks only).
+    mode: operand mode (static; sequence tasks ignore it).
 
   Returns:
     ``(inputs, targets)``, int32[pad_to] each.
+
+  Raises:
+    ValueError: bad task, mode or pad_to.
   """
+  task, pad_to = _validate_static(task, pad_to, mode)
   bits = jax.random.bits(key, (_random_words(task.kind, pad_to),), jnp.uint32)
   return _example_from_bits(bits, task.kind, task.base, length, pad_to, mode)
 
@@ -539,7 +554,7 @@ def make_batch_for_base(key: jax.Array, kind: str, base: jax.Array,
   if kind not in KINDS:
     raise ValueError(f"Task kind {kind!r} is not one of {KINDS}.")
   # The widest base bounds the int32 check and the length validation.
-  widest = Task(name=f"{kind}{MAX_BASE}", kind=kind, base=MAX_BASE)
+  widest = get_task(f"{kind}{MAX_BASE}")
   _check_mode(mode)
   _check_pad_to(widest, pad_to)
   if _is_concrete(base):

@@ -148,9 +148,12 @@ def test_bad_task_names(name):
 
 def test_bad_task_fields():
   with pytest.raises(ValueError, match="17"):
-    tasks.Task(name="x", kind="add", base=17)
+    tasks.Task(name="add17", kind="add", base=17)
   with pytest.raises(ValueError, match="div"):
-    tasks.Task(name="x", kind="div", base=10)
+    tasks.Task(name="div", kind="div", base=10)
+  with pytest.raises(ValueError, match="'add'"):
+    tasks.Task(name="add10", kind="add", base=10)
+  assert tasks.Task(name="add", kind="add", base=10) == tasks.get_task("add10")
   with pytest.raises(ValueError):
     tasks.get_task(10)
 
