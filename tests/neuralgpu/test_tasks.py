@@ -377,6 +377,20 @@ def test_sequence_tasks(kind):
       assert xs == [s - 1 for s in content] and ys == [s - 1 for s in tcontent]
 
 
+@HYP
+@given(kind=st.sampled_from(tasks.SEQUENCE_KINDS),
+       base=st.sampled_from(ALL_BASES), seed=st.integers(0, 2**31 - 1),
+       lengths=st.lists(st.integers(2, SEQ_PAD_TO), min_size=B, max_size=B))
+def test_property_sequences(kind, base, seed, lengths):
+  task = tasks.get_task(f"{kind}{base}")
+  x, y = generate(task, lengths, SEQ_PAD_TO, seed=seed)
+  for i, length in enumerate(lengths):
+    content, _, n = oracle_row(x[i], base)
+    tcontent, _, _ = oracle_row(y[i], base)
+    assert n == (length // 2 if kind == "dup" else length)
+    assert tcontent == sequence_oracle(kind, content, length)
+
+
 def test_sequence_symbols_cover_the_alphabet():
   x, y = generate(tasks.get_task("sort16"), np.full(B, SEQ_PAD_TO), SEQ_PAD_TO)
   assert set(np.unique(x).tolist()) == set(range(1, 17))
