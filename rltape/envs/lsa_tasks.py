@@ -229,7 +229,7 @@ class LsaWalk(LsaEnv):
         self._turn_dirs = np.asarray([(0, -1), (-1, 0), (1, 0)], np.int32)
 
     def _static_max_steps(self):
-        return int(self._time_cap(self.max_leg, self.max_leg))
+        return int(self._time_cap(self.max_leg + 1, self.max_leg))
 
     def _time_cap(self, width, num_targets):
         # width = K + 1 active columns; path = K digits + the turn cell + targets.
