@@ -79,7 +79,6 @@ guaranteed exact on accelerators that run float32 products in TF32).
 from __future__ import annotations
 
 import dataclasses
-import math
 import re
 from typing import Sequence
 
@@ -186,7 +185,8 @@ def _check_base(base, what):
   if (not isinstance(base, (int, np.integer)) or isinstance(base, bool)
       or not MIN_BASE <= base <= MAX_BASE):
     raise ValueError(f"Base {base!r} for {what!r} is outside the allowed range "
-                     f"{MIN_BASE}..{MAX_BASE}. Allowed task names: {_NAME_FORMS}.")
+                     f"{MIN_BASE}..{MAX_BASE}. Allowed task names: "
+                     f"{_NAME_FORMS}.")
 
 
 def get_task(name: str | Task) -> Task:
@@ -466,7 +466,8 @@ def _validate_lengths(task, lengths, pad_to):
     return
   values = np.asarray(lengths)
   if values.ndim != 1:
-    raise ValueError(f"lengths must be a rank-1 array, got shape {values.shape}.")
+    raise ValueError(
+        f"lengths must be a rank-1 array, got shape {values.shape}.")
   if not np.issubdtype(values.dtype, np.integer):
     raise ValueError(f"lengths must be integers, got dtype {values.dtype}.")
   bad = (values < task.min_length) | (values > pad_to)
@@ -524,7 +525,8 @@ def make_batch(key: jax.Array, task: Task | str, lengths: jax.Array,
   _validate_lengths(task, lengths, pad_to)
   lengths = jnp.asarray(lengths, jnp.int32)
   if lengths.ndim != 1:
-    raise ValueError(f"lengths must be a rank-1 array, got shape {lengths.shape}.")
+    raise ValueError(
+        f"lengths must be a rank-1 array, got shape {lengths.shape}.")
   return _make_batch_jit(key, lengths, jnp.int32(task.base), kind=task.kind,
                          pad_to=pad_to, mode=mode)
 
