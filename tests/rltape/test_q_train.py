@@ -15,6 +15,7 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from rltape.qlearning import config as config_lib
 from rltape.qlearning import experiment
@@ -171,6 +172,19 @@ class TrainProgramTest(absltest.TestCase):
     w = st.params["params"]["hidden"]["kernel"]
     self.assertEqual(w.shape[0], c.num_seeds)
     self.assertFalse(np.allclose(w[0], w[1]))
+
+
+@pytest.mark.slow
+def test_whole_run_is_one_jitted_program():
+  c = tiny_config(num_updates=200, chunk_updates=100)
+  agent = train_lib.make_train(c, _ENV, _TEST_ENV)
+  state, metrics, accs = jax.jit(agent.train)(jax.random.key(3))
+  assert accs.shape == (2, c.num_seeds)
+  assert metrics["loss"].shape == (2, c.num_seeds)
+  np.testing.assert_array_equal(state.step, [200] * c.num_seeds)
+  assert np.all(np.isfinite(metrics["loss"]))
+  assert float(metrics["sup_loss"][-1].mean()) < float(
+      metrics["sup_loss"][0].mean())
 
 
 class ConfigErrorTest(absltest.TestCase):
