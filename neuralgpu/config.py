@@ -13,6 +13,7 @@ from neuralgpu import model as model_lib
 from neuralgpu import tasks as tasks_lib
 
 OPTIMIZERS = ("adam", "adamax")
+BUCKET_MODES = ("cap", "cycle")
 CONV_IMPLS = ("auto",) + model_lib.CONV_IMPLS
 
 
@@ -46,7 +47,8 @@ def default_config() -> ml_collections.ConfigDict:
   m.remat_k = 8
   m.init_scale = 1.0
   m.embed_init = 1.7
-  m.gate_bias = 1.0
+  m.update_gate_bias = 1.0    # initial bias of u (DNGPU: 0.7)
+  m.reset_gate_bias = 1.0     # initial bias of r (DNGPU: 0.5)
 
   r = c.relax = ml_collections.ConfigDict()
   r.end_sets = 1              # sets left after annealing (x 2 CGRUs = 2)
@@ -58,6 +60,8 @@ def default_config() -> ml_collections.ConfigDict:
   o.optimizer = "adam"
   o.lr = 1e-3
   o.eps = 1e-4
+  o.b1 = 0.9
+  o.b2 = 0.999
   o.grad_clip = 1.0
   o.plateau_factor = 0.98     # lr *= factor when the loss stops improving
   o.plateau_patience = 5      # in units of plateau_window steps
@@ -74,6 +78,7 @@ def default_config() -> ml_collections.ConfigDict:
   cu.p_current = 0.6          # share of examples at the current length (rest uniform below)
   cu.long_every = 10          # every long_every-th step samples up to max_length (0 = never)
   cu.buckets = (5, 9, 13, 17, 21, 25, 31, 41)
+  cu.bucket_mode = "cap"      # cap | cycle (see curriculum.sample_lengths)
   cu.other_task_prob = 0.2    # base curriculum: train a random unsolved task
   cu.drop_back_threshold = 0.3  # a solved task whose error rises above this drops back one length
 
@@ -160,6 +165,8 @@ def validate(config) -> None:
   buckets = tuple(int(b) for b in cu.buckets)
   _require(buckets == tuple(sorted(set(buckets))) and buckets and buckets[-1] >= int(cu.max_length),
            f"curriculum.buckets={cu.buckets} must be increasing and end >= max_length={cu.max_length}")
+  _require(cu.bucket_mode in BUCKET_MODES,
+           f"curriculum.bucket_mode={cu.bucket_mode!r}; allowed: {BUCKET_MODES}")
   e = config.eval
   _require(len(e.lengths) == len(e.examples),
            f"eval.lengths={e.lengths} and eval.examples={e.examples} must have the same length")

@@ -71,17 +71,34 @@ def choose_task(key: jax.Array, cs: CurriculumState, cfg) -> jax.Array:
 
 
 def sample_lengths(key: jax.Array, batch: int, cur: jax.Array, is_long: jax.Array,
-                   cfg) -> jax.Array:
-  """Example lengths: ``p_current`` at ``cur``, the rest uniform in [min, cur].
+                   cfg, bucket: int | None = None) -> jax.Array:
+  """Example lengths for one step.
 
-  On a long step (``is_long``) all are uniform in [min_length, max_length].
+  ``bucket_mode="cap"`` (Kaiser & Sutskever): a share ``p_current`` at ``cur``,
+  the rest uniform in [min_length, cur]; on a long step (``is_long``) all are
+  uniform in [min_length, max_length].
+
+  ``bucket_mode="cycle"``: every example lies in the step's bucket, uniform in
+  (previous bucket, bucket] and capped at ``cur``, so the number of steps the
+  model runs is close to each example's length, as at test time (DNGPU trains
+  every length bin in every step; cycling the bins over steps is the same
+  mixture at a fraction of the cost per step).
+
   Lengths are odd (2k+1, k-digit operands) so every length is a whole example.
   """
   cu = cfg.curriculum
   k_min = (int(cu.min_length) - 1) // 2
   k_cur = (cur - 1) // 2
-  k_top = jnp.where(is_long, (int(cu.max_length) - 1) // 2, k_cur)
   k1, k2 = jax.random.split(key)
+  if cu.bucket_mode == "cycle":
+    buckets = [int(b) for b in cu.buckets]
+    i = buckets.index(int(bucket))
+    lo = (buckets[i - 1] + 1) if i > 0 else int(cu.min_length)
+    k_lo = max(k_min, lo // 2)  # smallest k with 2k+1 >= lo
+    k_hi = jnp.minimum((int(bucket) - 1) // 2, k_cur)
+    k = jax.random.randint(k1, (batch,), jnp.minimum(k_lo, k_hi), k_hi + 1)
+    return (2 * k + 1).astype(jnp.int32)
+  k_top = jnp.where(is_long, (int(cu.max_length) - 1) // 2, k_cur)
   k_rand = jax.random.randint(k1, (batch,), k_min, k_top + 1)
   at_cur = (jax.random.uniform(k2, (batch,)) < cu.p_current) & ~is_long
   k = jnp.where(at_cur, k_cur, k_rand)

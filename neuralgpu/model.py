@@ -125,7 +125,7 @@ def init_params(key: jax.Array, cfg) -> dict:
 
     embed        [vocab, maps]       U(-embed_init, embed_init), row 0 unused
     in_w, in_b   [maps, maps], [maps]  1x1 conv after tanh(embedding)
-    gate_w       [S, J, K, 2*maps]   gate_b [S, J, 2*maps] (init gate_bias)
+    gate_w       [S, J, K, 2*maps]   gate_b [S, J, 2*maps] (update, reset biases)
     cand_w       [S, J, K, maps]     cand_b [S, J, maps]
     out_w, out_b [maps, vocab], [vocab]
   """
@@ -146,7 +146,9 @@ def init_params(key: jax.Array, cfg) -> dict:
       "in_w": uniform(keys[1], (m, m), m),
       "in_b": jnp.zeros((m,), jnp.float32),
       "gate_w": uniform(keys[2], (s, j, k, 2 * m), k),
-      "gate_b": jnp.full((s, j, 2 * m), float(cfg.gate_bias), jnp.float32),
+      "gate_b": jnp.concatenate([
+          jnp.full((s, j, m), float(cfg.update_gate_bias), jnp.float32),
+          jnp.full((s, j, m), float(cfg.reset_gate_bias), jnp.float32)], axis=-1),
       "cand_w": uniform(keys[3], (s, j, k, m), k),
       "cand_b": jnp.zeros((s, j, m), jnp.float32),
       "out_w": uniform(keys[4], (m, v), m),
@@ -166,7 +168,7 @@ def cgru(w: Mapping[str, jax.Array], s: jax.Array, cfg, *,
   """One convolutional GRU. Returns (new state, saturation cost)."""
   m = s.shape[-1]
   g = conv(s, w["gate_w"], cfg) + w["gate_b"]
-  sat = jnp.zeros((), jnp.float32)
+  sat = jnp.zeros((), s.dtype)
   if cfg.gate_type == "hard":
     u, r = hard_sigmoid(g[..., :m]), hard_sigmoid(g[..., m:])
     if cfg.saturation_cost > 0:
@@ -203,7 +205,7 @@ def _make_step_fn(cfg, mask, n_static, active_sets, rng, train):
 
   def step(params_stack, s, t):
     w_t = _select_set(params_stack, t, active_sets)
-    sat_total = jnp.zeros((), jnp.float32)
+    sat_total = jnp.zeros((), s.dtype)
     for j in range(j_count):
       w = {k: v[j] for k, v in w_t.items()}
       dkey = None
@@ -234,7 +236,7 @@ def run_steps(params_stack, s0, num_steps: int, step, remat: str, remat_k: int):
     s, sat_t = step(params_stack, s, t)
     return (s, sat + sat_t), None
 
-  init = (s0, jnp.zeros((), jnp.float32))
+  init = (s0, jnp.zeros((), s0.dtype))
   if remat == "none":
     carry, _ = lax.scan(body, init, jnp.arange(num_steps))
     return carry
@@ -288,11 +290,12 @@ def apply(params: Params, inputs: jax.Array, cfg, *,
   m, h = int(cfg.num_maps), int(cfg.height)
   if positions is None:
     positions = inputs > 0
-  mask = positions.astype(jnp.float32)[:, :, None, None]
+  dtype = params["embed"].dtype
+  mask = positions.astype(dtype)[:, :, None, None]
   emb = jnp.take(params["embed"], inputs, axis=0)
   x = jnp.tanh(emb) @ params["in_w"] + params["in_b"]
   x = x * mask[:, :, 0, :]
-  s0 = jnp.zeros((b, n, h, m), jnp.float32).at[:, :, 0, :].set(x)
+  s0 = jnp.zeros((b, n, h, m), dtype).at[:, :, 0, :].set(x)
   stack = {k: params[k] for k in CGRU_KEYS}
   steps = num_steps_for(cfg, n)
   step = _make_step_fn(cfg, mask, n, jnp.asarray(active_sets, jnp.int32),
@@ -304,11 +307,11 @@ def apply(params: Params, inputs: jax.Array, cfg, *,
 
 def relaxation_pull_loss(params: Params, active_sets: jax.Array) -> jax.Array:
   """sum_i ||w_i - mean_active(w)||^2 over the active CGRU weight sets."""
-  total = jnp.zeros((), jnp.float32)
+  total = jnp.zeros((), params["gate_w"].dtype)
   for k in CGRU_KEYS:
     w = params[k]
     sets = w.shape[0]
-    sel = (jnp.arange(sets) < active_sets).astype(jnp.float32)
+    sel = (jnp.arange(sets) < active_sets).astype(w.dtype)
     sel = sel.reshape((sets,) + (1,) * (w.ndim - 1))
     mean = jnp.sum(w * sel, axis=0) / jnp.maximum(jnp.sum(sel), 1.0)
     total = total + jnp.sum(sel * (w - mean) ** 2)

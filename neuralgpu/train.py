@@ -57,8 +57,8 @@ def resolve_model_config(cfg: ml_collections.ConfigDict) -> ml_collections.Confi
 
 def make_optimizer(cfg) -> optax.GradientTransformationExtraArgs:
   o = cfg.optim
-  scale = (optax.scale_by_adam(eps=o.eps) if o.optimizer == "adam"
-           else optax.scale_by_adamax(eps=o.eps))
+  scale = (optax.scale_by_adam(b1=o.b1, b2=o.b2, eps=o.eps) if o.optimizer == "adam"
+           else optax.scale_by_adamax(b1=o.b1, b2=o.b2, eps=o.eps))
   return optax.chain(
       optax.clip_by_global_norm(o.grad_clip),
       scale,
@@ -90,6 +90,9 @@ def make_batch_for(key, tasks, task_idx, lengths, bucket, mode):
   """Generates a batch of the (dynamically) chosen task."""
   if len(tasks) == 1:
     return tasks_lib.make_batch(key, tasks[0], lengths, bucket, mode=mode)
+  if len({t.kind for t in tasks}) == 1:  # a base curriculum: one program, traced base
+    base = jnp.asarray([t.base for t in tasks], jnp.int32)[task_idx]
+    return tasks_lib.make_batch_for_base(key, tasks[0].kind, base, lengths, bucket, mode)
   xs, ys = zip(*[tasks_lib.make_batch(key, t, lengths, bucket, mode=mode) for t in tasks])
   x = jnp.stack(xs)[task_idx]
   y = jnp.stack(ys)[task_idx]
@@ -124,7 +127,7 @@ def make_train_step(cfg, tasks: tuple, bucket: int, mcfg=None) -> Callable[[Trai
     is_long = (jnp.mod(state.step, long_every) == long_every - 1) if long_every > 0 \
         else jnp.zeros((), bool)
     lengths = curriculum_lib.sample_lengths(k_len, int(cfg.batch_size), cs.cur[task_idx],
-                                            is_long, cfg)
+                                            is_long, cfg, bucket)
     lengths = jnp.minimum(lengths, bucket)
     inputs, targets = make_batch_for(k_data, tasks, task_idx, lengths, bucket,
                                      cfg.operand_mode)
@@ -177,6 +180,9 @@ def bucket_for(length: int, buckets) -> int:
 def host_bucket(cfg, step: int, max_cur: int) -> int:
   """The padded length for the step about to run (a function of state only)."""
   cu = cfg.curriculum
+  if cu.bucket_mode == "cycle":
+    usable = [int(b) for b in cu.buckets if int(b) <= bucket_for(max_cur, cu.buckets)]
+    return usable[step % len(usable)]
   long_every = int(cu.long_every)
   is_long = long_every > 0 and step % long_every == long_every - 1
   return bucket_for(int(cu.max_length) if is_long else max_cur, cu.buckets)

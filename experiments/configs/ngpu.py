@@ -1,0 +1,114 @@
+r"""Neural GPU configs: ``get_config("key=value,...")``.
+
+Keys (all optional):
+  variant   faithful | fast | smoke   (default: fast)
+            faithful: Kaiser & Sutskever (2015) / Price et al. (2016) as published:
+              n x 4 x m state, 3x3 kernels, 2 CGRUs per step, cutoff sigmoid 1.2,
+              6 weight sets per CGRU (12 in all) annealed to 1 (2 in all), state
+              dropout, Adam 1e-3, length curriculum from 5 to 41.
+            fast: the improved model this project trains by default on CPU:
+              n x 1 x m state, kernel 3 along n, one gated unit per step, hard
+              sigmoid/tanh with saturation cost, diagonal gates, candidate dropout
+              (DNGPU, Freivalds & Liepins 2017), AdaMax, no length curriculum
+              (every step samples lengths in [3, 41], shortest buckets first).
+            smoke: a tiny fast variant for tests (a few steps, tiny evaluation).
+  task      a task name, or a base curriculum joined by '+', e.g. bmul+qmul+mul
+            (= "2 -> 4 -> 10"), bmul+mul5+mul (= "2 -> 5 -> 10").
+  width     number of maps m.
+  steps     number of train steps.
+  seed      PRNG seed.
+
+Launch (README): python experiments/train_neuralgpu.py \
+    --config=experiments/configs/ngpu.py:variant=fast,task=badd --workdir=/tmp/ngpu_badd
+"""
+from __future__ import annotations
+
+import ml_collections
+
+from neuralgpu import config as config_lib
+
+VARIANTS = ("faithful", "fast", "smoke")
+KEYS = ("variant", "task", "width", "steps", "seed")
+
+
+def parse_arg(arg: str | None) -> dict:
+  out = {}
+  if not arg:
+    return out
+  for item in arg.split(","):
+    if not item.strip():
+      continue
+    if "=" not in item:
+      raise ValueError(f"config arg item {item!r} is not key=value; keys: {KEYS}")
+    k, v = (s.strip() for s in item.split("=", 1))
+    if k not in KEYS:
+      raise ValueError(f"unknown config arg key {k!r}; allowed: {KEYS}")
+    out[k] = v
+  return out
+
+
+def fast(c: ml_collections.ConfigDict) -> None:
+  m = c.model
+  m.num_maps = 48
+  m.height = 1
+  m.kernel_height = 1
+  m.cgrus_per_step = 1
+  m.gate_type = "hard"
+  m.diagonal_gates = True
+  m.saturation_cost = 0.01
+  m.dropout = 0.0
+  m.candidate_dropout = 0.1
+  m.num_sets = 1
+  m.update_gate_bias = 0.7
+  m.reset_gate_bias = 0.5
+  c.relax.end_sets = 1
+  o = c.optim
+  o.optimizer = "adamax"
+  o.lr = 0.005
+  o.eps = 1e-8
+  o.b2 = 0.999
+  o.plateau_factor = 0.7
+  o.plateau_patience = 3
+  cu = c.curriculum
+  cu.start_length = cu.max_length
+  cu.p_current = 0.0
+  cu.long_every = 0
+  cu.bucket_mode = "cycle"
+  cu.buckets = (5, 9, 13, 17, 21, 25, 29, 33, 37, 41)
+  cu.advance_every = 100
+  c.eval.every = 250
+
+
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+  a = parse_arg(arg)
+  variant = a.get("variant", "fast")
+  if variant not in VARIANTS:
+    raise ValueError(f"variant={variant!r}; allowed: {VARIANTS}")
+  c = config_lib.default_config()
+  if variant in ("fast", "smoke"):
+    fast(c)
+  if variant == "smoke":
+    c.model.num_maps = 8
+    c.batch_size = 4
+    c.num_train_steps = 6
+    c.curriculum.max_length = 9
+    c.curriculum.start_length = 9
+    c.curriculum.buckets = (5, 9)
+    c.curriculum.advance_every = 2
+    c.log_every = 2
+    c.checkpoint_every = 3
+    c.eval.lengths = (9, 15)
+    c.eval.examples = (8, 4)
+    c.eval.solve_lengths = (15,)
+    c.eval.every = 3
+    c.progress_bar = False
+  if "task" in a:
+    c.task = a["task"].replace("+", ",")
+  if "width" in a:
+    c.model.num_maps = int(a["width"])
+  if "steps" in a:
+    c.num_train_steps = int(a["steps"])
+  if "seed" in a:
+    c.seed = int(a["seed"])
+  config_lib.validate(c)
+  return c

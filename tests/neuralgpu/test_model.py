@@ -1,0 +1,225 @@
+"""Model tests: hand-worked CGRU values, a loop-based numpy oracle, conv forms,
+remat policies, relaxation set selection and finite-difference gradients."""
+import itertools
+
+import chex
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import pytest
+from absl.testing import parameterized
+from jax.test_util import check_grads
+
+from neuralgpu import model
+
+
+def tiny_cfg(**kw):
+  c = ml_collections.ConfigDict(dict(
+      vocab_size=19, num_maps=3, height=2, kernel_width=3, kernel_height=3,
+      cgrus_per_step=2, cutoff=1.2, gate_type="cutoff_sigmoid", diagonal_gates=False,
+      saturation_cost=0.0, candidate_dropout=0.0, dropout=0.0, num_sets=3,
+      conv_impl="shifted", remat="none", remat_k=2, steps_per_length=1.0, init_scale=1.0,
+      embed_init=1.7, update_gate_bias=1.0, reset_gate_bias=1.0))
+  c.update(kw)
+  return c
+
+
+# ---------------------------------------------------------------------------
+# An independent numpy oracle written with explicit loops.
+# ---------------------------------------------------------------------------
+def np_conv(x, w, kn, kh):
+  """SAME conv by loops. x [B,n,H,C], w [kn*kh*C, O] rows (i, j, c)."""
+  b, n, h, c = x.shape
+  o = w.shape[1]
+  wk = w.reshape(kn, kh, c, o)
+  out = np.zeros((b, n, h, o))
+  for bi, p, q in itertools.product(range(b), range(n), range(h)):
+    acc = np.zeros(o)
+    for i, j in itertools.product(range(kn), range(kh)):
+      pp, qq = p + i - kn // 2, q + j - kh // 2
+      if 0 <= pp < n and 0 <= qq < h:
+        acc += x[bi, pp, qq] @ wk[i, j]
+    out[bi, p, q] = acc
+  return out
+
+
+def np_hs(x, cutoff=1.2):
+  return np.clip(cutoff / (1 + np.exp(-x)) - (cutoff - 1) / 2, 0, 1)
+
+
+def np_cgru(s, w, kn, kh):
+  m = s.shape[-1]
+  g = np_conv(s, w["gate_w"], kn, kh) + w["gate_b"]
+  u, r = np_hs(g[..., :m]), np_hs(g[..., m:])
+  c = np.tanh(np_conv(r * s, w["cand_w"], kn, kh) + w["cand_b"])
+  return u * s + (1 - u) * c
+
+
+def np_model(params, inputs, cfg, active_sets):
+  p = jax.tree.map(np.asarray, params)
+  b, n = inputs.shape
+  mask = (inputs > 0).astype(float)[:, :, None, None]
+  x = np.tanh(p["embed"][inputs]) @ p["in_w"] + p["in_b"]
+  s = np.zeros((b, n, cfg.height, cfg.num_maps))
+  s[:, :, 0, :] = x * mask[:, :, 0, :]
+  for t in range(n):
+    k = t % active_sets
+    for j in range(cfg.cgrus_per_step):
+      w = {name: p[name][k, j] for name in model.CGRU_KEYS}
+      s = np_cgru(s, w, cfg.kernel_width, cfg.kernel_height) * mask
+  return s[:, :, 0, :] @ p["out_w"] + p["out_b"]
+
+
+class CGRUTest(parameterized.TestCase):
+
+  def test_cutoff_sigmoid_hand_values(self):
+    # 1.2 * sigmoid(0) - 0.1 = 0.5; saturates to exactly 0 and 1.
+    x = jnp.array([0.0, 1.0, -10.0, 10.0])
+    want = [0.5, 1.2 / (1 + np.exp(-1.0)) - 0.1, 0.0, 1.0]
+    np.testing.assert_allclose(model.cutoff_sigmoid(x), want, rtol=1e-6)
+
+  def test_cgru_hand_worked_zero_kernels(self):
+    # All conv weights zero: u = hs(b_u), c = tanh(b_c), s' = u s + (1 - u) c.
+    cfg = tiny_cfg(num_maps=1, height=1, kernel_height=1)
+    w = {"gate_w": jnp.zeros((3, 2)), "gate_b": jnp.array([1.0, 1.0]),
+         "cand_w": jnp.zeros((3, 1)), "cand_b": jnp.array([0.5])}
+    s = jnp.array([2.0, -1.0]).reshape(1, 2, 1, 1)
+    out, _ = model.cgru(w, s, cfg)
+    u = 1.2 / (1 + np.exp(-1.0)) - 0.1          # 0.777270
+    c = np.tanh(0.5)                             # 0.462117
+    want = np.array([u * 2.0 + (1 - u) * c, u * -1.0 + (1 - u) * c])
+    np.testing.assert_allclose(np.asarray(out).ravel(), want, rtol=1e-6)
+    np.testing.assert_allclose(want, [1.657468, -0.674343], atol=1e-5)
+
+  def test_cgru_matches_numpy_loops(self):
+    cfg = tiny_cfg()
+    params = model.init_params(jax.random.key(0), cfg)
+    w = {k: params[k][1, 0] for k in model.CGRU_KEYS}
+    s = jax.random.normal(jax.random.key(1), (2, 4, 2, 3))
+    got, _ = model.cgru(w, s, cfg)
+    want = np_cgru(np.asarray(s), jax.tree.map(np.asarray, w), 3, 3)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+class ConvTest(parameterized.TestCase):
+
+  @parameterized.parameters((3, 3, 4, 5), (3, 1, 1, 6), (5, 3, 4, 2), (1, 1, 2, 3))
+  def test_shifted_equals_xla(self, kn, kh, h, c):
+    x = jax.random.normal(jax.random.key(0), (2, 7, h, c))
+    w = jax.random.normal(jax.random.key(1), (kn * kh * c, 4))
+    np.testing.assert_allclose(model.conv_shifted(x, w, kn, kh), model.conv_xla(x, w, kn, kh),
+                               rtol=1e-5, atol=1e-5)
+
+  def test_shifted_equals_numpy(self):
+    x = jax.random.normal(jax.random.key(2), (1, 5, 3, 2))
+    w = jax.random.normal(jax.random.key(3), (18, 3))
+    np.testing.assert_allclose(model.conv_shifted(x, w, 3, 3),
+                               np_conv(np.asarray(x), np.asarray(w), 3, 3), rtol=1e-5, atol=1e-5)
+
+  def test_diagonal_shift(self):
+    s = jnp.arange(1.0, 1.0 + 4 * 6).reshape(1, 4, 1, 6)
+    out = np.asarray(model.diagonal_shift(s))[0, :, 0]
+    src = np.asarray(s)[0, :, 0]
+    np.testing.assert_array_equal(out[:3, :2], src[1:, :2])      # moved left
+    np.testing.assert_array_equal(out[3, :2], [0, 0])
+    np.testing.assert_array_equal(out[1:, 2:4], src[:3, 2:4])    # moved right
+    np.testing.assert_array_equal(out[0, 2:4], [0, 0])
+    np.testing.assert_array_equal(out[:, 4:], src[:, 4:])        # unchanged
+
+
+class ModelTest(chex.TestCase, parameterized.TestCase):
+
+  @chex.variants(with_jit=True, without_jit=True)
+  @parameterized.parameters(1, 2, 3)
+  def test_model_matches_numpy(self, active_sets):
+    cfg = tiny_cfg()
+    params = model.init_params(jax.random.key(0), cfg)
+    inputs = jnp.array([[2, 3, 17, 1, 0], [1, 17, 2, 0, 0]], jnp.int32)
+    fn = self.variant(lambda p, x: model.apply(p, x, cfg, active_sets=active_sets)[0])
+    got = fn(params, inputs)
+    want = np_model(params, np.asarray(inputs), cfg, active_sets)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+  def test_padding_does_not_leak(self):
+    # Changing nothing but the padding length must not change real positions.
+    cfg = tiny_cfg(steps_per_length=1.0)
+    params = model.init_params(jax.random.key(0), cfg)
+    x = jnp.array([[2, 3, 17, 1, 2, 0, 0]], jnp.int32)
+    a, _ = model.apply(params, x, cfg, active_sets=1)
+    # With one active set the recurrence is the same map at every step; the
+    # padded positions stay zero-state, so real positions see zero borders.
+    state_pad = a[0, 5:]
+    np.testing.assert_allclose(state_pad, jnp.broadcast_to(params["out_b"], state_pad.shape),
+                               atol=1e-6)
+
+  @parameterized.parameters("every_step", "every_k")
+  def test_remat_same_values_and_grads(self, remat):
+    base = tiny_cfg(dropout=0.1)
+    other = tiny_cfg(dropout=0.1, remat=remat, remat_k=2)
+    params = model.init_params(jax.random.key(0), base)
+    x = jnp.array([[2, 3, 17, 1, 2, 0, 0]], jnp.int32)
+
+    def loss(p, c):
+      out, _ = model.apply(p, x, c, active_sets=2, rng=jax.random.key(5), train=True)
+      return jnp.sum(out ** 2)
+    la, ga = jax.jit(jax.value_and_grad(lambda p: loss(p, base)))(params)
+    lb, gb = jax.jit(jax.value_and_grad(lambda p: loss(p, other)))(params)
+    np.testing.assert_allclose(la, lb, rtol=1e-5)
+    chex.assert_trees_all_close(ga, gb, rtol=1e-4, atol=1e-5)
+
+  def test_active_sets_selects_weights(self):
+    # With active_sets=1 the other sets must not matter at all.
+    cfg = tiny_cfg()
+    params = model.init_params(jax.random.key(0), cfg)
+    x = jnp.array([[2, 3, 17, 1, 2]], jnp.int32)
+    a, _ = model.apply(params, x, cfg, active_sets=1)
+    p2 = dict(params)
+    p2["gate_w"] = params["gate_w"].at[1:].set(7.0)
+    b, _ = model.apply(p2, x, cfg, active_sets=1)
+    c, _ = model.apply(p2, x, cfg, active_sets=2)
+    np.testing.assert_allclose(a, b)
+    assert not np.allclose(a, c)
+
+  def test_gradients_match_finite_differences(self):
+    cfg = tiny_cfg(num_maps=2, height=2, num_sets=2)
+    params = model.init_params(jax.random.key(1), cfg)
+    x = jnp.array([[2, 3, 17, 1]], jnp.int32)
+    y = jnp.array([[1, 2, 3, 4]], jnp.int32)
+
+    @jax.jit
+    def loss(p):
+      logits, _ = model.apply(p, x, cfg, active_sets=2)
+      return -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(logits), y[..., None], -1))
+    with jax.enable_x64(True):
+      p64 = jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), params)
+      check_grads(loss, (p64,), order=1, modes=("rev",), eps=1e-4, atol=1e-4, rtol=1e-4)
+
+  @parameterized.parameters(True, False)
+  def test_hard_variant_and_saturation(self, diagonal):
+    cfg = tiny_cfg(gate_type="hard", saturation_cost=1.0, diagonal_gates=diagonal,
+                   candidate_dropout=0.2, height=1, kernel_height=1, num_maps=6)
+    params = model.init_params(jax.random.key(0), cfg)
+    x = jnp.array([[2, 3, 17, 1, 2]], jnp.int32)
+    out, sat = model.apply(params, x, cfg, active_sets=3, rng=jax.random.key(1), train=True)
+    chex.assert_shape(out, (1, 5, 19))
+    chex.assert_tree_all_finite((out, sat))
+    assert float(sat) >= 0.0
+
+  def test_saturation_cost_hand_values(self):
+    x = jnp.array([0.0, 0.95, -1.5, 0.5])
+    np.testing.assert_allclose(model.saturation_cost(x), (0.05 + 0.6) / 4, rtol=1e-6)
+
+  def test_pull_loss(self):
+    cfg = tiny_cfg()
+    params = model.init_params(jax.random.key(0), cfg)
+    same = {k: (jnp.broadcast_to(v[:1], v.shape) if k in model.CGRU_KEYS else v)
+            for k, v in params.items()}
+    assert float(model.relaxation_pull_loss(same, 3)) == pytest.approx(0.0, abs=1e-6)
+    w = params["gate_w"]
+    want = 0.0
+    for k in model.CGRU_KEYS:
+      a = np.asarray(params[k])[:2]
+      want += np.sum((a - a.mean(0)) ** 2)
+    np.testing.assert_allclose(model.relaxation_pull_loss(params, 2), want, rtol=1e-5)
+    assert w.shape[0] == 3
