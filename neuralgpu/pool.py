@@ -1,0 +1,477 @@
+"""Seed pools: S independent Neural GPU runs trained as one sharded program.
+
+Success of a Neural GPU run depends heavily on its seed (Kaiser & Sutskever
+2015; Price et al. 2016), so a result is a pool of runs. A pool is one
+``TrainState`` whose every leaf has a leading seed axis ``[S, ...]``: each seed
+has its own parameters, optimizer state, curriculum and relaxation state and
+PRNG key. The pool step is ``jax.vmap(train_step)`` over that axis, jitted with
+the seed axis sharded over a 1-D device mesh (``NamedSharding``), so seeds never
+communicate and each device generates only its own seeds' data.
+
+Differing curriculum lengths: the train step's only static argument is the
+padded length bucket. The host picks it from the largest curriculum length over
+the live seeds; every seed samples its example lengths capped at its own
+``cur`` and masks the padding, so one compiled step serves every seed. A seed
+in a pool therefore follows exactly the run it would have alone under the same
+bucket schedule (``tests/neuralgpu/test_pool.py`` checks this per seed).
+
+Divergence: after each step a seed whose new state holds a non-finite value is
+frozen at its last finite state (``alive`` false, ``diverged_at`` = the step) and
+reported; its neighbours are unaffected because nothing crosses the seed axis.
+
+Several processes (``jax.distributed.initialize``): the mesh spans every
+process's devices, each process builds only the seeds on its own devices
+(``jax.make_array_from_callback``), and host-side reads go through a jitted
+replication (an all-gather over the runtime's collectives).
+"""
+from __future__ import annotations
+
+import os
+from typing import Callable, Sequence
+
+import flax
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import NamedSharding, PartitionSpec as P
+
+from neuralgpu import train as train_lib
+
+SEED_AXIS = "seed"
+VERDICTS = ("Works", "Struggles", "Fails")
+
+
+@flax.struct.dataclass
+class PoolState:
+  train: train_lib.TrainState  # every leaf [S, ...]
+  alive: jax.Array             # bool[S]: false once the seed has diverged
+  diverged_at: jax.Array       # int32[S]: step at which it diverged, -1 if never
+
+
+def make_mesh(num_seeds: int, devices: Sequence[jax.Device] | None = None) -> jax.sharding.Mesh:
+  """A 1-D mesh over ``devices`` (default: all devices of all processes).
+
+  Raises:
+    ValueError: if ``num_seeds`` is not a positive multiple of the device count.
+  """
+  devices = list(devices if devices is not None else jax.devices())
+  if num_seeds < 1 or num_seeds % len(devices):
+    raise ValueError(f"num_seeds={num_seeds} must be a positive multiple of the number of "
+                     f"devices ({len(devices)}) so every device holds the same number of seeds")
+  return jax.sharding.Mesh(np.asarray(devices), (SEED_AXIS,))
+
+
+def seed_sharding(mesh) -> NamedSharding:
+  return NamedSharding(mesh, P(SEED_AXIS))
+
+
+def replicated(mesh) -> NamedSharding:
+  return NamedSharding(mesh, P())
+
+
+def _stack_init(seeds: np.ndarray, cfg, num_tasks: int) -> PoolState:
+  keys = jax.vmap(jax.random.key)(jnp.asarray(seeds, jnp.uint32))
+  ts = jax.vmap(lambda k: train_lib.init_state(k, cfg, num_tasks))(keys)
+  s = len(seeds)
+  return PoolState(train=ts, alive=jnp.ones((s,), bool),
+                   diverged_at=jnp.full((s,), -1, jnp.int32))
+
+
+def init_pool(seeds: Sequence[int], cfg, num_tasks: int, mesh=None) -> PoolState:
+  """The pool's initial state; seed ``i`` starts as ``init_state(key(seeds[i]))``.
+
+  With a mesh, each process computes only the seeds on its own devices.
+  """
+  seeds = np.asarray(list(seeds), np.int64)
+  if mesh is None:
+    return _stack_init(seeds, cfg, num_tasks)
+  shapes = jax.eval_shape(lambda: _stack_init(seeds, cfg, num_tasks))
+  sharding = seed_sharding(mesh)
+  cache = {}
+
+  def local(idx_slice: slice) -> PoolState:
+    k = (idx_slice.start, idx_slice.stop)
+    if k not in cache:
+      cache[k] = jax.device_get(_stack_init(seeds[idx_slice], cfg, num_tasks))
+    return cache[k]
+
+  leaves, tdef = jax.tree.flatten(shapes)
+
+  def build(i, sd):
+    def cb(index):
+      sub = jax.tree.leaves(local(index[0]))[i]
+      return sub
+    return jax.make_array_from_callback(sd.shape, sharding, cb)
+
+  return jax.tree.unflatten(tdef, [build(i, sd) for i, sd in enumerate(leaves)])
+
+
+def _finite(tree) -> jax.Array:
+  leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)
+            if jnp.issubdtype(x.dtype, jnp.floating)]
+  return jnp.all(jnp.stack(leaves)) if leaves else jnp.ones((), bool)
+
+
+def make_pool_step(cfg, tasks: tuple, bucket: int, mcfg=None) -> Callable[[PoolState], PoolState]:
+  """The pure pool step ``PoolState -> PoolState`` for padded length ``bucket``."""
+  step = jax.vmap(train_lib.make_train_step(cfg, tasks, bucket, mcfg))
+
+  def pool_step(ps: PoolState) -> PoolState:
+    new = step(ps.train)
+    # Not opt_state: reduce_on_plateau starts its best loss at +inf.
+    finite = jax.vmap(lambda t: _finite((t.params, t.metrics)))(new)
+    ok = ps.alive & finite
+
+    def keep(n, o):
+      return jnp.where(ok.reshape((-1,) + (1,) * (n.ndim - 1)), n, o)
+
+    train = jax.tree.map(keep, new, ps.train)
+    diverged_at = jnp.where(ps.alive & ~finite, new.step, ps.diverged_at)
+    return PoolState(train=train, alive=ok, diverged_at=diverged_at)
+
+  return pool_step
+
+
+class PoolStepCache:
+  """Compiled pool steps, one per bucket, sharded over ``mesh`` when given."""
+
+  def __init__(self, cfg, tasks, mcfg, mesh=None):
+    self.cfg, self.tasks, self.mcfg, self.mesh = cfg, tasks, mcfg, mesh
+    self._fns = {}
+
+  def __call__(self, bucket: int):
+    if bucket not in self._fns:
+      fn = make_pool_step(self.cfg, self.tasks, bucket, self.mcfg)
+      if self.mesh is None:
+        self._fns[bucket] = jax.jit(fn, donate_argnums=0)
+      else:
+        sh = seed_sharding(self.mesh)
+        self._fns[bucket] = jax.jit(fn, in_shardings=(sh,), out_shardings=sh,
+                                    donate_argnums=0)
+    return self._fns[bucket]
+
+
+def to_host(tree, mesh=None):
+  """A numpy copy of a (possibly multi-process sharded) pytree on every process."""
+  if mesh is not None and jax.process_count() > 1:
+    tree = jax.jit(lambda t: t, out_shardings=replicated(mesh))(tree)
+  return jax.device_get(tree)
+
+
+def max_live_length(ps: PoolState, mesh=None) -> int:
+  """Largest curriculum length over live seeds (all seeds if none is alive)."""
+  def f(cur, alive):
+    live = jnp.where(alive[:, None], cur, 0)
+    return jnp.where(jnp.any(alive), jnp.max(live), jnp.max(cur))
+  if mesh is not None:
+    out = jax.jit(f, out_shardings=replicated(mesh))(ps.train.curriculum.cur, ps.alive)
+  else:
+    out = jax.jit(f)(ps.train.curriculum.cur, ps.alive)
+  return int(jax.device_get(out))
+
+
+def seed_state(ps_host: PoolState, i: int) -> train_lib.TrainState:
+  """Seed ``i``'s TrainState from a host copy of the pool."""
+  return jax.tree.map(lambda x: x[i], ps_host.train)
+
+
+def per_seed_metrics(metrics_host: dict) -> list[dict]:
+  """``summarize_metrics`` for every seed of host metric sums ``{k: [S]}``."""
+  s = len(next(iter(metrics_host.values())))
+  return [train_lib.summarize_metrics({k: v[i] for k, v in metrics_host.items()})
+          for i in range(s)]
+
+
+def zero_pool_metrics(ps: PoolState) -> PoolState:
+  m = jax.tree.map(jnp.zeros_like, ps.train.metrics)
+  return ps.replace(train=ps.train.replace(metrics=m))
+
+
+def pool_verdict(num_solved: int, num_seeds: int, works_fraction: float,
+                 struggles_fraction: float) -> str:
+  """"Works" / "Struggles" / "Fails" from the fraction of seeds solved.
+
+  Works: fraction >= ``works_fraction``. Struggles: fraction >
+  ``struggles_fraction`` (default 0: at least one seed) but below works.
+  Fails: otherwise.
+  """
+  if num_seeds < 1 or not 0 <= num_solved <= num_seeds:
+    raise ValueError(f"need 0 <= num_solved={num_solved} <= num_seeds={num_seeds}, num_seeds >= 1")
+  if not 0.0 <= struggles_fraction < works_fraction <= 1.0:
+    raise ValueError(f"need 0 <= struggles_fraction={struggles_fraction} < "
+                     f"works_fraction={works_fraction} <= 1")
+  f = num_solved / num_seeds
+  if f >= works_fraction:
+    return "Works"
+  if f > struggles_fraction:
+    return "Struggles"
+  return "Fails"
+
+
+# ----------------------------------------------------------------------------
+# Pool config, per-seed verdicts and the host loop.
+# ----------------------------------------------------------------------------
+def pool_defaults():
+  """The ``pool`` section of a pool config (added by ``with_pool``)."""
+  import ml_collections
+  p = ml_collections.ConfigDict()
+  p.num_seeds = 8             # seeds cfg.seed, cfg.seed + 1, ... (a multiple of the devices)
+  # Verdict thresholds on the fraction f of seeds solved (see pool_verdict):
+  # Works if f >= works_fraction, Struggles if f > struggles_fraction, else Fails.
+  p.works_fraction = 0.5
+  p.struggles_fraction = 0.0
+  p.screen_examples = 16      # cheap first check at each length before the full count
+  p.init_from = ""            # transfer: a pool workdir whose params start this pool
+  p.shard = True              # shard the seed axis over all devices
+  return p
+
+
+def with_pool(cfg):
+  """``cfg`` with a default ``pool`` section if it has none."""
+  if "pool" not in cfg:
+    cfg.pool = pool_defaults()
+  return cfg
+
+
+def validate_pool(cfg) -> None:
+  """Raises ValueError naming any bad pool value (and the base config's)."""
+  from neuralgpu import config as config_lib
+  config_lib.validate(cfg)
+  if "pool" not in cfg:
+    raise ValueError("config has no 'pool' section; build it with neuralgpu.pool.with_pool")
+  p = cfg.pool
+  if int(p.num_seeds) < 1:
+    raise ValueError(f"pool.num_seeds={p.num_seeds} must be >= 1")
+  if not 0.0 <= float(p.struggles_fraction) < float(p.works_fraction) <= 1.0:
+    raise ValueError(f"need 0 <= pool.struggles_fraction={p.struggles_fraction} < "
+                     f"pool.works_fraction={p.works_fraction} <= 1")
+  if int(p.screen_examples) < 1:
+    raise ValueError(f"pool.screen_examples={p.screen_examples} must be >= 1")
+  if p.init_from and not os.path.isdir(os.path.join(p.init_from, "checkpoints")):
+    raise ValueError(f"pool.init_from={p.init_from!r} is not a pool workdir with checkpoints")
+
+
+def seed_solve_check(key, ts_host, mcfg, cfg, task) -> dict:
+  """Whether one seed is solved: 0 sequence errors at every ``eval.solve_lengths``.
+
+  Each length is screened on ``pool.screen_examples`` examples, then counted on
+  its ``eval.examples``; the first length with an error ends the check (the
+  seed is not solved), so unsolved seeds cost little. The training length is
+  screened first for the same reason.
+  """
+  from neuralgpu import evaluate as evaluate_lib
+  lengths = [int(n) for n in cfg.eval.lengths]
+  plan = [(int(cfg.curriculum.max_length), None)]
+  plan += [(int(n), int(cfg.eval.examples[lengths.index(int(n))]))
+           for n in cfg.eval.solve_lengths]
+  rows = []
+  for n, full in plan:
+    k = jax.random.fold_in(key, n)
+    counts = [min(int(cfg.pool.screen_examples), full or int(cfg.pool.screen_examples))]
+    if full is not None and full > counts[0]:
+      counts.append(full)
+    for c in counts:
+      row = evaluate_lib.evaluate_length(k, ts_host.params, ts_host.relax.active_sets, mcfg,
+                                         cfg.eval, task, n, c, cfg.operand_mode)
+      row["full"] = c == full
+      rows.append(row)
+      if row["seq_wrong"]:
+        return {"solved": False, "rows": rows}
+  return {"solved": True, "rows": rows}
+
+
+def _load_transfer(template: PoolState, cfg, mesh) -> PoolState:
+  """Params and relaxation state of ``pool.init_from``; fresh optimizer and curriculum."""
+  import json
+  import ml_collections
+  from neuralgpu import checkpoint as ckpt_lib
+  from neuralgpu import config as config_lib
+  src_dir = cfg.pool.init_from
+  with open(os.path.join(src_dir, "config.json")) as f:
+    src_cfg = ml_collections.ConfigDict(json.load(f))
+  if int(src_cfg.pool.num_seeds) != int(cfg.pool.num_seeds):
+    raise ValueError(f"pool.init_from={src_dir!r} has {src_cfg.pool.num_seeds} seeds; "
+                     f"this pool has {cfg.pool.num_seeds}")
+  if src_cfg.model.to_dict() != cfg.model.to_dict():
+    raise ValueError(f"pool.init_from={src_dir!r} was trained with another model config")
+  n_src = len(config_lib.task_names(src_cfg))
+  src_template = init_pool(np.arange(int(src_cfg.pool.num_seeds)) + int(src_cfg.seed),
+                           src_cfg, n_src, None)
+  src, _ = ckpt_lib.load_params(src_dir, src_cfg, jax.device_get(src_template))
+  train = template.train.replace(params=src.train.params, relax=src.train.relax)
+  opt = jax.vmap(train_lib.make_optimizer(cfg).init)(train.params)
+  out = template.replace(train=train.replace(opt_state=opt))
+  return jax.device_put(out, seed_sharding(mesh)) if mesh is not None else out
+
+
+def train_pool(config, workdir: str, *, record_buckets: list | None = None) -> dict:
+  """Trains a pool of seeds (resuming from the workdir) and gives each a verdict.
+
+  Writes ``workdir/pool_summary.json`` and returns the same dict: per seed its
+  verdict (solved or not at ``eval.solve_lengths``), the step it was found
+  solved, its divergence step, curriculum lengths and final train metrics; per
+  pool the solved fraction and the verdict from the config's thresholds. A seed
+  not solved within ``num_train_steps`` / ``max_train_minutes`` counts as not
+  solved.
+
+  Args:
+    config: a Neural GPU config with a ``pool`` section.
+    workdir: checkpoints, metrics.jsonl, TensorBoard events, the summary.
+    record_buckets: if given, the bucket of every step is appended to it.
+  """
+  import json
+  import time
+  from neuralgpu import checkpoint as ckpt_lib
+  from neuralgpu import config as config_lib
+  from neuralgpu import logging_utils
+  from neuralgpu import tasks as tasks_lib
+
+  validate_pool(config)
+  names = config_lib.task_names(config)
+  tasks = tuple(tasks_lib.get_task(n) for n in names)
+  mcfg = train_lib.resolve_model_config(config)
+  s = int(config.pool.num_seeds)
+  mesh = make_mesh(s) if config.pool.shard else None
+  seeds = np.arange(s) + int(config.seed)
+  lead = jax.process_index() == 0
+  os.makedirs(workdir, exist_ok=True)
+  if lead:
+    ckpt_lib.check_workdir_config(workdir, config)
+    logging_utils.write_provenance(workdir, config, mcfg)
+  manager = ckpt_lib.make_manager(workdir, config)
+  template = init_pool(seeds, config, len(tasks), mesh)
+  fresh = manager.latest_step() is None
+  ps = ckpt_lib.restore_or(manager, template)
+  if mesh is not None:
+    ps = jax.device_put(ps, seed_sharding(mesh))
+  if fresh and config.pool.init_from:
+    ps = _load_transfer(ps, config, mesh)
+  step = int(np.max(to_host(ps.train.step, mesh)))
+  writer = logging_utils.MetricWriter(workdir) if lead else None
+  steps = PoolStepCache(config, tasks, mcfg, mesh)
+  cu = config.curriculum
+  max_cur = max_live_length(ps, mesh)
+  t_start = time.time()
+  before = logging_utils.read_elapsed(workdir)
+  last_t, last_step = t_start, step
+  solved_at = {}
+  evals = []
+  stop_reason = "num_train_steps"
+  bar = logging_utils.progress(config, step) if lead else None
+
+  def check_solved(ps_host, at_step):
+    for i in range(s):
+      if str(i) in solved_at or not ps_host.alive[i]:
+        continue
+      if not bool(np.all(ps_host.train.curriculum.solved[i])):
+        continue
+      key = jax.random.fold_in(jax.random.key(int(seeds[i])), 10_000_019)
+      res = seed_solve_check(key, seed_state(ps_host, i), mcfg, config, tasks[-1])
+      evals.append({"step": at_step, "seed": int(seeds[i]), **res})
+      if res["solved"]:
+        solved_at[str(i)] = at_step
+
+  try:
+    while step < int(config.num_train_steps):
+      bucket = train_lib.host_bucket(config, step, max_cur)
+      if record_buckets is not None:
+        record_buckets.append(bucket)
+      ps = steps(bucket)(ps)
+      step += 1
+      if step % int(cu.advance_every) == 0:
+        max_cur = max_live_length(ps, mesh)
+      if step % int(config.log_every) == 0:
+        host = to_host((ps.train.metrics, ps.alive, ps.diverged_at, ps.train.curriculum.cur),
+                       mesh)
+        ps = zero_pool_metrics(ps)
+        per = per_seed_metrics(host[0])
+        now = time.time()
+        row = {"seed_steps_per_s": s * (step - last_step) / max(now - last_t, 1e-9),
+               "alive": float(np.sum(host[1])), "max_cur_length": max_cur,
+               "elapsed_min": (before + now - t_start) / 60.0}
+        for i, m in enumerate(per):
+          for k in ("loss", "train_seq_error", "train_digit_error"):
+            row[f"seed{int(seeds[i])}/{k}"] = m[k]
+          row[f"seed{int(seeds[i])}/cur_length"] = float(np.max(host[3][i]))
+        row["mean_train_seq_error"] = float(np.mean([m["train_seq_error"] for m in per]))
+        last_t, last_step = now, step
+        if lead:
+          writer.write(step, row)
+          bar.update(step, {"cur_length": max_cur, "train_seq_error": row["mean_train_seq_error"],
+                            "steps_per_s": row["seed_steps_per_s"] / s})
+      if step % int(config.checkpoint_every) == 0:
+        ckpt_lib.save(manager, step, ps, workdir, before + time.time() - t_start)
+      if config.eval.stop_when_solved and step % int(config.eval.every) == 0:
+        ps_host = to_host(ps, mesh)
+        check_solved(ps_host, step)
+        if len(solved_at) == s:
+          stop_reason = "all_solved"
+          break
+      if step % int(config.log_every) == 0 and not np.any(host[1]):
+        stop_reason = "all_diverged"
+        break
+      if config.max_train_minutes and (time.time() - t_start) / 60.0 >= config.max_train_minutes:
+        stop_reason = "max_train_minutes"
+        break
+  finally:
+    if bar is not None:
+      bar.close()
+  jax.block_until_ready(ps)
+  elapsed = before + time.time() - t_start
+  ckpt_lib.save(manager, step, ps, workdir, elapsed, force=True)
+  manager.wait_until_finished()
+  t_eval = time.time()
+  ps_host = to_host(ps, mesh)
+  check_solved(ps_host, step)
+  per = per_seed_metrics(ps_host.train.metrics) if step % int(config.log_every) else None
+  seeds_out = []
+  for i in range(s):
+    seeds_out.append({
+        "seed": int(seeds[i]),
+        "solved": str(i) in solved_at,
+        "solved_at": solved_at.get(str(i)),
+        "diverged_at": int(ps_host.diverged_at[i]) if ps_host.diverged_at[i] >= 0 else None,
+        "curriculum_length": [int(c) for c in ps_host.train.curriculum.cur[i]],
+        "curriculum_solved": [bool(c) for c in ps_host.train.curriculum.solved[i]],
+        "final_train_metrics": per[i] if per else None,
+    })
+  n_solved = sum(r["solved"] for r in seeds_out)
+  p = config.pool
+  out = {
+      "task": config.task, "num_maps": int(config.model.num_maps), "num_seeds": s,
+      "step": step, "num_train_steps": int(config.num_train_steps),
+      "max_train_minutes": float(config.max_train_minutes), "stop_reason": stop_reason,
+      "train_minutes": elapsed / 60.0, "eval_minutes": (time.time() - t_eval) / 60.0,
+      "solve_lengths": [int(n) for n in config.eval.solve_lengths],
+      "num_solved": n_solved, "solved_fraction": n_solved / s,
+      "verdict": pool_verdict(n_solved, s, float(p.works_fraction), float(p.struggles_fraction)),
+      "thresholds": {"works_fraction": float(p.works_fraction),
+                     "struggles_fraction": float(p.struggles_fraction)},
+      "num_devices": len(mesh.devices.flat) if mesh is not None else 1,
+      "num_processes": jax.process_count(),
+      "seeds": seeds_out, "evals": evals,
+  }
+  if lead:
+    with open(os.path.join(workdir, "pool_summary.json"), "w") as f:
+      json.dump(out, f, indent=2, default=float)
+    writer.write(step, {"num_solved": n_solved, "solved_fraction": n_solved / s})
+    writer.close()
+  return out
+
+
+def run_pool_steps(ps: PoolState, cfg, steps: PoolStepCache, start_step: int, num_steps: int,
+                   mesh=None) -> tuple[PoolState, list[int]]:
+  """Runs ``num_steps`` pool steps with the host's bucket choice; returns the buckets.
+
+  The bare loop of ``train_pool`` (no logging, checkpoints or evaluation), for
+  tests and benchmarks.
+  """
+  max_cur = max_live_length(ps, mesh)
+  buckets = []
+  for step in range(start_step, start_step + num_steps):
+    b = train_lib.host_bucket(cfg, step, max_cur)
+    buckets.append(b)
+    ps = steps(b)(ps)
+    if (step + 1) % int(cfg.curriculum.advance_every) == 0:
+      max_cur = max_live_length(ps, mesh)
+  return ps, buckets
