@@ -43,7 +43,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from rltape.envs.core import AlgorithmicEnv, carry_digits, make_params
+from rltape.envs.core import AlgorithmicEnv, carry_digits, make_params, uniform_below
 
 
 class GymTapeEnv(AlgorithmicEnv):
@@ -74,9 +74,9 @@ class GymTapeEnv(AlgorithmicEnv):
     def _time_cap(self, width, num_targets):
         return width + num_targets + 4 + 1
 
-    def _sample(self, key, length, params):
+    def _sample(self, seeds, length, params):
         del params
-        digits = jax.random.randint(key, (self.cols,), 0, self.base)
+        digits = uniform_below(seeds, (self.cols,), self.base, stream=1)
         col = jnp.arange(self.cols)
         row = jnp.where(col < length, digits, self.blank)
         return row[None, :].astype(jnp.int8), length
@@ -160,11 +160,11 @@ class DuplicatedInput(GymTapeEnv):
     def _max_targets(max_length):
         return max_length // 2
 
-    def _sample(self, key, length, params):
+    def _sample(self, seeds, length, params):
         del params
         pairs = jnp.maximum(length // 2, 1)
         width = 2 * pairs
-        digits = jax.random.randint(key, ((self.cols + 1) // 2,), 0, self.base)
+        digits = uniform_below(seeds, ((self.cols + 1) // 2,), self.base, stream=1)
         col = jnp.arange(self.cols)
         row = jnp.where(col < width, digits[col // 2], self.blank)
         return row[None, :].astype(jnp.int8), width
@@ -212,9 +212,9 @@ class ReversedAddition(AlgorithmicEnv):
         factor = 2 if self.time_limit_rule == "gym" else self.num_rows
         return factor * width + 4 + 1
 
-    def _sample(self, key, length, params):
+    def _sample(self, seeds, length, params):
         del params
-        digits = jax.random.randint(key, (self.rows, self.cols), 0, self.base)
+        digits = uniform_below(seeds, (self.rows, self.cols), self.base, stream=1)
         col = jnp.arange(self.cols)[None, :]
         return jnp.where(col < length, digits, self.blank).astype(jnp.int8), length
 

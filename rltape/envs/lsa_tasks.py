@@ -68,7 +68,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from rltape.envs.core import AlgorithmicEnv, carry_digits, make_params
+from rltape.envs.core import (AlgorithmicEnv, carry_digits, make_params, uniform_below,
+                              uniform_unit)
 
 LSA_BASE = 10
 START_COMPLEXITY = 6
@@ -97,9 +98,9 @@ class LsaTapeEnv(LsaEnv):
     def _time_cap(self, width, num_targets):
         return width + num_targets + 4
 
-    def _sample(self, key, length, params):
+    def _sample(self, seeds, length, params):
         del params
-        digits = jax.random.randint(key, (self.cols,), 0, self.base)
+        digits = uniform_below(seeds, (self.cols,), self.base, stream=1)
         row = jnp.where(jnp.arange(self.cols) < length, digits, self.blank)
         return row[None, :].astype(jnp.int8), length
 
@@ -144,12 +145,10 @@ class LsaAddition(LsaEnv):
     def _time_cap(self, width, num_targets):
         return self.num_rows * width + num_targets + 4
 
-    def _sample(self, key, length, params):
-        k_easy, k_digits, k_small = jax.random.split(key, 3)
-        easy = jax.random.uniform(k_easy) < params.no_carry_frac
-        digits = jax.random.randint(k_digits, (self.rows, self.cols), 0, self.base)
-        small = jax.random.randint(k_small, (self.rows, self.cols), 0, self.small_digit_max + 1)
-        digits = jnp.where(easy, small, digits)
+    def _sample(self, seeds, length, params):
+        easy = uniform_unit(seeds, stream=2) < params.no_carry_frac
+        high = jnp.where(easy, self.small_digit_max + 1, self.base)
+        digits = uniform_below(seeds, (self.rows, self.cols), high, stream=1)
         col = jnp.arange(self.cols)[None, :]
         return jnp.where(col < length, digits, self.blank).astype(jnp.int8), length
 
@@ -183,11 +182,13 @@ class LsaMul1(LsaEnv):
     def _time_cap(self, width, num_targets):
         return (width + 1) + num_targets + 4
 
-    def _sample(self, key, length, params):
+    def _sample(self, seeds, length, params):
         del params
-        k_d, k_n = jax.random.split(key)
-        d = jax.random.randint(k_d, (), min(2, self.base - 1), self.base)
-        number = jax.random.randint(k_n, (self.cols,), 0, self.base)
+        low = min(2, self.base - 1)
+        high = np.full((self.cols + 1,), self.base, np.int32)
+        high[0] = self.base - low
+        draws = uniform_below(seeds, (self.cols + 1,), high, stream=1)
+        d, number = low + draws[0], draws[1:]
         col = jnp.arange(self.cols)
         row0 = jnp.where(col == 0, d, self.blank)
         row1 = jnp.where(col < length, number, self.blank)
@@ -235,16 +236,15 @@ class LsaWalk(LsaEnv):
         # width = K + 1 active columns; path = K digits + the turn cell + targets.
         return width + num_targets + num_targets + 4
 
-    def _sample(self, key, length, params):
+    def _sample(self, seeds, length, params):
         del params
-        k_digits, k_turn = jax.random.split(key)
         leg = jnp.clip(length // 2, 1, self.max_leg)
         mid = self.max_leg
-        digits = jax.random.randint(k_digits, (self.rows, self.cols), 0, self.num_digits)
+        digits = uniform_below(seeds, (self.rows, self.cols), self.num_digits, stream=1)
         r = jnp.arange(self.rows)[:, None]
         c = jnp.arange(self.cols)[None, :]
         active = (jnp.abs(r - mid) <= leg) & (c <= leg)
-        turn = self.num_digits + jax.random.randint(k_turn, (), 0, len(TURN_SYMBOLS))
+        turn = self.num_digits + uniform_below(seeds, (), len(TURN_SYMBOLS), stream=2)
         grid = jnp.where(active, digits, self.blank)
         grid = jnp.where((r == mid) & (c == leg), turn, grid)
         return grid.astype(jnp.int8), leg + 1

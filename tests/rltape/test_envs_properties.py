@@ -200,3 +200,21 @@ def test_scripted_policy_solves_length_100(name):
 @pytest.mark.parametrize("name", NAMES)
 def test_scripted_policy_solves_length_1000(name):
     check_oracle(name, 1000)
+
+
+def test_uniform_below_is_close_to_uniform_and_streams_differ():
+    from rltape.envs.core import uniform_below
+    seeds = jax.random.bits(jax.random.key(0), (2,), jnp.uint32)
+    draws = np.asarray(uniform_below(seeds, (50000,), 10, stream=1))
+    counts = np.bincount(draws, minlength=10)
+    assert counts.shape == (10,) and draws.min() >= 0
+    # Chi-square with 9 dof: 99.9% quantile is 27.9.
+    expected = len(draws) / 10
+    assert ((counts - expected) ** 2 / expected).sum() < 27.9
+    # Adjacent cells are not correlated.
+    assert abs(np.corrcoef(draws[:-1], draws[1:])[0, 1]) < 0.02
+    other = np.asarray(uniform_below(seeds, (50000,), 10, stream=2))
+    assert (other != draws).mean() > 0.85
+    # high may vary per cell.
+    mixed = np.asarray(uniform_below(seeds, (2, 1000), jnp.asarray([[2], [7]]), stream=3))
+    assert set(mixed[0].tolist()) == {0, 1} and set(mixed[1].tolist()) == set(range(7))
