@@ -91,8 +91,9 @@ def _run_smoke(row, col):
 
 class SmokeTest(absltest.TestCase):
 
-  def test_copy_column1_gru_fixed_discount_smoke(self):
-    _run_smoke("copy", 1)
+  def test_reverse_ff_fixed_discount_smoke(self):
+    # Column 4: fixed discount 0.99, one-step Q-learning, on the real env.
+    _run_smoke("reverse_ff", 4)
 
 
 @pytest.mark.slow

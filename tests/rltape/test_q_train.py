@@ -154,24 +154,20 @@ class TrainProgramTest(absltest.TestCase):
       self.assertIn(k, s2)
     self.assertLen(s2["solved_at"], c.num_seeds)
 
-  def test_record_success_keeps_first_step(self):
+  def test_init_and_record_success(self):
     c = tiny_config()
     agent = train_lib.make_train(c, _ENV, _TEST_ENV)
-    st = agent.init(jax.random.key(0))
-    st = st.replace(step=jnp.array([10, 10]))
-    st = agent.record_success(st, jnp.array([1.0, 0.5]))
-    np.testing.assert_array_equal(st.solved_at, [10, -1])
-    st = st.replace(step=jnp.array([20, 20]))
-    st = agent.record_success(st, jnp.array([1.0, 1.0]))
-    np.testing.assert_array_equal(st.solved_at, [10, 20])
-
-  def test_seeds_differ_and_shapes(self):
-    c = tiny_config()
-    agent = train_lib.make_train(c, _ENV, _TEST_ENV)
-    st = agent.init(jax.random.key(0))
+    st = jax.jit(agent.init)(jax.random.key(0))
     w = st.params["params"]["hidden"]["kernel"]
     self.assertEqual(w.shape[0], c.num_seeds)
-    self.assertFalse(np.allclose(w[0], w[1]))
+    self.assertFalse(np.allclose(w[0], w[1]))  # seeds start differently
+    record = jax.jit(agent.record_success)
+    st = st.replace(step=jnp.array([10, 10]))
+    st = record(st, jnp.array([1.0, 0.5]))
+    np.testing.assert_array_equal(st.solved_at, [10, -1])
+    st = st.replace(step=jnp.array([20, 20]))
+    st = record(st, jnp.array([1.0, 1.0]))
+    np.testing.assert_array_equal(st.solved_at, [10, 20])
 
 
 @pytest.mark.slow
