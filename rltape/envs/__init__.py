@@ -16,7 +16,8 @@ Static constructor kwargs of `make` (anything that changes a shape): `max_length
 (all), `base` (all but lsa/walk), `moves` (tape tasks: (-1, 1) gym's left/right,
 (-1, 0, 1) RL-NTM's left/stay/right, (0, 1) forward only), `time_limit_rule`
 ("gym" or "per_row"; ReversedAddition*). Curricula live in `rltape.envs.curriculum`,
-scripted optimal policies in `rltape.envs.oracle_policies`, the plain-Python reference
+scripted optimal policies in `rltape.envs.oracle_policies`, the input/output interfaces
+as pure functions in `rltape.envs.interfaces`, the plain-Python reference
 of the gym rules in `rltape.envs.reference`, and the RL-NTM memory tape in
 `rltape.envs.memory`. The step rules and the behaviour on invalid input are documented
 in `rltape.envs.core`.

@@ -12,6 +12,14 @@ Shapes depend only on the constructor (`max_length`, `base`, the task); `EnvPara
 holds the dynamic knobs (input length, curriculum switches), so a curriculum changes
 params, never shapes, and nothing recompiles.
 
+Input sampling: `reset` draws the length, then the task samples its input with
+`uniform_below` (two seeds from the key, then a counter hash per cell; see there for
+why and for its bias, below 0.015%). Targets are computed from the input, so
+`reset_to` on the same input gives the same episode.
+
+The step is the composition of the interface functions in `rltape.envs.interfaces`
+(read the cell under the head, judge the write on the output tape, move the head).
+
 Storage: the input lives in `state.inputs`, an int8 array of static shape
 `[rows, cols]`; cells outside the active input hold the blank id `base`, and reading
 outside the array also gives the blank, so the head may wander anywhere (the board is
@@ -51,6 +59,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import struct
+
+from rltape.envs import interfaces
 
 BLANK_CHAR = "_"
 NO_WRITE_CHAR = "#"
@@ -434,10 +444,7 @@ class AlgorithmicEnv:
 
     def observe(self, inputs: jax.Array, head: jax.Array) -> jax.Array:
         """int32 []: the symbol under `head`, blank off the stored input."""
-        r, c = head[0], head[1]
-        inside = (r >= 0) & (r < self.rows) & (c >= 0) & (c < self.cols)
-        val = inputs[jnp.clip(r, 0, self.rows - 1), jnp.clip(c, 0, self.cols - 1)]
-        return jnp.where(inside, val.astype(jnp.int32), self.blank)
+        return interfaces.read_cell(inputs, head, self.blank)
 
     def _start(self, inputs: jax.Array, width: jax.Array) -> tuple[jax.Array, EnvState]:
         targets, num_targets = self._targets(inputs, width)
@@ -478,21 +485,12 @@ class AlgorithmicEnv:
         del key, params
         self.check_action(action)
         action = jnp.asarray(action, jnp.int32)
-        move = jnp.clip(action[0], 0, self.num_moves - 1)
         write = action[1] == 1
-        sym = action[2]
         done = state.terminated | state.truncated
-
-        has_target = state.write_pos < state.num_targets
-        target = jnp.where(
-            has_target,
-            state.targets[jnp.clip(state.write_pos, 0, self.max_targets - 1)], -1)
         targets_left = state.num_targets - state.write_pos
-        do_write = write & ~done
-        correct = do_write & has_target & (sym == target)
-        wrong = do_write & ~correct
+        target, correct, wrong, write_pos = interfaces.write_output(
+            state.targets, state.num_targets, state.write_pos, write & ~done, action[2])
         reward = jnp.where(correct, self.reward_correct, jnp.where(wrong, self.reward_wrong, 0.0))
-        write_pos = state.write_pos + do_write.astype(jnp.int32)
         terminated = wrong | (write_pos >= state.num_targets)
         time = state.time + 1
         at_cap = time >= state.time_cap
@@ -502,13 +500,13 @@ class AlgorithmicEnv:
         else:
             truncated = at_cap & ~terminated
         reward = jnp.where(done, 0.0, reward).astype(jnp.float32)
-        delta = jnp.asarray(self._deltas)[move]
 
         def keep(new, old):
             return jnp.where(done, old, new)
 
         new_state = state.replace(
-            head=keep(state.head + delta, state.head),
+            head=keep(interfaces.move_head(state.head, jnp.asarray(self._deltas), action[0]),
+                      state.head),
             write_pos=keep(write_pos, state.write_pos),
             num_correct=state.num_correct + correct.astype(jnp.int32),
             time=keep(time, state.time),

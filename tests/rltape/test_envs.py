@@ -326,3 +326,24 @@ def test_render_grid():
     _, state = env.reset_to(np.array([[9, 9], [1, 0]]))
     text = env.render(state)
     assert "  99\n  10\ntarget: 001" in text
+
+
+def test_interfaces_as_pure_functions():
+    from rltape.envs import interfaces
+    grid = jnp.asarray([[1, 2, 3], [4, 5, 6]], jnp.int8)
+    reads = [int(interfaces.read_cell(grid, jnp.asarray(h), 9))
+             for h in ([0, 0], [1, 2], [2, 0], [0, 3], [-1, 1], [1, -1])]
+    assert reads == [1, 6, 9, 9, 9, 9]
+    deltas = jnp.asarray([[0, -1], [0, 1], [-1, 0], [1, 0]], jnp.int32)
+    head = jnp.asarray([1, 1], jnp.int32)
+    assert [interfaces.move_head(head, deltas, jnp.int32(m)).tolist() for m in (0, 1, 2, 3, 7)] == \
+        [[1, 0], [1, 2], [0, 1], [2, 1], [2, 1]]
+    targets = jnp.asarray([4, 2, -1], jnp.int32)
+    out = interfaces.write_output(targets, jnp.int32(2), jnp.int32(1), jnp.bool_(True), jnp.int32(2))
+    assert [int(x) for x in out] == [2, 1, 0, 2]  # target, correct, wrong, write_pos
+    out = interfaces.write_output(targets, jnp.int32(2), jnp.int32(0), jnp.bool_(True), jnp.int32(2))
+    assert [int(x) for x in out] == [4, 0, 1, 1]
+    out = interfaces.write_output(targets, jnp.int32(2), jnp.int32(2), jnp.bool_(True), jnp.int32(-1))
+    assert [int(x) for x in out] == [-1, 0, 1, 3]  # a write past the last target is wrong
+    out = interfaces.write_output(targets, jnp.int32(2), jnp.int32(0), jnp.bool_(False), jnp.int32(4))
+    assert [int(x) for x in out] == [4, 0, 0, 0]
