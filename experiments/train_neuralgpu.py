@@ -8,6 +8,7 @@ A workdir resumes from its last checkpoint; one made with another config is refu
 """
 from absl import app
 from absl import flags
+from absl import logging
 from ml_collections import config_flags
 
 from neuralgpu import config as config_lib
@@ -22,6 +23,7 @@ flags.mark_flags_as_required(["config", "workdir"])
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  logging.set_verbosity(logging.WARNING)  # checkpoint libraries log every save at INFO
   config_lib.validate(FLAGS.config)
   train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
 

@@ -204,19 +204,37 @@ def summarize_metrics(m: dict) -> dict:
 # ----------------------------------------------------------------------------
 # The host loop.
 # ----------------------------------------------------------------------------
-class StepCache:
-  """Compiled train steps, one per bucket, shared by every caller in a process."""
+_COMPILED: dict = {}
 
-  def __init__(self, cfg, tasks, mcfg, wrap=None):
+
+def _training_key(cfg, mcfg) -> str:
+  """The config as JSON without the settings that do not change a train step."""
+  d = json.loads(cfg.to_json())
+  for k in ("num_train_steps", "max_train_minutes", "log_every", "checkpoint_every",
+            "keep_checkpoints", "progress_bar", "eval"):
+    d.pop(k, None)
+  d["model"] = json.loads(mcfg.to_json())
+  return json.dumps(d, sort_keys=True)
+
+
+class StepCache:
+  """Compiled train steps, one per bucket, shared by every caller in a process.
+
+  Two runs with the same training config (e.g. a run and its resumption in one
+  process) reuse the same jitted functions, so they compile once.
+  """
+
+  def __init__(self, cfg, tasks, mcfg, wrap=None, name: str = "single"):
     self.cfg, self.tasks, self.mcfg = cfg, tasks, mcfg
     self.wrap = wrap or (lambda f: f)
-    self._fns = {}
+    self._prefix = (name, _training_key(cfg, mcfg), tasks)
 
   def __call__(self, bucket: int):
-    if bucket not in self._fns:
+    key = self._prefix + (int(bucket),)
+    if key not in _COMPILED:
       fn = make_train_step(self.cfg, self.tasks, bucket, self.mcfg)
-      self._fns[bucket] = jax.jit(self.wrap(fn), donate_argnums=0)
-    return self._fns[bucket]
+      _COMPILED[key] = jax.jit(self.wrap(fn), donate_argnums=0)
+    return _COMPILED[key]
 
 
 def solved_all(state: TrainState) -> bool:

@@ -1,0 +1,83 @@
+r"""Neural GPU train-step throughput and compile time per conv form.
+
+  python benchmarks/bench_ngpu.py [--maps=24,128] [--impls=shifted,xla] [--reps=5]
+
+Runs the real jitted train step (batch 32, length 41, faithful n x 4 x m model,
+and the `fast` variant) side by side in one process, prints a table and writes
+results/bench_ngpu.json. Ratios measured in one run are what to compare; absolute
+numbers depend on the machine and its load.
+"""
+import json
+import os
+import sys
+import time
+
+from absl import app
+from absl import flags
+import jax
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from experiments.configs import ngpu  # noqa: E402
+from neuralgpu import tasks, train  # noqa: E402
+
+FLAGS = flags.FLAGS
+flags.DEFINE_list("maps", ["24", "128"], "Widths of the faithful model.")
+flags.DEFINE_list("impls", ["shifted", "xla"], "Conv forms.")
+flags.DEFINE_integer("reps", 5, "Timed steps per case.")
+flags.DEFINE_integer("length", 41, "Padded length.")
+flags.DEFINE_bool("fast_variant", True, "Also time the `fast` variant.")
+flags.DEFINE_string("out", "results/bench_ngpu.json", "JSON output.")
+
+
+def time_case(cfg, length, reps):
+  task = tasks.get_task("badd")
+  cfg.curriculum.start_length = cfg.curriculum.max_length
+  cfg.curriculum.bucket_mode = "cap"
+  cfg.curriculum.long_every = 0
+  mcfg = train.resolve_model_config(cfg)
+  state = train.init_state(jax.random.key(0), cfg, 1)
+  fn = jax.jit(train.make_train_step(cfg, (task,), length, mcfg), donate_argnums=0)
+  t0 = time.perf_counter()
+  state = fn(state)
+  jax.block_until_ready(state.params)
+  compile_s = time.perf_counter() - t0
+  t0 = time.perf_counter()
+  for _ in range(reps):
+    state = fn(state)
+  jax.block_until_ready(state.params)
+  step_s = (time.perf_counter() - t0) / reps
+  return {"compile_s": round(compile_s, 2), "step_s": round(step_s, 4),
+          "steps_per_s": round(1.0 / step_s, 3)}
+
+
+def main(argv):
+  del argv
+  rows = []
+  cases = []
+  for m in FLAGS.maps:
+    for impl in FLAGS.impls:
+      c = ngpu.get_config("variant=faithful,task=badd")
+      c.model.num_maps = int(m)
+      c.model.conv_impl = impl
+      cases.append((f"faithful m={m} h=4 2 CGRU/step", impl, c))
+  if FLAGS.fast_variant:
+    for impl in FLAGS.impls:
+      c = ngpu.get_config("variant=fast,task=badd")
+      c.model.conv_impl = impl
+      cases.append(("fast m=48 h=1 1 unit/step", impl, c))
+  for name, impl, c in cases:
+    r = time_case(c, FLAGS.length, FLAGS.reps)
+    r.update(model=name, conv_impl=impl, batch=int(c.batch_size), length=FLAGS.length,
+             backend=jax.default_backend(), device=jax.devices()[0].device_kind)
+    rows.append(r)
+    print(f"{name:32s} {impl:8s} compile {r['compile_s']:7.1f}s  step {r['step_s']*1000:8.1f} ms"
+          f"  {r['steps_per_s']:7.2f} steps/s", flush=True)
+  os.makedirs(os.path.dirname(FLAGS.out) or ".", exist_ok=True)
+  with open(FLAGS.out, "w") as f:
+    json.dump({"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+               "load_avg": os.getloadavg(), "rows": rows}, f, indent=2)
+  print(f"wrote {FLAGS.out}")
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,42 @@
+"""Loading a trained model from a workdir, for evaluation and questions."""
+from __future__ import annotations
+
+import json
+import os
+
+import jax
+import ml_collections
+
+from neuralgpu import checkpoint as ckpt_lib
+from neuralgpu import config as config_lib
+from neuralgpu import tasks as tasks_lib
+from neuralgpu import train as train_lib
+
+
+def load_config(workdir: str) -> ml_collections.ConfigDict:
+  path = os.path.join(workdir, "config.json")
+  if not os.path.exists(path):
+    raise ValueError(f"{workdir!r} is not a training workdir: {path!r} is missing")
+  with open(path) as f:
+    cfg = ml_collections.ConfigDict(json.load(f))
+  # JSON turns tuples into lists; restore the tuple-valued fields.
+  for group in ("curriculum", "eval"):
+    for k, v in cfg[group].items():
+      if isinstance(v, list):
+        cfg[group][k] = tuple(v)
+  config_lib.validate(cfg)
+  return cfg
+
+
+def load(workdir: str):
+  """Returns (config, resolved model config, TrainState, step) of a workdir."""
+  cfg = load_config(workdir)
+  names = config_lib.task_names(cfg)
+  template = train_lib.init_state(jax.random.key(cfg.seed), cfg, len(names))
+  state, step = ckpt_lib.load_params(workdir, cfg, template)
+  return cfg, train_lib.resolve_model_config(cfg), state, step
+
+
+def task_for(cfg, name: str | None):
+  names = config_lib.task_names(cfg)
+  return tasks_lib.get_task(name or names[-1])

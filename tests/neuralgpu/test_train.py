@@ -1,0 +1,208 @@
+"""Training tests: config validation, curriculum and relaxation rules worked by
+hand, and an end-to-end smoke run that checkpoints, resumes bit-identically and
+lowers the loss."""
+import json
+import os
+
+import chex
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import pytest
+
+from experiments.configs import ngpu
+from neuralgpu import checkpoint as ckpt_lib
+from neuralgpu import config as config_lib
+from neuralgpu import curriculum
+from neuralgpu import train
+
+
+# ---------------------------------------------------------------------------
+# Config validation: clear errors before anything compiles.
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("path,value,match", [
+    ("task", "divide", "divide"),
+    ("task", "add1", "add1"),
+    ("task", "mul17", "17"),
+    ("curriculum.max_length", -5, "max_length"),
+    ("curriculum.start_length", 1, "start_length"),
+    ("model.remat", "sometimes", "remat"),
+    ("model.conv_impl", "fft", "conv_impl"),
+    ("model.gate_type", "soft", "gate_type"),
+    ("optim.optimizer", "sgd", "optimizer"),
+    ("model.dropout", 1.5, "dropout"),
+    ("operand_mode", "weird", "operand_mode"),
+    ("relax.end_sets", 9, "end_sets"),
+    ("curriculum.bucket_mode", "random", "bucket_mode"),
+])
+def test_bad_config_values_are_rejected(path, value, match):
+  c = config_lib.default_config()
+  node = c
+  *parents, leaf = path.split(".")
+  for p in parents:
+    node = node[p]
+  node[leaf] = value
+  with pytest.raises(ValueError, match=match):
+    config_lib.validate(c)
+
+
+def test_config_variants_validate():
+  for arg in ("variant=faithful", "variant=fast", "variant=smoke",
+              "variant=faithful,task=bmul+qmul+mul,width=128", "task=bmul+mul5+mul"):
+    c = ngpu.get_config(arg)
+    config_lib.validate(c)
+  assert ngpu.get_config("task=bmul+qmul+mul").task == "bmul,qmul,mul"
+  with pytest.raises(ValueError, match="variant"):
+    ngpu.get_config("variant=huge")
+  with pytest.raises(ValueError, match="colour"):
+    ngpu.get_config("colour=red")
+
+
+# ---------------------------------------------------------------------------
+# Curriculum and relaxation, by hand.
+# ---------------------------------------------------------------------------
+def _cfg(**cu):
+  c = config_lib.default_config()
+  c.curriculum.start_length = 5
+  c.curriculum.max_length = 9
+  c.curriculum.advance_every = 2
+  c.curriculum.update(cu)
+  return c
+
+
+def test_length_curriculum_advances_and_solves():
+  c = _cfg()
+  cs = curriculum.init(1, c)
+  lengths = jnp.array([5, 5, 5, 5, 3], jnp.int32)
+  # 1 wrong of 4 at the current length -> 25% > 15%: no advance at step 2.
+  cs = curriculum.record(cs, 0, lengths, jnp.array([1, 0, 0, 0, 1], bool))
+  cs, passed = curriculum.update(cs, jnp.int32(2), c)
+  assert int(cs.cur[0]) == 5 and not bool(passed)
+  # 0 wrong of 4 (the length-3 example does not count) -> advance to 7.
+  cs = curriculum.record(cs, 0, lengths, jnp.array([0, 0, 0, 0, 1], bool))
+  cs, _ = curriculum.update(cs, jnp.int32(3), c)           # not a check step
+  assert int(cs.cur[0]) == 5
+  cs, passed = curriculum.update(cs, jnp.int32(4), c)
+  assert int(cs.cur[0]) == 7 and bool(passed)
+  assert float(cs.err_count[0]) == 0.0                     # window reset
+  for step in (6, 8):
+    cs = curriculum.record(cs, 0, jnp.full((4,), int(cs.cur[0]), jnp.int32),
+                           jnp.zeros((4,), bool))
+    cs, _ = curriculum.update(cs, jnp.int32(step), c)
+  assert int(cs.cur[0]) == 9 and bool(cs.solved[0])
+  # A solved task whose error rises above drop_back_threshold drops back.
+  cs = curriculum.record(cs, 0, jnp.full((4,), 9, jnp.int32), jnp.ones((4,), bool))
+  cs, _ = curriculum.update(cs, jnp.int32(10), c)
+  assert int(cs.cur[0]) == 7 and not bool(cs.solved[0])
+
+
+def test_choose_task_base_curriculum():
+  c = _cfg(other_task_prob=0.0)
+  cs = curriculum.init(3, c)
+  assert int(curriculum.choose_task(jax.random.key(0), cs, c)) == 0
+  cs = cs.replace(solved=jnp.array([True, False, False]))
+  assert int(curriculum.choose_task(jax.random.key(0), cs, c)) == 1
+  cs = cs.replace(solved=jnp.array([True, True, True]))
+  assert int(curriculum.choose_task(jax.random.key(0), cs, c)) == 2
+  c2 = _cfg(other_task_prob=1.0)
+  cs = cs.replace(solved=jnp.array([True, False, False]))
+  picks = {int(curriculum.choose_task(jax.random.key(i), cs, c2)) for i in range(40)}
+  assert picks == {1, 2}     # only unsolved tasks, both reached
+
+
+def test_sample_lengths_cycle_bucket():
+  c = _cfg(bucket_mode="cycle", buckets=(5, 9), max_length=9)
+  lengths = curriculum.sample_lengths(jax.random.key(0), 64, jnp.int32(9), jnp.bool_(False), c, 9)
+  assert set(np.asarray(lengths).tolist()) == {7, 9}
+  capped = curriculum.sample_lengths(jax.random.key(0), 64, jnp.int32(7), jnp.bool_(False), c, 9)
+  assert set(np.asarray(capped).tolist()) == {7}
+  low = curriculum.sample_lengths(jax.random.key(0), 64, jnp.int32(9), jnp.bool_(False), c, 5)
+  assert set(np.asarray(low).tolist()) == {3, 5}
+
+
+def test_relaxation_pull_growth_and_hard_average():
+  c = config_lib.default_config()
+  c.model.num_sets = 3
+  c.relax.end_sets = 1
+  c.relax.pull_start = 0.05
+  c.relax.pull_growth = 2.0
+  c.relax.pull_threshold = 0.1
+  rs = curriculum.relax_init(c)
+  params = {"gate_w": jnp.array([1.0, 2.0, 6.0]), "gate_b": jnp.zeros(3),
+            "cand_w": jnp.array([0.0, 3.0, 3.0]), "cand_b": jnp.zeros(3)}
+  rs, p, avg = curriculum.relax_update(rs, params, jnp.bool_(True), c)
+  assert float(rs.pull) == pytest.approx(0.1) and not bool(avg)   # 0.05 < 0.1: grow only
+  np.testing.assert_array_equal(p["gate_w"], params["gate_w"])
+  rs, p, avg = curriculum.relax_update(rs, params, jnp.bool_(True), c)
+  assert bool(avg) and int(rs.active_sets) == 1
+  np.testing.assert_allclose(p["gate_w"], [3.0, 3.0, 3.0])
+  np.testing.assert_allclose(p["cand_w"], [2.0, 2.0, 2.0])
+  rs2, _, avg = curriculum.relax_update(rs, params, jnp.bool_(False), c)
+  assert not bool(avg) and float(rs2.pull) == float(rs.pull)
+
+
+# ---------------------------------------------------------------------------
+# End to end: train, checkpoint, resume bit-identically, loss goes down.
+# ---------------------------------------------------------------------------
+def _smoke(steps, **kw):
+  c = ngpu.get_config(f"variant=smoke,steps={steps}")
+  c.log_every = 2
+  c.checkpoint_every = 4
+  c.optim.lr = 0.02
+  c.update(kw)
+  return c
+
+
+def _final_state(workdir, c):
+  template = train.init_state(jax.random.key(c.seed), c, 1)
+  state, step = ckpt_lib.load_params(workdir, c, template)
+  return state, step
+
+
+def test_train_checkpoint_resume_bit_identical(tmp_path):
+  full = str(tmp_path / "full")
+  part = str(tmp_path / "part")
+  out_full = train.train_and_evaluate(_smoke(12), full)
+  assert out_full["step"] == 12
+  # Interrupted after 6 steps (a checkpoint at 4 and a final one at 6), then resumed.
+  train.train_and_evaluate(_smoke(6), part)
+  assert sorted(int(d) for d in os.listdir(os.path.join(part, "checkpoints"))
+                if d.isdigit()) == [4, 6]
+  out_part = train.train_and_evaluate(_smoke(12), part)
+  assert out_part["step"] == 12
+  a, sa = _final_state(full, _smoke(12))
+  b, sb = _final_state(part, _smoke(12))
+  assert sa == sb == 12
+  chex.assert_trees_all_equal(a.params, b.params)
+  chex.assert_trees_all_equal(a.opt_state, b.opt_state)
+  chex.assert_trees_all_equal(a.curriculum, b.curriculum)
+  np.testing.assert_array_equal(a.key, b.key)
+  # The resumed run's logged metrics equal the uninterrupted run's.
+  def losses(wd):
+    rows = [json.loads(l) for l in open(os.path.join(wd, "metrics.jsonl"))]
+    return {r["step"]: r["loss"] for r in rows if "loss" in r}
+  lf, lp = losses(full), losses(part)
+  for s in (8, 10, 12):
+    assert lf[s] == lp[s]
+  # Loss goes down.
+  assert lf[12] < lf[2]
+  # Provenance is recorded.
+  prov = [json.loads(l) for l in open(os.path.join(full, "provenance.jsonl"))]
+  assert {"jax", "jaxlib", "flax", "optax"} <= set(prov[0]["versions"])
+  assert prov[0]["devices"] and "git_commit" in prov[0]
+  summary = json.load(open(os.path.join(full, "summary.json")))
+  assert [r["length"] for r in summary["eval"]] == [9, 15]
+
+
+def test_mismatched_config_refused_and_nothing_lost(tmp_path):
+  wd = str(tmp_path / "wd")
+  train.train_and_evaluate(_smoke(4), wd)
+  before = sorted(os.listdir(os.path.join(wd, "checkpoints")))
+  cfg_before = open(os.path.join(wd, "config.json")).read()
+  other = _smoke(8)
+  other.model.num_maps = 12
+  with pytest.raises(ValueError, match="num_maps"):
+    train.train_and_evaluate(other, wd)
+  assert sorted(os.listdir(os.path.join(wd, "checkpoints"))) == before
+  assert open(os.path.join(wd, "config.json")).read() == cfg_before
