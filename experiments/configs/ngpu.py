@@ -74,7 +74,7 @@ def fast(c: ml_collections.ConfigDict) -> None:
   cu.p_current = 0.0
   cu.long_every = 0
   cu.bucket_mode = "cycle"
-  cu.buckets = (5, 9, 13, 17, 21, 25, 29, 33, 37, 41)
+  cu.buckets = (9, 17, 25, 33, 41)
   cu.advance_every = 100
   c.eval.every = 250
 
