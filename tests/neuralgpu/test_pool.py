@@ -1,7 +1,9 @@
 """Seed pools: sharded pool == every seed alone, 2 processes == 1, divergence, verdicts.
 
 The multi-device and multi-process runs happen in subprocesses
-(``_pool_worker.py``) so this process keeps its single CPU device.
+(``_pool_worker.py``) so this process keeps its single CPU device. They compile
+the faithful model in three fresh processes (about 3.5 CPU-minutes), so they
+are marked slow: ``pytest -m slow tests/neuralgpu/test_pool.py``.
 """
 import os
 import socket
@@ -87,6 +89,7 @@ def _unflatten(npz) -> pool.PoolState:
   return jax.tree.unflatten(tdef, [npz[f"leaf{i}"] for i in range(len(leaves))])
 
 
+@pytest.mark.slow
 def test_sharded_pool_equals_each_seed_alone(runs):
   one, _ = runs
   assert int(one["num_devices"]) == 4
@@ -108,6 +111,7 @@ def test_sharded_pool_equals_each_seed_alone(runs):
                                  err_msg=f"seed {i} metric {k}")
 
 
+@pytest.mark.slow
 def test_two_processes_equal_one_process(runs):
   one, two = runs
   assert int(two["num_processes"]) == 2 and int(two["num_devices"]) == 4

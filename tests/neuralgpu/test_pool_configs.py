@@ -80,6 +80,7 @@ def smoke_pool(tmp_path_factory):
   return str(root), wd, first, second
 
 
+@pytest.mark.slow
 def test_smoke_pool_runs_and_resumes(smoke_pool):
   _, wd, first, second = smoke_pool
   assert first["step"] == 2 and second["step"] == 4
@@ -93,6 +94,7 @@ def test_smoke_pool_runs_and_resumes(smoke_pool):
   assert [l["step"] for l in lines if "seed0/loss" in l] == [2, 4]
 
 
+@pytest.mark.slow
 def test_resume_with_another_config_is_refused(smoke_pool):
   _, wd, _, _ = smoke_pool
   c = nt.get_config("cell=curriculum/2-4-10/512,variant=smoke")
@@ -101,6 +103,7 @@ def test_resume_with_another_config_is_refused(smoke_pool):
     pool.train_pool(c, wd)
 
 
+@pytest.mark.slow
 def test_tables_render_measured_and_missing(smoke_pool):
   root, _, _, second = smoke_pool
   summaries = tables.load_summaries(root, nt.CELLS)
@@ -109,3 +112,41 @@ def test_tables_render_measured_and_missing(smoke_pool):
   assert "talk: Works? / measured: **" + second["verdict"] + "**" in text
   assert "| 2 → 4 → 10 |" in text
   assert "talk: Struggles / not run" in text  # known/add2/24 was not run here
+
+
+@pytest.mark.slow
+def test_transfer_starts_from_the_source_params(tmp_path):
+  import jax
+  import numpy as np
+  from neuralgpu import checkpoint as ckpt_lib
+  src_wd = str(tmp_path / "source")
+  src_cfg = nt.get_config("cell=transfer/add-mul/source/24,variant=smoke")
+  src_cfg.num_train_steps = 2
+  pool.train_pool(src_cfg, src_wd)
+  dst_wd = str(tmp_path / "transfer")
+  cfg = nt.get_config(f"cell=transfer/add-mul/transfer/24,variant=smoke,init_from={src_wd}")
+  assert cfg.task == "bmul"
+  cfg.num_train_steps = 0
+  out = pool.train_pool(cfg, dst_wd)
+  assert out["step"] == 0
+  tmpl = jax.device_get(pool.init_pool(np.arange(2), src_cfg, 1))
+  src, _ = ckpt_lib.load_params(src_wd, src_cfg, tmpl)
+  dst, _ = ckpt_lib.load_params(dst_wd, cfg, tmpl)
+  for a, b in zip(jax.tree.leaves(src.train.params), jax.tree.leaves(dst.train.params)):
+    np.testing.assert_array_equal(a, b)
+  fresh = jax.device_get(pool.init_pool(np.arange(2), cfg, 1))
+  np.testing.assert_array_equal(dst.train.curriculum.cur, fresh.train.curriculum.cur)
+  # A transfer from a pool of another size is refused.
+  bad = nt.get_config(f"cell=transfer/add-mul/transfer/24,variant=smoke,seeds=4,"
+                      f"init_from={src_wd}")
+  with pytest.raises(ValueError, match="has 2 seeds"):
+    pool.train_pool(bad, str(tmp_path / "bad"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cell", [c for c in nt.CELLS if "/transfer/" not in c])
+def test_every_cell_runs_at_smoke_scale(cell, tmp_path):
+  c = nt.get_config(f"cell={cell},variant=smoke")
+  out = pool.train_pool(c, str(tmp_path / "wd"))
+  assert out["step"] == c.num_train_steps and out["num_seeds"] == 2
+  assert out["verdict"] in pool.VERDICTS
