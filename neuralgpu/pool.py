@@ -356,6 +356,7 @@ def train_pool(config, workdir: str, *, record_buckets: list | None = None) -> d
   last_t, last_step = t_start, step
   solved_at = {}
   evals = []
+  last_per = None  # per-seed train metrics of the last logged window
   stop_reason = "num_train_steps"
   bar = logging_utils.progress(config, step) if lead else None
 
@@ -387,6 +388,7 @@ def train_pool(config, workdir: str, *, record_buckets: list | None = None) -> d
                        mesh)
         ps = zero_pool_metrics(ps)
         per = per_seed_metrics(host[0])
+        last_per = per
         now = time.time()
         row = {"seed_steps_per_s": s * (step - last_step) / max(now - last_t, 1e-9),
                "alive": float(np.sum(host[1])), "max_cur_length": max_cur,
@@ -425,7 +427,7 @@ def train_pool(config, workdir: str, *, record_buckets: list | None = None) -> d
   t_eval = time.time()
   ps_host = to_host(ps, mesh)
   check_solved(ps_host, step, final=True)
-  per = per_seed_metrics(ps_host.train.metrics) if step % int(config.log_every) else None
+  per = per_seed_metrics(ps_host.train.metrics) if step % int(config.log_every) else last_per
   seeds_out = []
   for i in range(s):
     seeds_out.append({
