@@ -77,7 +77,8 @@ def main(argv):
     row = {"bucket": b, "pool_seed_steps_per_s": pool_rates,
            "sequential_seed_steps_per_s": seq_rates, "ratio_per_round": ratios,
            "median_ratio": float(np.median(ratios)),
-           "first_step_seconds_pool": compile_pool, "first_step_seconds_single_x_seeds": compile_one}
+           "first_step_seconds_pool": compile_pool,
+           "first_step_seconds_single_x_seeds": compile_one}
     rows.append(row)
     print(json.dumps(row))
   out = {"cell": FLAGS.cell, "task": cfg.task, "num_maps": int(cfg.model.num_maps),
