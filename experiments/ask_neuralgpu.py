@@ -10,8 +10,6 @@ operands to that many digits (the talk's 000..002 x 000..001). --failure_cases
 asks the talk's adversarial questions: long carry chains, long runs of one
 digit, and zero-padded small operands.
 """
-import re
-
 from absl import app
 from absl import flags
 import numpy as np
@@ -27,20 +25,6 @@ flags.DEFINE_string("task", None, "Task (default: the run's last task); must mat
 flags.DEFINE_integer("pad_to", 0, "Zero-pad operands to this many digits (0 = natural).")
 flags.DEFINE_bool("failure_cases", False, "Ask the talk's failure-case questions.")
 flags.mark_flag_as_required("workdir")
-
-QUESTION = re.compile(r"^\s*([0-9a-fA-F]+)\s*([+*x])\s*([0-9a-fA-F]+)\s*$")
-
-
-def parse(question: str, base: int):
-  m = QUESTION.match(question)
-  if not m:
-    raise app.UsageError(f"question {question!r} is not '<number>+<number>' or '<number>*<number>'")
-  a_s, op, b_s = m.groups()
-  try:
-    a, b = int(a_s, base), int(b_s, base)
-  except ValueError:
-    raise app.UsageError(f"question {question!r} has a digit outside base {base}")
-  return a, "add" if op == "+" else "mul", b, max(len(a_s), len(b_s))
 
 
 def to_str(x, base):
@@ -60,17 +44,6 @@ def ask(cfg, mcfg, state, task, a, b, digits):
   return r
 
 
-def failure_questions(task, digits=30):
-  """(a, b, digits) triples: the talk's failure cases, zero-padded to ``digits``."""
-  base = task.base
-  ones = int("1" * (digits - 1), base)
-  return [
-      (2, 1, digits),                        # 000..002 op 000..001
-      (base ** (digits - 1) - 1, 1, digits),  # all (base-1) digits + 1: carry chain
-      (ones, ones, digits),                  # long stretches of one digit
-  ]
-
-
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
@@ -79,11 +52,14 @@ def main(argv):
   cfg, mcfg, state, step = restore.load(FLAGS.workdir)
   default = restore.task_for(cfg, FLAGS.task)
   for q in FLAGS.question:
-    a, kind, b, digits = parse(q, default.base)
+    try:
+      a, kind, b, digits = evaluate.parse_question(q, default.base)
+    except ValueError as e:
+      raise app.UsageError(str(e))
     task = tasks_lib.get_task(f"{kind}{default.base}")
     ask(cfg, mcfg, state, task, a, b, max(digits, FLAGS.pad_to))
   if FLAGS.failure_cases:
-    for a, b, digits in failure_questions(default, max(FLAGS.pad_to, 30)):
+    for a, b, digits in evaluate.failure_questions(default, max(FLAGS.pad_to, 30)):
       ask(cfg, mcfg, state, default, a, b, digits)
 
 

@@ -90,6 +90,7 @@ def default_config() -> ml_collections.ConfigDict:
   e.every = 2000              # steps between long evaluations (once at max length)
   e.stop_when_solved = True   # stop once every eval length has 0 sequence errors
   e.solve_lengths = (201, 401)
+  e.screen_examples = 64      # a solve check screens this many before the full count
 
   c.log_every = 100
   c.checkpoint_every = 1000
@@ -174,6 +175,8 @@ def validate(config) -> None:
   _require(all(int(k) >= 1 for k in e.examples), f"eval.examples={e.examples} must all be >= 1")
   _require(set(int(n) for n in e.solve_lengths) <= set(int(n) for n in e.lengths),
            f"eval.solve_lengths={e.solve_lengths} must be a subset of eval.lengths={e.lengths}")
+  _require(int(e.screen_examples) >= 1,
+           f"eval.screen_examples={e.screen_examples} must be >= 1")
   _require(int(e.chunk_size) >= 1, f"eval.chunk_size={e.chunk_size} must be >= 1")
   for k in ("log_every", "checkpoint_every", "keep_checkpoints"):
     _require(int(config[k]) >= 1, f"{k}={config[k]} must be >= 1")

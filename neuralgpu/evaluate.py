@@ -9,6 +9,7 @@ so long evaluations never run out of memory. Compiled forwards are cached per
 from __future__ import annotations
 
 import functools
+import re
 from typing import Any, Sequence
 
 import jax
@@ -132,3 +133,33 @@ def answer(params, active_sets, mcfg, task: tasks_lib.Task, a: int, b: int,
   truth = task.apply(a, b)
   return {"a": a, "b": b, "op": task.kind, "base": task.base, "length": int(inputs.shape[0]),
           "answer": got, "answer_digits": digits, "truth": truth, "correct": got == truth}
+
+
+_QUESTION = re.compile(r"^\s*([0-9a-fA-F]+)\s*([+*x])\s*([0-9a-fA-F]+)\s*$")
+
+
+def parse_question(question: str, base: int) -> tuple[int, str, int, int]:
+  """Parses '101+11' / '2*1' (digits in ``base``, most significant first).
+
+  Returns (a, kind, b, digits of the longer operand).
+  """
+  m = _QUESTION.match(question)
+  if not m:
+    raise ValueError(f"question {question!r} is not '<number>+<number>' or '<number>*<number>'")
+  a_s, op, b_s = m.groups()
+  try:
+    a, b = int(a_s, base), int(b_s, base)
+  except ValueError:
+    raise ValueError(f"question {question!r} has a digit outside base {base}") from None
+  return a, "add" if op == "+" else "mul", b, max(len(a_s), len(b_s))
+
+
+def failure_questions(task: tasks_lib.Task, digits: int = 30) -> list[tuple[int, int, int]]:
+  """(a, b, digits) triples: the talk's failure cases, zero-padded to ``digits``.
+
+  000..002 op 000..001; all (base-1) digits + 1 (a carry chain through every digit);
+  long stretches of one digit.
+  """
+  base = task.base
+  ones = int("1" * (digits - 1), base)
+  return [(2, 1, digits), (base ** (digits - 1) - 1, 1, digits), (ones, ones, digits)]

@@ -306,7 +306,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
           solved_at = step
           stop_reason = "solved"
           break
-      if config.max_train_minutes and (time.time() - t_start) / 60.0 >= config.max_train_minutes:
+      total_min = (train_seconds_before + time.time() - t_start) / 60.0
+      if config.max_train_minutes and total_min >= config.max_train_minutes:
         stop_reason = "max_train_minutes"
         break
   finally:
@@ -337,14 +338,22 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
 
 
 def quick_solve_check(key, state, mcfg, config, task) -> list[dict]:
-  """Evaluates the solve lengths in order, stopping at the first with errors."""
+  """Evaluates the solve lengths in order, stopping at the first with errors.
+
+  Each length is first screened on ``eval.screen_examples`` examples; only a clean
+  screen is followed by the full ``eval.examples`` count, so checks stay cheap
+  while the model still makes errors.
+  """
   rows = []
   lengths = [int(n) for n in config.eval.lengths]
   for n in config.eval.solve_lengths:
     k = int(config.eval.examples[lengths.index(int(n))])
-    row = evaluate_lib.evaluate_length(
-        jax.random.fold_in(key, int(n)), state.params, state.relax.active_sets, mcfg,
-        config.eval, task, int(n), k, config.operand_mode)
+    for count in sorted({min(int(config.eval.screen_examples), k), k}):
+      row = evaluate_lib.evaluate_length(
+          jax.random.fold_in(key, int(n)), state.params, state.relax.active_sets, mcfg,
+          config.eval, task, int(n), count, config.operand_mode)
+      if row["seq_wrong"]:
+        break
     rows.append(row)
     if row["seq_wrong"]:
       break

@@ -77,6 +77,8 @@ def fast(c: ml_collections.ConfigDict) -> None:
   cu.buckets = (9, 17, 25, 33, 41)
   cu.advance_every = 100
   c.eval.every = 250
+  c.num_train_steps = 50_000
+  c.max_train_minutes = 20.0   # a CPU-sized default; raise it for longer runs
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:

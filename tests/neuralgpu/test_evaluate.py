@@ -1,0 +1,74 @@
+"""Evaluation tests: error counting against numpy, chunked evaluation against
+an independent recount, memory cap, and the question parser of the ask binary."""
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import pytest
+
+from experiments.configs import ngpu
+from neuralgpu import evaluate, model, tasks, train
+
+
+def test_error_counts_match_numpy():
+  rng = np.random.default_rng(0)
+  targets = rng.integers(0, 4, size=(6, 7))
+  logits = rng.normal(size=(6, 7, 5))
+  got = jax.device_get(evaluate.error_counts(jnp.asarray(logits), jnp.asarray(targets)))
+  pred = logits.argmax(-1)
+  mask = targets > 0
+  wrong = (pred != targets) & mask
+  assert got["digit_wrong"] == wrong.sum()
+  assert got["digit_total"] == mask.sum()
+  assert got["seq_wrong"] == (wrong.any(-1) & mask.any(-1)).sum()
+  assert got["seq_total"] == mask.any(-1).sum()
+
+
+def test_chunk_cap():
+  e = ml_collections.ConfigDict(dict(chunk_size=64, max_chunk_elements=2_000_000))
+  m = ml_collections.ConfigDict(dict(height=4, num_maps=128))
+  assert evaluate.chunk_size_for(2001, m, e) == 1
+  assert evaluate.chunk_size_for(41, m, e) == 64
+  assert evaluate.chunk_size_for(201, m, e) == 2_000_000 // (201 * 512)
+
+
+def test_evaluate_length_constant_model_recount():
+  """A model that always answers digit 0: errors = targets that are not 0."""
+  cfg = ngpu.get_config("variant=smoke")
+  mcfg = train.resolve_model_config(cfg)
+  params = model.init_params(jax.random.key(0), mcfg)
+  params["out_w"] = jnp.zeros_like(params["out_w"])
+  params["out_b"] = jnp.zeros_like(params["out_b"]).at[1].set(10.0)   # symbol 1 = digit 0
+  task = tasks.get_task("badd")
+  e = cfg.eval.copy_and_resolve_references()
+  e.chunk_size = 3
+  key = jax.random.key(3)
+  row = evaluate.evaluate_length(key, params, 1, mcfg, e, task, 9, 7)
+  wrong = total = seqs = 0
+  for i in range(3):  # chunks of 3, 3 and 1 example
+    x, y = tasks.make_batch(jax.random.fold_in(key, i), task, jnp.full((3,), 9, jnp.int32), 9)
+    y = np.asarray(y)[: min(3, 7 - 3 * i)]
+    w = (y != 1) & (y > 0)
+    wrong, total, seqs = wrong + w.sum(), total + (y > 0).sum(), seqs + w.any(-1).sum()
+  assert row["digit_error"] == pytest.approx(wrong / total)
+  assert row["seq_wrong"] == seqs and row["examples"] == 7
+
+
+def test_answer_reports_truth():
+  cfg = ngpu.get_config("variant=smoke")
+  mcfg = train.resolve_model_config(cfg)
+  params = model.init_params(jax.random.key(0), mcfg)
+  r = evaluate.answer(params, 1, mcfg, tasks.get_task("badd"), 5, 3, length=9)
+  assert r["truth"] == 8 and r["length"] == 9 and len(r["answer_digits"]) == 9
+  assert r["correct"] == (r["answer"] == 8)
+
+
+def test_ask_parse():
+  assert evaluate.parse_question("101+11", 2) == (5, "add", 3, 3)
+  assert evaluate.parse_question(" 2 * 1 ", 10) == (2, "mul", 1, 1)
+  with pytest.raises(ValueError, match="base 2"):
+    evaluate.parse_question("102+1", 2)
+  with pytest.raises(ValueError, match="not"):
+    evaluate.parse_question("1-1", 10)
+  qs = evaluate.failure_questions(tasks.get_task("add"), digits=5)
+  assert qs[0] == (2, 1, 5) and qs[1] == (9999, 1, 5) and qs[2] == (1111, 1111, 5)
