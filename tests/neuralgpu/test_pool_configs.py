@@ -34,6 +34,7 @@ def test_cell_configs_build(cell, tmp_path):
   task, width = nt.cell_task_width(cell)
   assert c.task == task and c.model.num_maps == width and c.pool.num_seeds == 8
   assert c.model.height == 4 and c.model.cgrus_per_step == 2  # the faithful model
+  assert c.model.remat == "every_k"
   assert c.eval.solve_lengths == (201, 401)
   pool.validate_pool(c)
   s = nt.get_config(arg + ",variant=smoke")
