@@ -34,8 +34,17 @@ not solved.
 Cost: ``COST`` gives, per cell width, the model FLOPs per 1000 train steps of
 one seed at the full training length 41 (an upper bound: early curriculum
 steps are shorter), 3 x forward, and the H100 seconds that implies at an
-assumed sustained 100 TFLOP/s in float32/TF32 (an estimate, not a
-measurement). ``smoke`` shrinks every cell (8 maps, lengths <= 9, 2 seeds, a
+assumed sustained 100 TFLOP/s in float32/TF32, floored by the latency of the
+sequential CGRU kernels (an estimate, not a measurement):
+
+  filters  TFLOP / 1000 steps / seed   est. H100 s / 1000 steps / seed
+  24           40                          7 (latency-bound)
+  128        1142                         11
+  256        4569                         46
+  512       18275                        183
+
+A pool of S seeds costs S times that (vmapped seeds fill the GPU better at
+small widths, so less than S times at 24 filters). ``smoke`` shrinks every cell (8 maps, lengths <= 9, 2 seeds, a
 few steps) keeping its tasks, curriculum and model structure, for tests.
 
 Launch:
@@ -120,9 +129,13 @@ def train_flops_per_step(width: int, length: int = 41, height: int = 4, batch: i
 
 
 ASSUMED_H100_FLOPS = 100e12
+# Small widths are latency-bound: n steps x 2 CGRUs x (forward + 2 backward) x
+# ~6 kernels each, at an assumed ~5 us per kernel, run one after another.
+LATENCY_FLOOR_S_PER_STEP = 41 * 2 * 3 * 6 * 5e-6
 COST = {w: {"tflop_per_1000_steps_per_seed": train_flops_per_step(w) * 1000 / 1e12,
             "est_h100_seconds_per_1000_steps_per_seed":
-                train_flops_per_step(w) * 1000 / ASSUMED_H100_FLOPS}
+                1000 * max(train_flops_per_step(w) / ASSUMED_H100_FLOPS,
+                           LATENCY_FLOOR_S_PER_STEP)}
         for w in (24, 128, 256, 512)}
 
 
