@@ -27,6 +27,8 @@ flags.DEFINE_integer("reps", 5, "Timed steps per case.")
 flags.DEFINE_integer("length", 41, "Padded length.")
 flags.DEFINE_bool("fast_variant", True, "Also time the `fast` variant.")
 flags.DEFINE_string("out", "results/bench_ngpu.json", "JSON output.")
+flags.DEFINE_list("memory_maps", [], "Widths for the remat memory table (compile only), e.g. 128,256.")
+flags.DEFINE_integer("memory_length", 201, "Padded length for the remat memory table.")
 
 
 def time_case(cfg, length, reps):
@@ -50,8 +52,35 @@ def time_case(cfg, length, reps):
           "steps_per_s": round(1.0 / step_s, 3)}
 
 
+def remat_memory(m, length, remat):
+  """Temp bytes of the compiled train step (XLA's memory analysis; no run)."""
+  c = ngpu.get_config("variant=faithful,task=badd")
+  c.model.num_maps = int(m)
+  c.model.remat = remat
+  c.model.remat_k = 16
+  c.curriculum.max_length = length
+  c.curriculum.start_length = length
+  c.curriculum.buckets = (length,)
+  c.curriculum.long_every = 0
+  mcfg = train.resolve_model_config(c)
+  state = jax.eval_shape(lambda: train.init_state(jax.random.key(0), c, 1))
+  fn = jax.jit(train.make_train_step(c, (tasks.get_task("badd"),), length, mcfg))
+  t0 = time.perf_counter()
+  compiled = fn.lower(state).compile()
+  mem = compiled.memory_analysis()
+  return {"maps": int(m), "length": length, "remat": remat,
+          "temp_mib": round(mem.temp_size_in_bytes / 2**20, 1),
+          "compile_s": round(time.perf_counter() - t0, 1)}
+
+
 def main(argv):
   del argv
+  mem_rows = []
+  for m in FLAGS.memory_maps:
+    for remat in ("none", "every_step", "every_k"):
+      r = remat_memory(m, FLAGS.memory_length, remat)
+      mem_rows.append(r)
+      print(f"memory m={m} n={r['length']} remat={remat:10s} temp {r['temp_mib']:9.1f} MiB", flush=True)
   rows = []
   cases = []
   for m in FLAGS.maps:
@@ -75,7 +104,7 @@ def main(argv):
   os.makedirs(os.path.dirname(FLAGS.out) or ".", exist_ok=True)
   with open(FLAGS.out, "w") as f:
     json.dump({"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-               "load_avg": os.getloadavg(), "rows": rows}, f, indent=2)
+               "load_avg": os.getloadavg(), "rows": rows, "remat_memory": mem_rows}, f, indent=2)
   print(f"wrote {FLAGS.out}")
 
 
