@@ -21,9 +21,13 @@ from absl import flags
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("root", None, "Directory of pool workdirs, one per cell.")
-flags.DEFINE_string("out", "", "Markdown output file (default: print).")
-flags.DEFINE_string("plot", "", "PNG of the solved fraction per measured cell.")
+
+
+def define_flags():
+  """Defined only when run as a binary, so tests can import the helpers."""
+  flags.DEFINE_string("root", None, "Directory of pool workdirs, one per cell.")
+  flags.DEFINE_string("out", "", "Markdown output file (default: print).")
+  flags.DEFINE_string("plot", "", "PNG of the solved fraction per measured cell.")
 
 
 def load_summaries(root: str, cells) -> dict:
@@ -134,4 +138,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  define_flags()
   app.run(main)
