@@ -32,9 +32,7 @@ KEYS = ("variant", "task", "width", "steps", "seed")
 
 
 def parse_arg(arg: str | None) -> dict:
-  out = {}
-  if not arg:
-    return out
+  return config_lib.parse_config_arg(arg, KEYS)
   for item in arg.split(","):
     if not item.strip():
       continue

@@ -140,17 +140,7 @@ COST = {w: {"tflop_per_1000_steps_per_seed": train_flops_per_step(w) * 1000 / 1e
 
 
 def parse_arg(arg: str | None) -> dict:
-  out = {}
-  for item in (arg or "").split(","):
-    if not item.strip():
-      continue
-    if "=" not in item:
-      raise ValueError(f"config arg item {item!r} is not key=value; keys: {KEYS}")
-    k, v = (s.strip() for s in item.split("=", 1))
-    if k not in KEYS:
-      raise ValueError(f"unknown config arg key {k!r}; allowed: {KEYS}")
-    out[k] = v
-  return out
+  return config_lib.parse_config_arg(arg, KEYS)
 
 
 def cell_task_width(cell: str) -> tuple[str, int]:
