@@ -33,16 +33,6 @@ KEYS = ("variant", "task", "width", "steps", "seed")
 
 def parse_arg(arg: str | None) -> dict:
   return config_lib.parse_config_arg(arg, KEYS)
-  for item in arg.split(","):
-    if not item.strip():
-      continue
-    if "=" not in item:
-      raise ValueError(f"config arg item {item!r} is not key=value; keys: {KEYS}")
-    k, v = (s.strip() for s in item.split("=", 1))
-    if k not in KEYS:
-      raise ValueError(f"unknown config arg key {k!r}; allowed: {KEYS}")
-    out[k] = v
-  return out
 
 
 def fast(c: ml_collections.ConfigDict) -> None:
