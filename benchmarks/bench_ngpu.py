@@ -101,11 +101,16 @@ def main(argv):
     rows.append(r)
     print(f"{name:32s} {impl:8s} compile {r['compile_s']:7.1f}s  step {r['step_s']*1000:8.1f} ms"
           f"  {r['steps_per_s']:7.2f} steps/s", flush=True)
+    save(rows, mem_rows)  # after every case: a killed slow case keeps the others
+  save(rows, mem_rows)
+  print(f"wrote {FLAGS.out}")
+
+
+def save(rows, mem_rows):
   os.makedirs(os.path.dirname(FLAGS.out) or ".", exist_ok=True)
   with open(FLAGS.out, "w") as f:
     json.dump({"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                "load_avg": os.getloadavg(), "rows": rows, "remat_memory": mem_rows}, f, indent=2)
-  print(f"wrote {FLAGS.out}")
 
 
 if __name__ == "__main__":
