@@ -17,9 +17,7 @@ import flax
 import jax
 import orbax.checkpoint as ocp
 
-# Settings that may change between a run and its resumption.
-RESUMABLE_KEYS = ("num_train_steps", "max_train_minutes", "log_every", "checkpoint_every",
-                  "keep_checkpoints", "progress_bar", "eval")
+from neuralgpu.config import RESUMABLE_KEYS
 
 
 def _flatten(d: dict, prefix: str = "") -> dict:

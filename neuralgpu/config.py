@@ -13,6 +13,10 @@ from neuralgpu import model as model_lib
 from neuralgpu import tasks as tasks_lib
 
 OPTIMIZERS = ("adam", "adamax")
+# Top-level settings that do not change what a train step computes: they may differ
+# between a run and its resumption, and do not key the compiled-step cache.
+RESUMABLE_KEYS = ("num_train_steps", "max_train_minutes", "log_every", "checkpoint_every",
+                  "keep_checkpoints", "progress_bar", "eval")
 BUCKET_MODES = ("cap", "cycle")
 CONV_IMPLS = ("auto",) + model_lib.CONV_IMPLS
 

@@ -28,7 +28,6 @@ input map), so either form can load the other's checkpoints.
 """
 from __future__ import annotations
 
-import functools
 from typing import Any, Mapping, Optional
 
 import jax

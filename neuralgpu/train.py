@@ -210,8 +210,7 @@ _COMPILED: dict = {}
 def _training_key(cfg, mcfg) -> str:
   """The config as JSON without the settings that do not change a train step."""
   d = json.loads(cfg.to_json())
-  for k in ("num_train_steps", "max_train_minutes", "log_every", "checkpoint_every",
-            "keep_checkpoints", "progress_bar", "eval"):
+  for k in config_lib.RESUMABLE_KEYS:
     d.pop(k, None)
   d["model"] = json.loads(mcfg.to_json())
   return json.dumps(d, sort_keys=True)
