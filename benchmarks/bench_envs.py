@@ -5,9 +5,10 @@
 
 JAX: one jitted program per task: `vmap` over `n_envs` environments inside a
 `lax.scan` of `n_steps` steps; every step draws a uniformly random action per env
-(move, write flag, symbol), steps all envs, and resets the finished ones (gymnax-style
-auto-reset: a fresh reset is computed for every env each step and selected where the
-episode ended, so reset cost is included). Inputs are sampled at exactly the given
+(move, write flag, symbol), steps all envs, and resets the finished ones with
+`rltape.envs.auto_reset` (a fresh reset is computed for every env each step and
+selected where the episode ended, so reset cost is included; per-env seeds come from
+`rltape.envs.batch_seeds`). Inputs are sampled at exactly the given
 length (`length_jitter` = 0).
 
 Baseline: `rltape.envs.reference.ReferenceEnv`, a plain-Python (standard library only)
@@ -17,8 +18,9 @@ done. gym 0.19.0 itself is not installed here; the reference follows its code st
 (Python lists, a `random` draw per input symbol, attribute updates per step).
 
 Both are measured in the same run on the same machine; steps/s counts every env step
-(a reset is not a step). Compile time is reported separately and excluded. Each
-side reports its best of `--repeats` runs, as the machine may be shared.
+(a reset is not a step). Compile time is reported separately and excluded. The two
+sides run in interleaved rounds (`--repeats`); the table gives each side's best run,
+the ratio of the bests and the median per-round ratio, as the machine may be shared.
 """
 from __future__ import annotations
 
@@ -36,6 +38,7 @@ import jax.numpy as jnp
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 import rltape.envs as envs  # noqa: E402
+from rltape.envs.core import hash_bits  # noqa: E402
 from rltape.envs.reference import ReferenceEnv  # noqa: E402
 
 DEFAULT_TASKS = ("Copy:10", "RepeatCopy:10", "ReversedAddition:10", "lsa/copy:100",
@@ -43,8 +46,12 @@ DEFAULT_TASKS = ("Copy:10", "RepeatCopy:10", "ReversedAddition:10", "lsa/copy:10
 
 
 def random_actions(key, n_envs, env):
-    """int32 [n_envs, 3] uniform actions from one 32-bit word per env."""
-    bits = jax.random.bits(key, (n_envs,), jnp.uint32)
+    """int32 [n_envs, 3] uniform actions from one 32-bit word per env.
+
+    The words come from one threefry call and the environments' counter hash
+    (`rltape.envs.core.hash_bits`), as for the per-env reset seeds.
+    """
+    bits = hash_bits(jax.random.bits(key, (2,), jnp.uint32), (n_envs,), stream=1)
     move = ((bits & 0xFFFF) * env.num_moves) >> 16
     write = (bits >> 16) & 1
     symbol = ((bits >> 17) * env.base) >> 15
@@ -63,13 +70,10 @@ def make_jax_runner(env, params, n_envs: int, n_steps: int):
         def body(carry, t):
             state, total, episodes = carry
             k_act, k_reset = jax.random.split(jax.random.fold_in(k_loop, t))
-            _, stepped, reward, term, trunc, _ = step(k_act, state, random_actions(k_act, n_envs, env),
-                                                      params)
+            obs, stepped, reward, term, trunc, _ = step(k_act, state,
+                                                        random_actions(k_act, n_envs, env), params)
             done = term | trunc
-            _, fresh = reset(jax.random.split(k_reset, n_envs), params)
-            state = jax.tree_util.tree_map(
-                lambda f, s: jnp.where(done.reshape(done.shape + (1,) * (s.ndim - 1)), f, s),
-                fresh, stepped)
+            _, state = envs.auto_reset(env, k_reset, obs, stepped, done, params)
             return (state, total + reward.sum(), episodes + done.sum()), None
 
         init = (state, jnp.zeros((), jnp.float32), jnp.zeros((), jnp.int32))
@@ -79,51 +83,62 @@ def make_jax_runner(env, params, n_envs: int, n_steps: int):
     return jax.jit(run)
 
 
-def bench_jax(name: str, length: int, n_envs: int, n_steps: int, repeats: int):
+def bench_jax_once(run, seed: int, n_envs: int, n_steps: int) -> dict:
+    t0 = time.perf_counter()
+    _, eps = jax.block_until_ready(run(jax.random.key(seed)))
+    seconds = time.perf_counter() - t0
+    return {"steps_per_s": n_envs * n_steps / seconds, "seconds": seconds,
+            "episodes_per_step": int(eps) / (n_envs * n_steps)}
+
+
+def bench_python_once(name: str, length: int, min_seconds: float, seed: int) -> dict:
+    """One run of at least `min_seconds` of the reference env with a random policy."""
+    env = ReferenceEnv(name, seed=seed)
+    rng = random.Random(seed)
+    n_moves, base = len(env.movements), env.base
+    steps = episodes = 0
+    env.reset(length)
+    t0 = time.perf_counter()
+    while True:
+        for _ in range(1000):
+            _, _, done, _ = env.step((rng.randrange(n_moves), rng.randrange(2),
+                                      rng.randrange(base)))
+            steps += 1
+            if done:
+                episodes += 1
+                env.reset(length)
+        elapsed = time.perf_counter() - t0
+        if elapsed >= min_seconds:
+            break
+    return {"steps_per_s": steps / elapsed, "steps": steps, "seconds": elapsed,
+            "episodes_per_step": episodes / steps}
+
+
+def bench_pair(name: str, length: int, n_envs: int, n_steps: int, repeats: int,
+               python_seconds: float) -> dict:
+    """Interleaved rounds (JAX run, then Python run) so both sides see the same load.
+
+    Reports each side's best run, the ratio of the bests, and the median of the
+    per-round ratios (the machine is shared and its speed drifts between runs).
+    """
     env = envs.make(name, max_length=length)
     params = envs.make_params(length, 0)
     run = make_jax_runner(env, params, n_envs, n_steps)
     t0 = time.perf_counter()
     jax.block_until_ready(run(jax.random.key(0)))
     compile_s = time.perf_counter() - t0
-    times, episodes = [], 0
+    jruns, pruns = [], []
     for i in range(repeats):
-        t0 = time.perf_counter()
-        _, eps = jax.block_until_ready(run(jax.random.key(i + 1)))
-        times.append(time.perf_counter() - t0)
-        episodes = int(eps)
-    best = min(times)
-    return {"steps_per_s": n_envs * n_steps / best, "seconds_best": best,
-            "seconds_all": times, "compile_s": compile_s,
-            "episodes_per_step": episodes / (n_envs * n_steps)}
-
-
-def bench_python(name: str, length: int, min_seconds: float, repeats: int):
-    """Best of `repeats` runs of at least `min_seconds` each (the machine is shared)."""
-    best = None
-    for rep in range(repeats):
-        env = ReferenceEnv(name, seed=rep)
-        rng = random.Random(rep)
-        n_moves, base = len(env.movements), env.base
-        steps = episodes = 0
-        env.reset(length)
-        t0 = time.perf_counter()
-        while True:
-            for _ in range(1000):
-                _, _, done, _ = env.step((rng.randrange(n_moves), rng.randrange(2),
-                                          rng.randrange(base)))
-                steps += 1
-                if done:
-                    episodes += 1
-                    env.reset(length)
-            elapsed = time.perf_counter() - t0
-            if elapsed >= min_seconds:
-                break
-        run = {"steps_per_s": steps / elapsed, "steps": steps, "seconds": elapsed,
-               "episodes_per_step": episodes / steps}
-        if best is None or run["steps_per_s"] > best["steps_per_s"]:
-            best = run
-    return best
+        jruns.append(bench_jax_once(run, i + 1, n_envs, n_steps))
+        pruns.append(bench_python_once(name, length, python_seconds, i))
+    best_j = max(jruns, key=lambda r: r["steps_per_s"])
+    best_p = max(pruns, key=lambda r: r["steps_per_s"])
+    rounds = sorted(j["steps_per_s"] / p["steps_per_s"] for j, p in zip(jruns, pruns))
+    return {"jax": {**best_j, "compile_s": compile_s,
+                    "steps_per_s_all": [r["steps_per_s"] for r in jruns]},
+            "python": {**best_p, "steps_per_s_all": [r["steps_per_s"] for r in pruns]},
+            "ratio": best_j["steps_per_s"] / best_p["steps_per_s"],
+            "ratio_median_round": rounds[len(rounds) // 2]}
 
 
 def parse_task(text: str) -> tuple[str, int]:
@@ -139,7 +154,7 @@ def main(argv=None):
     ap.add_argument("--tasks", nargs="+", default=list(DEFAULT_TASKS), help="NAME:LENGTH ...")
     ap.add_argument("--n_envs", type=int, default=4096)
     ap.add_argument("--n_steps", type=int, default=200)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--python_seconds", type=float, default=2.0)
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "results",
                                                   "bench_envs.json"))
@@ -153,16 +168,15 @@ def main(argv=None):
 
     rows = []
     header = (f"{'task':<18} {'len':>5} {'jax steps/s':>12} {'python steps/s':>15} "
-              f"{'ratio':>7} {'compile s':>9}")
+              f"{'ratio':>7} {'median':>7} {'compile s':>9}")
     print(header)
     print("-" * len(header))
     for name, length in tasks:
-        j = bench_jax(name, length, args.n_envs, args.n_steps, args.repeats)
-        p = bench_python(name, length, args.python_seconds, args.repeats)
-        ratio = j["steps_per_s"] / p["steps_per_s"]
-        rows.append({"task": name, "length": length, "jax": j, "python": p, "ratio": ratio})
-        print(f"{name:<18} {length:>5} {j['steps_per_s']:>12.3g} {p['steps_per_s']:>15.3g} "
-              f"{ratio:>7.0f} {j['compile_s']:>9.1f}", flush=True)
+        r = bench_pair(name, length, args.n_envs, args.n_steps, args.repeats, args.python_seconds)
+        rows.append({"task": name, "length": length, **r})
+        print(f"{name:<18} {length:>5} {r['jax']['steps_per_s']:>12.3g} "
+              f"{r['python']['steps_per_s']:>15.3g} {r['ratio']:>7.0f} "
+              f"{r['ratio_median_round']:>7.0f} {r['jax']['compile_s']:>9.1f}", flush=True)
 
     record = {
         "benchmark": "random-policy env steps/s: jit+vmap+scan with auto-reset vs plain-Python "

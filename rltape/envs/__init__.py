@@ -4,6 +4,7 @@
     env = envs.make("Copy", max_length=32)
     obs, state = env.reset(jax.random.key(0), env.default_params)
     obs, state, reward, terminated, truncated, info = env.step(key, state, action, params)
+    # batched: obs, state = envs.auto_reset(env, key, obs, state, terminated | truncated, params)
 
 Families:
   * OpenAI Gym algorithmic tasks (gym 0.19.0 rules; `rltape.envs.gym_tasks`): "Copy",
@@ -27,8 +28,8 @@ from __future__ import annotations
 import functools
 from typing import Callable
 
-from rltape.envs.core import (AlgorithmicEnv, EnvParams, EnvState, episode_solved,
-                              make_params)
+from rltape.envs.core import (AlgorithmicEnv, EnvParams, EnvState, auto_reset, batch_seeds,
+                              episode_solved, make_params)
 from rltape.envs.gym_tasks import (Copy, DuplicatedInput, ForwardReverse, RepeatCopy,
                                    ReversedAddition, Reverse)
 from rltape.envs.lsa_tasks import LsaAddition, LsaCopy, LsaMul1, LsaReverse, LsaWalk
@@ -94,5 +95,6 @@ def make(name: str, **static_kwargs) -> AlgorithmicEnv:
     return _REGISTRY[name](**static_kwargs)
 
 
-__all__ = ["AlgorithmicEnv", "EnvParams", "EnvState", "episode_solved", "make",
+__all__ = ["AlgorithmicEnv", "EnvParams", "EnvState", "auto_reset", "batch_seeds",
+           "episode_solved", "make",
            "make_params", "registered_names"]

@@ -347,3 +347,55 @@ def test_interfaces_as_pure_functions():
     assert [int(x) for x in out] == [-1, 0, 1, 3]  # a write past the last target is wrong
     out = interfaces.write_output(targets, jnp.int32(2), jnp.int32(0), jnp.bool_(False), jnp.int32(4))
     assert [int(x) for x in out] == [4, 0, 0, 0]
+
+
+# ---------------------------------------------------------------- fast reset paths
+@pytest.mark.parametrize("name", ["Copy", "Reverse", "RepeatCopy", "DuplicatedInput",
+                                  "ForwardReverse"])
+def test_static_targets_equal_gathered_targets(name):
+    """Static-slice targets (Copy, DuplicatedInput) equal the gather path at every width."""
+    for max_len in (2, 7, 10):
+        env = envs.make(name, max_length=max_len)
+        gather = envs.make(name, max_length=max_len)
+        gather._static_targets = lambda tape: None
+        targets = fast_jit(env._targets)
+        targets_g = fast_jit(gather._targets)
+        rng = np.random.default_rng(max_len)
+        for width in range(1, max_len + 1):
+            row = np.full((1, max_len), env.blank, np.int8)
+            row[0, :width] = rng.integers(0, env.base, width)
+            t, n = targets(jnp.asarray(row), jnp.int32(width))
+            tg, ng = targets_g(jnp.asarray(row), jnp.int32(width))
+            assert int(n) == int(ng)
+            assert t.tolist() == tg.tolist(), (name, max_len, width)
+            tape = row[0, :width].tolist()
+            want = {"Copy": tape, "Reverse": tape[::-1], "ForwardReverse": tape[::-1],
+                    "RepeatCopy": tape + tape[::-1] + tape,
+                    "DuplicatedInput": tape[0:2 * (width // 2):2]}[name]
+            assert t[:int(n)].tolist() == want
+
+
+def test_reset_from_seeds_and_auto_reset():
+    env = small_env("Copy")
+    params = envs.make_params(5, 2)
+    key = jax.random.key(3)
+    seeds = jax.random.bits(key, (2,), jnp.uint32)
+    chex.assert_trees_all_equal(env.reset(key, params), env.reset_from_seeds(seeds, params))
+
+    n = 6
+    seeds = envs.batch_seeds(jax.random.key(1), n)
+    assert seeds.shape == (n, 2) and seeds.dtype == jnp.uint32
+    assert len({tuple(s) for s in np.asarray(seeds).tolist()}) == n
+    obs, state = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(key, n), params)
+    state = state.replace(time=state.time + 3)       # mark the old episodes
+    done = jnp.array([True, False, True, False, False, True])
+    k = jax.random.key(9)
+    new_obs, new = fast_jit(envs.auto_reset, static_argnums=0)(env, k, obs, state, done, params)
+    fresh_obs, fresh = jax.vmap(env.reset_from_seeds, in_axes=(0, None))(
+        envs.batch_seeds(k, n), params)
+    for i in range(n):
+        src, src_obs = (fresh, fresh_obs) if done[i] else (state, obs)
+        chex.assert_trees_all_equal(jax.tree.map(lambda x: x[i], new),
+                                    jax.tree.map(lambda x: x[i], src))
+        assert int(new_obs[i]) == int(src_obs[i])
+    assert np.asarray(new.time).tolist() == [0, 3, 0, 3, 3, 0]
