@@ -5,6 +5,9 @@ before it is imported, so these runs live in their own processes).
 
   python tests/neuralgpu/_pool_worker.py OUT.npz STEPS [COORDINATOR NUM_PROCESSES PROCESS_ID]
 
+The seed loop (``vmap`` or ``map``, see ``neuralgpu.pool.make_pool_step``) comes from
+the environment variable ``POOL_SEED_LOOP`` (default ``vmap``).
+
 The pool is the tables' smoke config (faithful structure, cap-mode length
 curriculum) with 8 seeds; even seeds start at curriculum length 5 and odd seeds
 at 9, so one shared bucket serves seeds with different curricula.
@@ -46,7 +49,7 @@ def main():
   cur = jnp.asarray(start_lengths(NUM_SEEDS), jnp.int32)[:, None]
   ps = ps.replace(train=ps.train.replace(curriculum=ps.train.curriculum.replace(
       cur=jax.device_put(cur, pool.seed_sharding(mesh)))))
-  steps = pool.PoolStepCache(cfg, tasks, mcfg, mesh)
+  steps = pool.PoolStepCache(cfg, tasks, mcfg, mesh, os.environ.get("POOL_SEED_LOOP", "vmap"))
   ps, buckets = pool.run_pool_steps(ps, cfg, steps, 0, num_steps, mesh)
   host = pool.to_host(ps, mesh)
   if jax.process_index() == 0:

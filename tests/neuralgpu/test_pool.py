@@ -40,12 +40,17 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-  """One 4-device single-process pool and the same pool over 2 processes x 2 devices."""
+  """4-device single-process pools (vmap and map seed loops) and the vmap pool over
+  2 processes x 2 devices."""
   d = tmp_path_factory.mktemp("pool")
   one = str(d / "one.npz")
   two = str(d / "two.npz")
+  mapped = str(d / "map.npz")
   port = _free_port()
   procs = [subprocess.Popen([sys.executable, WORKER, one, str(STEPS)], env=_env(4),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT),
+           subprocess.Popen([sys.executable, WORKER, mapped, str(STEPS)],
+                            env={**_env(4), "POOL_SEED_LOOP": "map"},
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)]
   for pid in range(2):
     procs.append(subprocess.Popen(
@@ -54,7 +59,7 @@ def runs(tmp_path_factory):
   for p in procs:
     out, _ = p.communicate(timeout=900)
     assert p.returncode == 0, out.decode()[-4000:]
-  return np.load(one), np.load(two)
+  return np.load(one), np.load(two), np.load(mapped)
 
 
 _SINGLE = {}
@@ -90,8 +95,9 @@ def _unflatten(npz) -> pool.PoolState:
 
 
 @pytest.mark.slow
-def test_sharded_pool_equals_each_seed_alone(runs):
-  one, _ = runs
+@pytest.mark.parametrize("loop", ["vmap", "map"])
+def test_sharded_pool_equals_each_seed_alone(runs, loop):
+  one = runs[0] if loop == "vmap" else runs[2]
   assert int(one["num_devices"]) == 4
   buckets = [int(b) for b in one["buckets"]]
   assert set(buckets) == {9}  # seeds at length 5 and 9 share the bucket of the longest
@@ -113,12 +119,42 @@ def test_sharded_pool_equals_each_seed_alone(runs):
 
 @pytest.mark.slow
 def test_two_processes_equal_one_process(runs):
-  one, two = runs
+  one, two, _ = runs
   assert int(two["num_processes"]) == 2 and int(two["num_devices"]) == 4
   np.testing.assert_array_equal(one["buckets"], two["buckets"])
   a, b = _unflatten(one), _unflatten(two)
   for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
     np.testing.assert_allclose(x, y, rtol=2e-5, atol=2e-6)
+
+
+@pytest.mark.parametrize("loop", ["vmap", "map"])
+def test_seed_loops_match_each_seed_alone(loop):
+  """One device, 2 seeds at different curriculum lengths: both seed loops give each
+  seed its solo run (the `map` loop is what `auto` picks on CPU)."""
+  cfg = worker.smoke_config()
+  tasks = (tasks_lib.get_task(cfg.task),)
+  mcfg = train.resolve_model_config(cfg)
+  ps = pool.init_pool([cfg.seed, cfg.seed + 1], cfg, 1)
+  cur = jnp.asarray(worker.start_lengths(2), jnp.int32)[:, None]
+  ps = ps.replace(train=ps.train.replace(curriculum=ps.train.curriculum.replace(cur=cur)))
+  fn = pool.PoolStepCache(cfg, tasks, mcfg, seed_loop=loop)(9)
+  after = jax.device_get(fn(fn(ps)))
+  assert after.alive.all()
+  for i in range(2):
+    alone = _alone(i, [9, 9])
+    mine = pool.seed_state(after, i)
+    for a, b in zip(jax.tree.leaves(mine.params), jax.tree.leaves(alone.params)):
+      np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6)
+    for k in alone.metrics:
+      np.testing.assert_allclose(mine.metrics[k], alone.metrics[k], rtol=2e-5, atol=2e-6)
+
+
+def test_seed_loop_values():
+  assert pool.resolve_seed_loop("auto", "cpu") == "map"
+  assert pool.resolve_seed_loop("auto", "gpu") == "vmap"
+  assert pool.resolve_seed_loop("vmap", "cpu") == "vmap"
+  with pytest.raises(ValueError, match="pool.seed_loop='pmap'; allowed"):
+    pool.resolve_seed_loop("pmap")
 
 
 def test_diverged_seed_is_frozen_and_others_unaffected():

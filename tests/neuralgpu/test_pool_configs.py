@@ -151,3 +151,10 @@ def test_every_cell_runs_at_smoke_scale(cell, tmp_path):
   out = pool.train_pool(c, str(tmp_path / "wd"))
   assert out["step"] == c.num_train_steps and out["num_seeds"] == 2
   assert out["verdict"] in pool.VERDICTS
+
+
+def test_bad_seed_loop_rejected():
+  c = nt.get_config("cell=known/mul2/24")
+  c.pool.seed_loop = "pmap"
+  with pytest.raises(ValueError, match="pool.seed_loop='pmap'; allowed"):
+    pool.validate_pool(c)
