@@ -73,13 +73,9 @@ def cell_config(row: str, col: int, *, seeds: int, updates: int, chunk: int,
   if row not in ROWS:
     raise ValueError(f"unknown table row {row!r}; allowed: {sorted(ROWS)}")
   _, task, controller, extra = ROWS[row]
-  if extra.get("no_carry_curriculum"):
-    # Needs the add3 no-carry curriculum (EnvParams.no_carry_frac) wired into
-    # the agent's curriculum; not implemented here.
-    raise ValueError(f"row {row!r} (extra no-carry curriculum) is not supported "
-                     "by rltape.qlearning yet")
   c = config_lib.default_config()
   c.task, c.controller = task, controller
+  c.no_carry_curriculum = bool(extra.get("no_carry_curriculum", False))
   c.update(config_lib.column_overrides(col))
   c.update(dict(num_seeds=seeds, num_updates=updates, chunk_updates=chunk,
                 train_max_length=max_len, wall_budget_s=wall))

@@ -185,8 +185,10 @@ class PoolStepCache:
       else:
         sh = seed_sharding(self.mesh)
         if self.seed_loop == "map":
+          # check_vma=False: optax's reduce_on_plateau has a cond whose branches
+          # differ in varying-axis type inside shard_map; seeds never interact.
           fn = jax.shard_map(fn, mesh=self.mesh, in_specs=P(SEED_AXIS),
-                             out_specs=P(SEED_AXIS))
+                             out_specs=P(SEED_AXIS), check_vma=False)
         self._fns[bucket] = jax.jit(fn, in_shardings=(sh,), out_shardings=sh,
                                     donate_argnums=0)
     return self._fns[bucket]

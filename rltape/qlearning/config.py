@@ -56,6 +56,10 @@ def default_config() -> ml_collections.ConfigDict:
   c.curriculum_step = 4
   c.curriculum_threshold = 0.995
   c.length_spread = 4  # complexity c trains on lengths [c - spread, c]
+  # add3 only: the talk's "extra curriculum" -- training episodes draw no-carry digits
+  # with probability 1 while complexity <= 12, 0.5 while <= 16, then 0
+  # (rltape.envs.curriculum.no_carry_fraction); test episodes never do.
+  c.no_carry_curriculum = False
   c.curriculum_episodes = 200  # greedy episodes per accuracy window
   c.train_max_length = 30  # static shape of the training environment
   # Success test: greedy whole-sequence accuracy at test_length.
@@ -124,6 +128,8 @@ def validate(c: ml_collections.ConfigDict) -> None:
   need(c.length_spread >= 0,
        f"length_spread must be >= 0, got {c.length_spread!r}")
   need(c.test_length >= 1, f"test_length must be >= 1, got {c.test_length!r}")
+  need(not c.get("no_carry_curriculum", False) or c.task == "add3",
+       f"no_carry_curriculum=True needs task 'add3' (3-row addition), got task {c.task!r}")
   need(c.num_updates % c.chunk_updates == 0,
        f"num_updates ({c.num_updates}) must be a multiple of chunk_updates "
        f"({c.chunk_updates})")

@@ -30,6 +30,7 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
+from rltape.envs import curriculum as env_curriculum
 from rltape.qlearning import config as config_lib
 from rltape.qlearning import controllers
 from rltape.qlearning import targets
@@ -87,6 +88,24 @@ class Agent(NamedTuple):
   model: controllers.Controller
 
 
+def episode_params(config, env, complexity, train: bool = True):
+  """EnvParams of the episodes at curriculum `complexity` (traced int ok).
+
+  Training episodes (as in the paper's code) draw lengths from
+  [complexity - length_spread, complexity]; with `config.no_carry_curriculum` (add3's
+  extra curriculum) a share `no_carry_fraction(complexity)` of them has no carries.
+  Test episodes (`train=False`) have exactly `complexity` and ordinary digits.
+  """
+  length = jnp.asarray(complexity, jnp.int32)
+  if not train or not hasattr(env.default_params, "length_jitter"):
+    return env.default_params.replace(length=length)
+  low = jnp.maximum(length - config.length_spread, 1)
+  p = env.default_params.replace(length=low, length_jitter=length - low)
+  if config.get("no_carry_curriculum", False):
+    p = p.replace(no_carry_frac=env_curriculum.no_carry_fraction(length))
+  return p
+
+
 def make_train(config: ml_collections.ConfigDict, env=None,
                test_env=None) -> Agent:
   """Builds the training program of `config`.
@@ -122,12 +141,7 @@ def make_train(config: ml_collections.ConfigDict, env=None,
   batch = config.batch_size
 
   def env_params(e, complexity, jitter=True):
-    # As in the paper's code, complexity c draws lengths from [c - 4, c].
-    length = jnp.asarray(complexity, jnp.int32)
-    if not jitter or not hasattr(e.default_params, "length_jitter"):
-      return e.default_params.replace(length=length)
-    low = jnp.maximum(length - config.length_spread, 1)
-    return e.default_params.replace(length=low, length_jitter=length - low)
+    return episode_params(config, e, complexity, train=jitter)
 
   def rollout(params, key, e, p, n, epsilon, record):
     """Epsilon-greedy rollout of n episodes; returns (Trajectory|None, solved)."""

@@ -127,17 +127,22 @@ def test_two_processes_equal_one_process(runs):
     np.testing.assert_allclose(x, y, rtol=2e-5, atol=2e-6)
 
 
-@pytest.mark.parametrize("loop", ["vmap", "map"])
-def test_seed_loops_match_each_seed_alone(loop):
-  """One device, 2 seeds at different curriculum lengths: both seed loops give each
-  seed its solo run (the `map` loop is what `auto` picks on CPU)."""
+@pytest.mark.parametrize("loop,use_mesh", [("vmap", False), ("map", False), ("vmap", True),
+                                           ("map", True)])
+def test_seed_loops_match_each_seed_alone(loop, use_mesh):
+  """One device, 2 seeds at different curriculum lengths: both seed loops, with and
+  without a (1-device) mesh, give each seed its solo run (`map` is what `auto` picks
+  on CPU; with a mesh it runs under shard_map)."""
   cfg = worker.smoke_config()
   tasks = (tasks_lib.get_task(cfg.task),)
   mcfg = train.resolve_model_config(cfg)
-  ps = pool.init_pool([cfg.seed, cfg.seed + 1], cfg, 1)
+  mesh = pool.make_mesh(2, jax.devices()[:1]) if use_mesh else None
+  ps = pool.init_pool([cfg.seed, cfg.seed + 1], cfg, 1, mesh)
   cur = jnp.asarray(worker.start_lengths(2), jnp.int32)[:, None]
   ps = ps.replace(train=ps.train.replace(curriculum=ps.train.curriculum.replace(cur=cur)))
-  fn = pool.PoolStepCache(cfg, tasks, mcfg, seed_loop=loop)(9)
+  if mesh is not None:
+    ps = jax.device_put(ps, pool.seed_sharding(mesh))
+  fn = pool.PoolStepCache(cfg, tasks, mcfg, mesh, seed_loop=loop)(9)
   after = jax.device_get(fn(fn(ps)))
   assert after.alive.all()
   for i in range(2):

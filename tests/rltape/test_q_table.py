@@ -26,7 +26,7 @@ def _load(path, name):
 
 cfg_file = _load("experiments/configs/rltape.py", "rltape_config")
 rl_table = _load("experiments/rl_table.py", "rl_table")
-_SUPPORTED = [r for r in rl_table.ROWS if r != "add3_extra"]
+_SUPPORTED = list(rl_table.ROWS)
 
 
 class TableConfigTest(parameterized.TestCase):
@@ -67,13 +67,22 @@ class TableConfigTest(parameterized.TestCase):
         "]", r"\]").replace("(", r"\(")):
       cfg_file.get_config(arg)
 
-  def test_unknown_row_and_unsupported_row(self):
+  def test_unknown_row(self):
     with self.assertRaisesRegex(ValueError, "unknown table row 'sort'"):
       rl_table.cell_config("sort", 8, seeds=10, updates=10, chunk=10,
                            max_len=10, wall=0., smoke=True)
-    with self.assertRaisesRegex(ValueError, "not supported"):
-      rl_table.cell_config("add3_extra", 8, seeds=10, updates=10, chunk=10,
-                           max_len=10, wall=0., smoke=True)
+
+  def test_extra_curriculum_row(self):
+    c = rl_table.cell_config("add3_extra", 8, seeds=10, updates=10, chunk=10,
+                             max_len=10, wall=0., smoke=True)
+    self.assertTrue(c.no_carry_curriculum)
+    self.assertEqual(c.task, "add3")
+    plain = rl_table.cell_config("add3", 8, seeds=10, updates=10, chunk=10,
+                                 max_len=10, wall=0., smoke=True)
+    self.assertFalse(plain.no_carry_curriculum)
+    c.task = "add2"
+    with self.assertRaisesRegex(ValueError, "no_carry_curriculum=True needs task 'add3'"):
+      config_lib.validate(c)
 
 
 def _run_smoke(row, col):
@@ -90,6 +99,9 @@ def _run_smoke(row, col):
 
 
 class SmokeTest(absltest.TestCase):
+
+  def test_add3_extra_curriculum_smoke(self):
+    _run_smoke("add3_extra", 8)
 
   def test_reverse_ff_fixed_discount_smoke(self):
     # Column 4: fixed discount 0.99, one-step Q-learning, on the real env.

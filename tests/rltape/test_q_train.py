@@ -205,3 +205,25 @@ class ConfigErrorTest(absltest.TestCase):
 
 if __name__ == "__main__":
   absltest.main()
+
+
+def test_add3_extra_curriculum_episode_params():
+  """add3's extra curriculum: no-carry share 1 / 0.5 / 0 by complexity; tests never."""
+  c = config_lib.default_config()
+  c.task, c.no_carry_curriculum = "add3", True
+  env, _ = train_lib.make_envs(c)
+  for complexity, share in ((6, 1.0), (12, 1.0), (14, 0.5), (16, 0.5), (20, 0.0)):
+    p = train_lib.episode_params(c, env, complexity)
+    assert float(p.no_carry_frac) == share, complexity
+    assert int(p.length) == max(complexity - c.length_spread, 1)
+    assert int(p.length) + int(p.length_jitter) == complexity
+  assert float(train_lib.episode_params(c, env, 6, train=False).no_carry_frac) == 0.0
+  c.no_carry_curriculum = False
+  assert float(train_lib.episode_params(c, env, 6).no_carry_frac) == 0.0
+  # At complexity 6 every training episode's columns sum below the base (no carry).
+  c.no_carry_curriculum = True
+  p = train_lib.episode_params(c, env, 6)
+  _, st = jax.vmap(env.reset, (0, None))(jax.random.split(jax.random.key(0), 64), p)
+  grid = np.asarray(st.inputs).astype(int)          # [64, 3, cols], blank = base
+  digits = np.where(grid == env.base, 0, grid)
+  assert (digits.sum(axis=1) < env.base).all()
