@@ -1,0 +1,119 @@
+r"""Length generalisation of binary addition per seed, for variants of the fast model.
+
+For each variant, trains a pool of seeds (one program, `neuralgpu.pool`) and, at
+each checkpoint step, evaluates every seed at lengths 201 and 401 (digit and
+sequence error). Prints one JSON line per checkpoint and writes all of them to
+``--out``. Meant for an accelerator (a pool of 8 costs about one seed's step there);
+on CPU use small ``--checks``.
+
+  python experiments/sweep_badd_pools.py --variants=fast+d0.5,fast+2c+d0.3 \
+      --checks=1000,2000,3000,5000 --seeds=8 --budget_s=105 --out=/tmp/sweep.json
+
+A variant is ``fast`` (the default config of ``experiments/configs/ngpu.py``)
+followed by ``+``-joined modifiers: ``d<p>`` candidate dropout p, ``2c`` two gated
+units per step, ``m<n>`` n maps, ``lr<x>`` learning rate, ``b<n>`` batch size,
+``long`` training lengths up to 81 (buckets 9..81), ``cap`` cap-mode buckets.
+"""
+import json
+import os
+import sys
+import time
+
+from absl import app
+from absl import flags
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+FLAGS = flags.FLAGS
+flags.DEFINE_list("variants", ["fast"], "Variants to train (see the module docstring).")
+flags.DEFINE_list("checks", ["1000", "2000"], "Steps at which every seed is evaluated.")
+flags.DEFINE_integer("seeds", 8, "Seeds per variant (one pool).")
+flags.DEFINE_float("budget_s", 120.0, "No new checkpoint segment starts after this many "
+                   "seconds of a variant (compile included).")
+flags.DEFINE_list("test", ["201:64", "401:32"], "length:examples evaluated per seed.")
+flags.DEFINE_string("out", "", "JSON file for the results (rewritten after each check).")
+
+
+def variant_config(name: str):
+  """The fast badd config with ``name``'s modifiers; ValueError on an unknown one."""
+  from experiments.configs import ngpu
+  c = ngpu.get_config("variant=fast,task=badd")
+  parts = name.split("+")
+  if parts[0] != "fast":
+    raise ValueError(f"variant {name!r} must start with 'fast'")
+  for part in parts[1:]:
+    if part == "2c":
+      c.model.cgrus_per_step = 2
+    elif part == "long":
+      c.curriculum.max_length = 81
+      c.curriculum.start_length = 81
+      c.curriculum.buckets = (9, 17, 25, 33, 41, 61, 81)
+    elif part == "cap":
+      c.curriculum.bucket_mode = "cap"
+    elif part.startswith("lr"):
+      c.optim.lr = float(part[2:])
+    elif part.startswith("d"):
+      c.model.candidate_dropout = float(part[1:])
+    elif part.startswith("m"):
+      c.model.num_maps = int(part[1:])
+    elif part.startswith("b"):
+      c.batch_size = int(part[1:])
+    else:
+      raise ValueError(f"unknown modifier {part!r} in variant {name!r}; allowed: d<p>, 2c, "
+                       "m<n>, lr<x>, b<n>, long, cap")
+  from neuralgpu import config as config_lib
+  config_lib.validate(c)
+  return c
+
+
+def main(argv):
+  del argv
+  checks = [int(x) for x in FLAGS.checks]
+  if not checks or checks != sorted(set(checks)) or checks[0] < 1:
+    raise app.UsageError(f"--checks must be increasing positive steps, got {FLAGS.checks}")
+  tests = []
+  for t in FLAGS.test:
+    n, _, k = t.partition(":")
+    if not (n.isdigit() and k.isdigit() and int(n) > 0 and int(k) > 0):
+      raise app.UsageError(f"--test entries must be length:examples, got {t!r}")
+    tests.append((int(n), int(k)))
+  configs = {v: variant_config(v) for v in FLAGS.variants}   # fail before compiling
+
+  import jax
+  from neuralgpu import evaluate, pool, tasks, train
+  task = tasks.get_task("badd")
+  res = {}
+  for name, c in configs.items():
+    mcfg = train.resolve_model_config(c)
+    ps = pool.init_pool(list(range(FLAGS.seeds)), c, 1)
+    steps = pool.PoolStepCache(c, (task,), mcfg, seed_loop="auto")
+    t0, step, rows = time.time(), 0, []
+    for target in checks:
+      if time.time() - t0 >= FLAGS.budget_s:
+        break
+      ps, _ = pool.run_pool_steps(ps, c, steps, step, target - step)
+      step = target
+      host = jax.device_get(ps)
+      met = pool.per_seed_metrics(host.train.metrics)
+      ps = pool.zero_pool_metrics(ps)
+      tt = time.time() - t0
+      row = {"step": step, "t": round(tt, 1),
+             "train_seq": [round(m["train_seq_error"], 3) for m in met]}
+      for n, k in tests:
+        ev = [evaluate.evaluate_length(jax.random.key(5), pool.seed_state(host, i).params,
+                                       pool.seed_state(host, i).relax.active_sets, mcfg,
+                                       c.eval, task, n, k)
+              for i in range(FLAGS.seeds)]
+        row[f"seq{n}"] = [round(float(r["seq_error"]), 3) for r in ev]
+        row[f"dig{n}"] = [round(float(r["digit_error"]), 4) for r in ev]
+      row["eval_t"] = round(time.time() - t0 - tt, 1)
+      rows.append(row)
+      print(name, json.dumps(row), flush=True)
+      res[name] = rows
+      if FLAGS.out:
+        with open(FLAGS.out, "w") as f:
+          json.dump(res, f)
+
+
+if __name__ == "__main__":
+  app.run(main)

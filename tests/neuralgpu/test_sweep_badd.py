@@ -1,0 +1,41 @@
+"""experiments/sweep_badd_pools.py: variant parsing (default suite), a tiny run (slow)."""
+import importlib.util
+import json
+import os
+
+import pytest
+
+_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_spec = importlib.util.spec_from_file_location(
+    "sweep_badd_pools", os.path.join(_ROOT, "experiments", "sweep_badd_pools.py"))
+sweep = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(sweep)
+
+
+def test_variant_modifiers():
+  c = sweep.variant_config("fast+d0.5+2c+m24+lr0.01+b64+long+cap")
+  assert c.model.candidate_dropout == 0.5 and c.model.cgrus_per_step == 2
+  assert c.model.num_maps == 24 and c.optim.lr == 0.01 and c.batch_size == 64
+  assert c.curriculum.max_length == 81 and c.curriculum.buckets[-1] == 81
+  assert c.curriculum.bucket_mode == "cap"
+  base = sweep.variant_config("fast")
+  assert base.model.candidate_dropout == 0.1 and base.curriculum.max_length == 41
+
+
+@pytest.mark.parametrize("name,match", [("slow+d0.5", "must start with 'fast'"),
+                                        ("fast+x3", "unknown modifier 'x3'"),
+                                        ("fast+d1.5", "candidate_dropout")])
+def test_bad_variants(name, match):
+  with pytest.raises(ValueError, match=match):
+    sweep.variant_config(name)
+
+
+@pytest.mark.slow
+def test_tiny_sweep_runs(tmp_path):
+  out = tmp_path / "sweep.json"
+  sweep.FLAGS(["sweep", "--variants=fast+m8+b4", "--checks=1,2", "--seeds=2",
+               "--test=9:2", f"--out={out}", "--budget_s=600"])
+  sweep.main([])
+  rows = json.loads(out.read_text())["fast+m8+b4"]
+  assert [r["step"] for r in rows] == [1, 2]
+  assert len(rows[-1]["seq9"]) == 2 and all(0.0 <= e <= 1.0 for e in rows[-1]["dig9"])
