@@ -25,13 +25,17 @@ from absl import flags
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 FLAGS = flags.FLAGS
-flags.DEFINE_list("variants", ["fast"], "Variants to train (see the module docstring).")
-flags.DEFINE_list("checks", ["1000", "2000"], "Steps at which every seed is evaluated.")
-flags.DEFINE_integer("seeds", 8, "Seeds per variant (one pool).")
-flags.DEFINE_float("budget_s", 120.0, "No new checkpoint segment starts after this many "
-                   "seconds of a variant (compile included).")
-flags.DEFINE_list("test", ["201:64", "401:32"], "length:examples evaluated per seed.")
-flags.DEFINE_string("out", "", "JSON file for the results (rewritten after each check).")
+
+
+def define_flags():
+  """Defined only when run as a binary, so tests can import the helpers."""
+  flags.DEFINE_list("variants", ["fast"], "Variants to train (see the module docstring).")
+  flags.DEFINE_list("checks", ["1000", "2000"], "Steps at which every seed is evaluated.")
+  flags.DEFINE_integer("seeds", 8, "Seeds per variant (one pool).")
+  flags.DEFINE_float("budget_s", 120.0, "No new checkpoint segment starts after this many "
+                     "seconds of a variant (compile included).")
+  flags.DEFINE_list("test", ["201:64", "401:32"], "length:examples evaluated per seed.")
+  flags.DEFINE_string("out", "", "JSON file for the results (rewritten after each check).")
 
 
 def variant_config(name: str):
@@ -66,18 +70,27 @@ def variant_config(name: str):
   return c
 
 
-def main(argv):
-  del argv
-  checks = [int(x) for x in FLAGS.checks]
-  if not checks or checks != sorted(set(checks)) or checks[0] < 1:
-    raise app.UsageError(f"--checks must be increasing positive steps, got {FLAGS.checks}")
-  tests = []
-  for t in FLAGS.test:
+def parse_checks(checks) -> list[int]:
+  out = [int(x) for x in checks]
+  if not out or out != sorted(set(out)) or out[0] < 1:
+    raise ValueError(f"checks must be increasing positive steps, got {list(checks)}")
+  return out
+
+
+def parse_tests(tests) -> list[tuple[int, int]]:
+  out = []
+  for t in tests:
     n, _, k = t.partition(":")
     if not (n.isdigit() and k.isdigit() and int(n) > 0 and int(k) > 0):
-      raise app.UsageError(f"--test entries must be length:examples, got {t!r}")
-    tests.append((int(n), int(k)))
-  configs = {v: variant_config(v) for v in FLAGS.variants}   # fail before compiling
+      raise ValueError(f"test entries must be length:examples, got {t!r}")
+    out.append((int(n), int(k)))
+  return out
+
+
+def run(variants, checks, seeds: int, budget_s: float, tests, out: str = "") -> dict:
+  """Trains one pool per variant; returns {variant: [row per checkpoint]}."""
+  checks, tests = parse_checks(checks), parse_tests(tests)
+  configs = {v: variant_config(v) for v in variants}   # fail before compiling
 
   import jax
   from neuralgpu import evaluate, pool, tasks, train
@@ -85,11 +98,11 @@ def main(argv):
   res = {}
   for name, c in configs.items():
     mcfg = train.resolve_model_config(c)
-    ps = pool.init_pool(list(range(FLAGS.seeds)), c, 1)
+    ps = pool.init_pool(list(range(seeds)), c, 1)
     steps = pool.PoolStepCache(c, (task,), mcfg, seed_loop="auto")
     t0, step, rows = time.time(), 0, []
     for target in checks:
-      if time.time() - t0 >= FLAGS.budget_s:
+      if time.time() - t0 >= budget_s:
         break
       ps, _ = pool.run_pool_steps(ps, c, steps, step, target - step)
       step = target
@@ -103,17 +116,28 @@ def main(argv):
         ev = [evaluate.evaluate_length(jax.random.key(5), pool.seed_state(host, i).params,
                                        pool.seed_state(host, i).relax.active_sets, mcfg,
                                        c.eval, task, n, k)
-              for i in range(FLAGS.seeds)]
+              for i in range(seeds)]
         row[f"seq{n}"] = [round(float(r["seq_error"]), 3) for r in ev]
         row[f"dig{n}"] = [round(float(r["digit_error"]), 4) for r in ev]
       row["eval_t"] = round(time.time() - t0 - tt, 1)
       rows.append(row)
       print(name, json.dumps(row), flush=True)
       res[name] = rows
-      if FLAGS.out:
-        with open(FLAGS.out, "w") as f:
+      if out:
+        with open(out, "w") as f:
           json.dump(res, f)
+  return res
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  try:
+    run(FLAGS.variants, FLAGS.checks, FLAGS.seeds, FLAGS.budget_s, FLAGS.test, FLAGS.out)
+  except ValueError as e:
+    raise app.UsageError(str(e)) from None
 
 
 if __name__ == "__main__":
+  define_flags()
   app.run(main)

@@ -30,12 +30,18 @@ def test_bad_variants(name, match):
     sweep.variant_config(name)
 
 
+@pytest.mark.parametrize("checks,tests,match", [(["2", "1"], ["9:2"], "increasing"),
+                                                (["1"], ["9"], "length:examples")])
+def test_bad_checks_and_tests(checks, tests, match):
+  with pytest.raises(ValueError, match=match):
+    sweep.run(["fast"], checks, 2, 1.0, tests)
+
+
 @pytest.mark.slow
 def test_tiny_sweep_runs(tmp_path):
   out = tmp_path / "sweep.json"
-  sweep.FLAGS(["sweep", "--variants=fast+m8+b4", "--checks=1,2", "--seeds=2",
-               "--test=9:2", f"--out={out}", "--budget_s=600"])
-  sweep.main([])
+  res = sweep.run(["fast+m8+b4"], ["1", "2"], 2, 600.0, ["9:2"], str(out))
   rows = json.loads(out.read_text())["fast+m8+b4"]
+  assert rows == res["fast+m8+b4"]
   assert [r["step"] for r in rows] == [1, 2]
   assert len(rows[-1]["seq9"]) == 2 and all(0.0 <= e <= 1.0 for e in rows[-1]["dig9"])
