@@ -160,11 +160,8 @@ class RepeatCopy(GymTapeEnv):
         return 3 * width
 
     def _source_index(self, i, width):
-        # Segment by comparisons, not integer division (vectorised int division is slow
-        # on CPU and this runs at every reset).
         w = jnp.maximum(width, 1)
-        seg = (i >= w).astype(i.dtype) + (i >= 2 * w).astype(i.dtype)
-        j = i - seg * w
+        seg, j = i // w, i % w
         return jnp.where(seg == 1, w - 1 - j, j)
 
 

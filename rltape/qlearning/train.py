@@ -140,9 +140,6 @@ def make_train(config: ml_collections.ConfigDict, env=None,
                    optax.sgd(config.learning_rate))
   batch = config.batch_size
 
-  def env_params(e, complexity, jitter=True):
-    return episode_params(config, e, complexity, train=jitter)
-
   def rollout(params, key, e, p, n, epsilon, record):
     """Epsilon-greedy rollout of n episodes; returns (Trajectory|None, solved)."""
     k_reset, k_steps = jax.random.split(key)
@@ -255,7 +252,7 @@ def make_train(config: ml_collections.ConfigDict, env=None,
   def update_one(s: TrainState):
     key = jax.random.fold_in(jax.random.wrap_key_data(s.rng), s.step)
     k_roll, _ = jax.random.split(key)
-    p = env_params(env, s.length)
+    p = episode_params(config, env, s.length)
     traj, solved = rollout(s.params, k_roll, env, p, batch, config.epsilon,
                            True)
     penalty_on = (s.last_window_acc >= config.penalty_start_accuracy).astype(
@@ -301,7 +298,7 @@ def make_train(config: ml_collections.ConfigDict, env=None,
     # The update at this step uses the first half of the same split.
     key = jax.random.split(
         jax.random.fold_in(jax.random.wrap_key_data(s.rng), s.step))[1]
-    p = env_params(test_env, config.test_length, jitter=False)
+    p = episode_params(config, test_env, config.test_length, train=False)
     _, solved = rollout(s.params, key, test_env, p, config.test_batch, 0.0,
                         False)
     return jnp.mean(solved.astype(jnp.float32))
