@@ -20,6 +20,8 @@ from neuralgpu import tasks as tasks_lib
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Training workdir with checkpoints.")
+flags.DEFINE_integer("seed_index", None, "Pool workdirs: which seed (default: the pool's "
+                     "best, the one it stopped on).")
 flags.DEFINE_multi_string("question", [], "e.g. '101+11' or '2*1' (digits in the task's base).")
 flags.DEFINE_string("task", None, "Task (default: the run's last task); must match the operator.")
 flags.DEFINE_integer("pad_to", 0, "Zero-pad operands to this many digits (0 = natural).")
@@ -49,7 +51,7 @@ def main(argv):
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   if not FLAGS.question and not FLAGS.failure_cases:
     raise app.UsageError("give --question=... (repeatable) or --failure_cases")
-  cfg, mcfg, state, step = restore.load(FLAGS.workdir)
+  cfg, mcfg, state, step = restore.load(FLAGS.workdir, FLAGS.seed_index)
   default = restore.task_for(cfg, FLAGS.task)
   for q in FLAGS.question:
     try:

@@ -19,6 +19,8 @@ from neuralgpu import tasks as tasks_lib
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Training workdir with checkpoints.")
+flags.DEFINE_integer("seed_index", None, "Pool workdirs: which seed (default: the pool's "
+                     "best, the one it stopped on).")
 flags.DEFINE_list("lengths", ["41", "201", "401", "2001"], "Test lengths.")
 flags.DEFINE_list("examples", ["512", "512", "128", "32"], "Examples per length.")
 flags.DEFINE_string("task", None, "Task to test (default: the run's last task).")
@@ -40,7 +42,7 @@ def main(argv):
     raise app.UsageError(f"--lengths has {len(lengths)} items, --examples {len(examples)}")
   if any(n < 3 for n in lengths) or any(k < 1 for k in examples):
     raise app.UsageError(f"lengths must be >= 3 and examples >= 1: {lengths}, {examples}")
-  cfg, mcfg, state, step = restore.load(FLAGS.workdir)
+  cfg, mcfg, state, step = restore.load(FLAGS.workdir, FLAGS.seed_index)
   task = restore.task_for(cfg, FLAGS.task)
   eval_cfg = cfg.eval
   if FLAGS.max_chunk_elements:

@@ -9,10 +9,12 @@ on CPU use small ``--checks``.
   python experiments/sweep_badd_pools.py --variants=fast+d0.5,fast+2c+d0.3 \
       --checks=1000,2000,3000,5000 --seeds=8 --budget_s=105 --out=/tmp/sweep.json
 
-A variant is ``fast`` (the default config of ``experiments/configs/ngpu.py``)
+A variant is ``fast`` or ``dngpu`` (configs of ``experiments/configs/ngpu.py``)
 followed by ``+``-joined modifiers: ``d<p>`` candidate dropout p, ``2c`` two gated
 units per step, ``m<n>`` n maps, ``lr<x>`` learning rate, ``b<n>`` batch size,
-``long`` training lengths up to 81 (buckets 9..81), ``cap`` cap-mode buckets.
+``long`` training lengths up to 81 (buckets 9..81), ``cap`` cap-mode buckets,
+``cyc`` one bin per step with examples filling it, ``all`` every DNGPU bin every
+step, ``adamax`` optax AdaMax + global-norm clip, ``emb`` Kaiser's input layer.
 """
 import json
 import os
@@ -41,12 +43,26 @@ def define_flags():
 def variant_config(name: str):
   """The fast badd config with ``name``'s modifiers; ValueError on an unknown one."""
   from experiments.configs import ngpu
-  c = ngpu.get_config("variant=fast,task=badd")
   parts = name.split("+")
-  if parts[0] != "fast":
-    raise ValueError(f"variant {name!r} must start with 'fast'")
+  if parts[0] not in ("fast", "dngpu"):
+    raise ValueError(f"variant {name!r} must start with 'fast' or 'dngpu'")
+  c = ngpu.get_config(f"variant={parts[0]},task=badd")
   for part in parts[1:]:
-    if part == "2c":
+    if part == "cyc":      # one bin per step, cycling, examples filling their bin
+      c.curriculum.bucket_mode = "cycle"
+      c.curriculum.fill_bins = True
+    elif part == "all":    # every bin every step, examples filling their bin
+      c.curriculum.bucket_mode = "all"
+      c.curriculum.buckets = (8, 12, 16, 20, 25, 28, 31, 36, 41)
+    elif part == "adamax":  # optax AdaMax with global-norm clipping (the fast default)
+      c.optim.optimizer = "adamax"
+      c.optim.lr = 0.005
+      c.optim.b2_schedule = "none"
+      c.optim.grad_clip = 1.0
+    elif part == "emb":    # Kaiser's input layer (embedding, tanh, 1x1 conv)
+      c.model.input_layer = "embed_tanh_conv"
+      c.model.embed_init = 1.7
+    elif part == "2c":
       c.model.cgrus_per_step = 2
     elif part == "long":
       c.curriculum.max_length = 81
@@ -64,7 +80,7 @@ def variant_config(name: str):
       c.batch_size = int(part[1:])
     else:
       raise ValueError(f"unknown modifier {part!r} in variant {name!r}; allowed: d<p>, 2c, "
-                       "m<n>, lr<x>, b<n>, long, cap")
+                       "m<n>, lr<x>, b<n>, long, cap, cyc, all, adamax, emb")
   from neuralgpu import config as config_lib
   config_lib.validate(c)
   return c

@@ -5,10 +5,23 @@ r"""Trains a Neural GPU.
 
 Override any config value with --config.<path>=value (e.g. --config.model.num_maps=128).
 A workdir resumes from its last checkpoint; one made with another config is refused.
+
+A config with a ``pool`` section (``seeds=N`` in the config argument) trains N seeds
+as one program and stops at the first solved one (``neuralgpu.pool``). On CPU this
+binary exposes one host device per core (unless XLA_FLAGS already sets a count), so
+the seeds of a pool run on all cores; single runs use the first device as before.
 """
-from absl import app
-from absl import flags
-from absl import logging
+import json
+import os
+
+if "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", ""):
+  os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
+                             f" --xla_force_host_platform_device_count={os.cpu_count() or 1}"
+                             ).strip()
+
+from absl import app  # noqa: E402  (XLA_FLAGS must be set before jax loads)
+from absl import flags  # noqa: E402
+from absl import logging  # noqa: E402
 from ml_collections import config_flags
 
 from neuralgpu import config as config_lib
@@ -25,7 +38,22 @@ def main(argv):
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   logging.set_verbosity(logging.WARNING)  # checkpoint libraries log every save at INFO
   config_lib.validate(FLAGS.config)
-  train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
+  if "pool" not in FLAGS.config:
+    train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
+    return
+  from neuralgpu import evaluate
+  from neuralgpu import pool
+  pool.validate_pool(FLAGS.config)
+  out = pool.train_pool(FLAGS.config, FLAGS.workdir)
+  brief = {k: out.get(k) for k in ("task", "step", "stop_reason", "num_solved", "num_seeds",
+                                   "best_seed", "train_minutes", "total_minutes")}
+  print(json.dumps(brief))
+  if "eval" in out:
+    solved = out["seeds"][out["best_seed_index"]]["solved"]
+    print(evaluate.format_table(
+        out["eval"], f"{FLAGS.config.task}, seed {out['best_seed']} of the pool "
+        f"({'solved' if solved else 'none solved; lowest training error'}) after "
+        f"{out['step']} steps ({out['total_minutes']:.1f} min incl. final eval):"))
 
 
 if __name__ == "__main__":

@@ -12,12 +12,14 @@ import ml_collections
 from neuralgpu import model as model_lib
 from neuralgpu import tasks as tasks_lib
 
-OPTIMIZERS = ("adam", "adamax")
+OPTIMIZERS = ("adam", "adamax", "clipped_adamax")
 # Top-level settings that do not change what a train step computes: they may differ
 # between a run and its resumption, and do not key the compiled-step cache.
 RESUMABLE_KEYS = ("num_train_steps", "max_train_minutes", "log_every", "checkpoint_every",
                   "keep_checkpoints", "progress_bar", "eval")
-BUCKET_MODES = ("cap", "cycle")
+BUCKET_MODES = ("cap", "cycle", "all")
+ALL_BINS_FORMS = ("auto", "separate", "ragged")
+B2_SCHEDULES = ("none", "dngpu")
 CONV_IMPLS = ("auto",) + model_lib.CONV_IMPLS
 
 
@@ -51,6 +53,7 @@ def default_config() -> ml_collections.ConfigDict:
   m.remat_k = 8
   m.init_scale = 1.0
   m.embed_init = 1.7
+  m.input_layer = "embed_tanh_conv"  # or "hard_tanh" (DNGPU)
   m.update_gate_bias = 1.0    # initial bias of u (DNGPU: 0.7)
   m.reset_gate_bias = 1.0     # initial bias of r (DNGPU: 0.5)
 
@@ -66,6 +69,8 @@ def default_config() -> ml_collections.ConfigDict:
   o.eps = 1e-4
   o.b1 = 0.9
   o.b2 = 0.999
+  o.b2_schedule = "none"      # or "dngpu": b2 = 1 - max(5e-4, 0.01 * 0.5^(step/2000))
+  o.min_lr_scale = 0.0        # floor of the plateau lr scale (DNGPU: 1/60)
   o.grad_clip = 1.0
   o.plateau_factor = 0.98     # lr *= factor when the loss stops improving
   o.plateau_patience = 5      # in units of plateau_window steps
@@ -82,7 +87,10 @@ def default_config() -> ml_collections.ConfigDict:
   cu.p_current = 0.6          # share of examples at the current length (rest uniform below)
   cu.long_every = 10          # every long_every-th step samples up to max_length (0 = never)
   cu.buckets = (5, 9, 13, 17, 21, 25, 31, 41)
-  cu.bucket_mode = "cap"      # cap | cycle (see curriculum.sample_lengths)
+  cu.bucket_mode = "cap"      # cap | cycle | all (see curriculum.sample_lengths)
+  cu.fill_bins = False        # cycle: examples fill their bin as in "all" (DNGPU)
+  cu.short_share = 0.05       # all / fill_bins: share of examples shorter than their bin
+  cu.all_bins_form = "auto"   # all: separate forwards per bin | ragged (one padded batch)
   cu.other_task_prob = 0.2    # base curriculum: train a random unsolved task
   cu.drop_back_threshold = 0.3  # a solved task whose error rises above this drops back one length
 
@@ -148,6 +156,8 @@ def validate(config) -> None:
            f"model kernel {m.kernel_width}x{m.kernel_height} must have odd sides (SAME padding)")
   _require(m.gate_type in model_lib.GATE_TYPES,
            f"model.gate_type={m.gate_type!r}; allowed: {model_lib.GATE_TYPES}")
+  _require(m.input_layer in model_lib.INPUT_LAYERS,
+           f"model.input_layer={m.input_layer!r}; allowed: {model_lib.INPUT_LAYERS}")
   _require(m.conv_impl in CONV_IMPLS, f"model.conv_impl={m.conv_impl!r}; allowed: {CONV_IMPLS}")
   _require(m.remat in model_lib.REMAT_POLICIES,
            f"model.remat={m.remat!r}; allowed: {model_lib.REMAT_POLICIES}")
@@ -169,6 +179,10 @@ def validate(config) -> None:
   o = config.optim
   _require(o.optimizer in OPTIMIZERS, f"optim.optimizer={o.optimizer!r}; allowed: {OPTIMIZERS}")
   _require(float(o.lr) > 0, f"optim.lr={o.lr} must be > 0")
+  _require(o.b2_schedule in B2_SCHEDULES,
+           f"optim.b2_schedule={o.b2_schedule!r}; allowed: {B2_SCHEDULES}")
+  _require(0.0 <= float(o.min_lr_scale) <= 1.0,
+           f"optim.min_lr_scale={o.min_lr_scale} must be in [0, 1]")
   _require(float(o.grad_clip) > 0, f"optim.grad_clip={o.grad_clip} must be > 0")
   _require(0 < float(o.plateau_factor) <= 1.0,
            f"optim.plateau_factor={o.plateau_factor} must be in (0, 1]")
@@ -187,6 +201,10 @@ def validate(config) -> None:
            f"curriculum.buckets={cu.buckets} must be increasing and end >= max_length={cu.max_length}")
   _require(cu.bucket_mode in BUCKET_MODES,
            f"curriculum.bucket_mode={cu.bucket_mode!r}; allowed: {BUCKET_MODES}")
+  _require(cu.all_bins_form in ALL_BINS_FORMS,
+           f"curriculum.all_bins_form={cu.all_bins_form!r}; allowed: {ALL_BINS_FORMS}")
+  _require(0.0 <= float(cu.short_share) <= 1.0,
+           f"curriculum.short_share={cu.short_share} must be in [0, 1]")
   e = config.eval
   _require(len(e.lengths) == len(e.examples),
            f"eval.lengths={e.lengths} and eval.examples={e.examples} must have the same length")

@@ -90,6 +90,8 @@ def sample_lengths(key: jax.Array, batch: int, cur: jax.Array, is_long: jax.Arra
   k_min = (int(cu.min_length) - 1) // 2
   k_cur = (cur - 1) // 2
   k1, k2 = jax.random.split(key)
+  if cu.bucket_mode == "cycle" and cu.fill_bins:
+    return fill_lengths(key, batch, cur, cfg, int(bucket))
   if cu.bucket_mode == "cycle":
     buckets = [int(b) for b in cu.buckets]
     i = buckets.index(int(bucket))
@@ -102,6 +104,20 @@ def sample_lengths(key: jax.Array, batch: int, cur: jax.Array, is_long: jax.Arra
   k_rand = jax.random.randint(k1, (batch,), k_min, k_top + 1)
   at_cur = (jax.random.uniform(k2, (batch,)) < cu.p_current) & ~is_long
   k = jnp.where(at_cur, k_cur, k_rand)
+  return (2 * k + 1).astype(jnp.int32)
+
+
+def fill_lengths(key: jax.Array, batch: int, cur: jax.Array, cfg, bucket: int) -> jax.Array:
+  """``bucket_mode="all"`` (DNGPU): examples that fill ``bucket`` (the longest odd
+  length <= bucket, capped at ``cur``); a share ``short_share`` is uniform over the
+  shorter lengths, so the model also sees padding."""
+  cu = cfg.curriculum
+  k_min = (int(cu.min_length) - 1) // 2
+  k_top = jnp.minimum((int(bucket) - 1) // 2, (cur - 1) // 2)
+  k1, k2 = jax.random.split(key)
+  k_short = jax.random.randint(k1, (batch,), k_min, jnp.maximum(k_top, k_min + 1))
+  short = jax.random.uniform(k2, (batch,)) < cu.short_share
+  k = jnp.where(short & (k_top > k_min), jnp.minimum(k_short, k_top), k_top)
   return (2 * k + 1).astype(jnp.int32)
 
 

@@ -39,6 +39,10 @@ Params = Mapping[str, Any]
 CONV_IMPLS = ("shifted", "xla")
 REMAT_POLICIES = ("none", "every_step", "every_k")
 GATE_TYPES = ("cutoff_sigmoid", "hard")
+# "embed_tanh_conv": Kaiser & Sutskever (embedding, tanh, 1x1 conv).
+# "hard_tanh": DNGPU (one-hot, 1x1 conv = an embedding row plus bias, hard tanh with
+# saturation cost, dropout at the candidate-dropout rate).
+INPUT_LAYERS = ("embed_tanh_conv", "hard_tanh")
 
 
 # ----------------------------------------------------------------------------
@@ -195,14 +199,20 @@ def _select_set(stacked: Mapping[str, jax.Array], t, active_sets):
           for k in CGRU_KEYS}
 
 
-def _make_step_fn(cfg, mask, n_static, active_sets, rng, train):
-  """The scan body: applies cgrus_per_step CGRUs to the state at step t."""
+def _make_step_fn(cfg, mask, n_static, active_sets, rng, train, step_counts=None):
+  """The scan body: applies cgrus_per_step CGRUs to the state at step t.
+
+  With ``step_counts`` (int32 ``[B]``), example b keeps its state after its own
+  ``step_counts[b]`` steps (ragged depth: examples of several lengths padded to one
+  width run exactly as many steps as they would alone at their own width).
+  """
   j_count = int(cfg.cgrus_per_step)
   state_drop = float(cfg.dropout) * 8.0 / n_static if train else 0.0
   state_drop = min(state_drop, 0.5)
   cand_drop = float(cfg.candidate_dropout) if train else 0.0
 
   def step(params_stack, s, t):
+    s_in = s
     w_t = _select_set(params_stack, t, active_sets)
     sat_total = jnp.zeros((), s.dtype)
     for j in range(j_count):
@@ -218,6 +228,11 @@ def _make_step_fn(cfg, mask, n_static, active_sets, rng, train):
           jax.random.fold_in(jax.random.fold_in(rng, t), 1000), 1.0 - state_drop,
           s.shape)
       s = jnp.where(keep, s / (1.0 - state_drop), 0.0)
+    if step_counts is not None:
+      live = (t < step_counts)
+      s = jnp.where(live[:, None, None, None], s, s_in)
+      # Saturation cost as if each example stopped at its own depth.
+      sat_total = sat_total * jnp.mean(live.astype(s.dtype))
     return s, sat_total
 
   return step
@@ -268,7 +283,8 @@ def apply(params: Params, inputs: jax.Array, cfg, *,
           active_sets: jax.Array | int = 1,
           rng: Optional[jax.Array] = None,
           train: bool = False,
-          positions: Optional[jax.Array] = None) -> tuple[jax.Array, jax.Array]:
+          positions: Optional[jax.Array] = None,
+          step_counts: Optional[jax.Array] = None) -> tuple[jax.Array, jax.Array]:
   """Runs the Neural GPU.
 
   Args:
@@ -281,6 +297,9 @@ def apply(params: Params, inputs: jax.Array, cfg, *,
     positions: bool ``[B, n]``, the positions the state lives on (default
       ``inputs > 0``); pass ``(inputs > 0) | (targets > 0)`` for tasks whose
       output is longer than their input (``dup``).
+    step_counts: int32 ``[B]``, optional: example b runs ``step_counts[b]`` steps
+      (at most the width's step count) and then keeps its state; used to train
+      several length bins in one padded batch.
 
   Returns:
     (logits ``[B, n, vocab]``, total saturation cost scalar).
@@ -292,16 +311,29 @@ def apply(params: Params, inputs: jax.Array, cfg, *,
   dtype = params["embed"].dtype
   mask = positions.astype(dtype)[:, :, None, None]
   emb = jnp.take(params["embed"], inputs, axis=0)
-  x = jnp.tanh(emb) @ params["in_w"] + params["in_b"]
+  in_sat = jnp.zeros((), dtype)
+  if cfg.input_layer == "hard_tanh":
+    pre = emb + params["in_b"]
+    x = hard_tanh(pre)
+    if cfg.saturation_cost > 0:
+      in_sat = saturation_cost(pre)
+    p = float(cfg.candidate_dropout)
+    if train and rng is not None and p > 0:
+      keep = jax.random.bernoulli(jax.random.fold_in(rng, 0x7FFFFFFF), 1.0 - p, x.shape)
+      x = jnp.where(keep, x / (1.0 - p), 0.0)
+  else:
+    x = jnp.tanh(emb) @ params["in_w"] + params["in_b"]
   x = x * mask[:, :, 0, :]
   s0 = jnp.zeros((b, n, h, m), dtype).at[:, :, 0, :].set(x)
   stack = {k: params[k] for k in CGRU_KEYS}
   steps = num_steps_for(cfg, n)
+  if step_counts is not None:
+    step_counts = jnp.minimum(jnp.asarray(step_counts, jnp.int32), steps)
   step = _make_step_fn(cfg, mask, n, jnp.asarray(active_sets, jnp.int32),
-                       rng if train else None, train)
+                       rng if train else None, train, step_counts)
   s, sat = run_steps(stack, s0, steps, step, cfg.remat, cfg.remat_k)
   logits = s[:, :, 0, :] @ params["out_w"] + params["out_b"]
-  return logits, sat / (steps * int(cfg.cgrus_per_step))
+  return logits, sat / (steps * int(cfg.cgrus_per_step)) + in_sat
 
 
 def relaxation_pull_loss(params: Params, active_sets: jax.Array) -> jax.Array:

@@ -193,6 +193,11 @@ class PoolStepCache:
                                     donate_argnums=0)
     return self._fns[bucket]
 
+  def precompile(self, ps: PoolState, buckets) -> None:
+    """Compiles the steps of ``buckets`` in parallel threads (XLA compiles outside
+    the GIL), replacing each jitted step by its compiled executable."""
+    train_lib.precompile_steps(self, self._fns, ps, buckets)
+
 
 def to_host(tree, mesh=None):
   """A numpy copy of a (possibly multi-process sharded) pytree on every process."""
@@ -269,7 +274,13 @@ def pool_defaults():
   # How a device steps its seeds: vmap | map | auto (map on CPU, vmap elsewhere;
   # measured in make_pool_step).
   p.seed_loop = "auto"
+  # all: train until every seed is solved (the tables' verdicts); any: stop at the first
+  # solved seed and evaluate it (a pool that beats the seed lottery of one run).
+  p.stop_when = "all"
   return p
+
+
+STOP_WHEN = ("all", "any")
 
 
 def with_pool(cfg):
@@ -292,6 +303,8 @@ def validate_pool(cfg) -> None:
     raise ValueError(f"need 0 <= pool.struggles_fraction={p.struggles_fraction} < "
                      f"pool.works_fraction={p.works_fraction} <= 1")
   resolve_seed_loop(str(p.get("seed_loop", "auto")))
+  if str(p.get("stop_when", "all")) not in STOP_WHEN:
+    raise ValueError(f"pool.stop_when={p.stop_when!r}; allowed: {STOP_WHEN}")
   if int(p.screen_examples) < 1:
     raise ValueError(f"pool.screen_examples={p.screen_examples} must be >= 1")
   if p.init_from and not os.path.isdir(os.path.join(p.init_from, "checkpoints")):
@@ -378,7 +391,12 @@ def train_pool(config, workdir: str, *, record_buckets: list | None = None) -> d
   tasks = tuple(tasks_lib.get_task(n) for n in names)
   mcfg = train_lib.resolve_model_config(config)
   s = int(config.pool.num_seeds)
-  mesh = make_mesh(s) if config.pool.shard else None
+  mesh = None
+  if config.pool.shard:
+    devices = jax.devices()
+    if jax.process_count() == 1:   # the largest device count that divides the pool
+      devices = devices[:max(d for d in range(1, len(devices) + 1) if s % d == 0)]
+    mesh = make_mesh(s, devices)
   seeds = np.arange(s) + int(config.seed)
   lead = jax.process_index() == 0
   os.makedirs(workdir, exist_ok=True)
@@ -396,6 +414,7 @@ def train_pool(config, workdir: str, *, record_buckets: list | None = None) -> d
   step = int(np.max(to_host(ps.train.step, mesh)))
   writer = logging_utils.MetricWriter(workdir) if lead else None
   steps = PoolStepCache(config, tasks, mcfg, mesh, str(config.pool.get("seed_loop", "auto")))
+  steps.precompile(ps, train_lib.buckets_to_compile(config))
   cu = config.curriculum
   max_cur = max_live_length(ps, mesh)
   t_start = time.time()
@@ -413,7 +432,8 @@ def train_pool(config, workdir: str, *, record_buckets: list | None = None) -> d
     for i in range(s):
       if str(i) in solved_at or not ps_host.alive[i]:
         continue
-      if not final and not bool(np.all(ps_host.train.curriculum.solved[i])):
+      if (not final and train_lib.curriculum_gates_checks(config)
+          and not bool(np.all(ps_host.train.curriculum.solved[i]))):
         continue
       key = jax.random.fold_in(jax.random.key(int(seeds[i])), 10_000_019)
       res = seed_solve_check(key, seed_state(ps_host, i), mcfg, config, tasks[-1])
@@ -449,6 +469,8 @@ def train_pool(config, workdir: str, *, record_buckets: list | None = None) -> d
         if lead:
           writer.write(step, row)
           bar.update(step, {"cur_length": max_cur, "train_seq_error": row["mean_train_seq_error"],
+                            "train_digit_error": float(np.mean(
+                                [m["train_digit_error"] for m in per])),
                             "steps_per_s": row["seed_steps_per_s"] / s})
       if step % int(config.checkpoint_every) == 0:
         ckpt_lib.save(manager, step, ps, workdir, before + time.time() - t_start)
@@ -457,6 +479,9 @@ def train_pool(config, workdir: str, *, record_buckets: list | None = None) -> d
         check_solved(ps_host, step)
         if len(solved_at) == s:
           stop_reason = "all_solved"
+          break
+        if solved_at and str(config.pool.get("stop_when", "all")) == "any":
+          stop_reason = "one_solved"
           break
       if step % int(config.log_every) == 0 and not np.any(host[1]):
         stop_reason = "all_diverged"
@@ -473,7 +498,8 @@ def train_pool(config, workdir: str, *, record_buckets: list | None = None) -> d
   manager.wait_until_finished()
   t_eval = time.time()
   ps_host = to_host(ps, mesh)
-  check_solved(ps_host, step, final=True)
+  if not (solved_at and str(config.pool.get("stop_when", "all")) == "any"):
+    check_solved(ps_host, step, final=True)
   per = per_seed_metrics(ps_host.train.metrics) if step % int(config.log_every) else last_per
   seeds_out = []
   for i in range(s):
@@ -502,12 +528,37 @@ def train_pool(config, workdir: str, *, record_buckets: list | None = None) -> d
       "num_processes": jax.process_count(),
       "seeds": seeds_out, "evals": evals,
   }
+  if str(p.get("stop_when", "all")) == "any":
+    best = best_seed_index(seeds_out)
+    t_best = time.time()
+    from neuralgpu import evaluate as evaluate_lib
+    key = jax.random.fold_in(jax.random.key(int(config.seed)), 10_000_019)
+    ts = seed_state(ps_host, best)
+    out["best_seed_index"] = best
+    out["best_seed"] = int(seeds[best])
+    out["eval"] = evaluate_lib.evaluate_table(
+        key, ts.params, ts.relax.active_sets, mcfg, config.eval, tasks[-1],
+        config.eval.lengths, config.eval.examples, config.operand_mode)
+    out["final_eval_minutes"] = (time.time() - t_eval) / 60.0
+    out["total_minutes"] = out["train_minutes"] + out["final_eval_minutes"]
+    out["best_eval_minutes"] = (time.time() - t_best) / 60.0
   if lead:
     with open(os.path.join(workdir, "pool_summary.json"), "w") as f:
       json.dump(out, f, indent=2, default=float)
     writer.write(step, {"num_solved": n_solved, "solved_fraction": n_solved / s})
     writer.close()
   return out
+
+
+def best_seed_index(seeds_out: list[dict]) -> int:
+  """The first solved seed (earliest ``solved_at``), else the live seed with the lowest
+  final training sequence error, else seed 0."""
+  solved = [(r["solved_at"], i) for i, r in enumerate(seeds_out) if r["solved"]]
+  if solved:
+    return min(solved)[1]
+  live = [((r["final_train_metrics"] or {}).get("train_seq_error", 1.0), i)
+          for i, r in enumerate(seeds_out) if r["diverged_at"] is None]
+  return min(live)[1] if live else 0
 
 
 def run_pool_steps(ps: PoolState, cfg, steps: PoolStepCache, start_step: int, num_steps: int,

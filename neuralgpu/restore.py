@@ -28,12 +28,31 @@ def load_config(workdir: str) -> ml_collections.ConfigDict:
   return cfg
 
 
-def load(workdir: str):
-  """Returns (config, resolved model config, TrainState, step) of a workdir."""
+def load(workdir: str, seed_index: int | None = None):
+  """Returns (config, resolved model config, TrainState, step) of a workdir.
+
+  A pool workdir gives one seed's state: ``seed_index``, else the pool summary's
+  ``best_seed_index`` (the seed a ``stop_when=any`` pool stopped on), else seed 0.
+  """
   cfg = load_config(workdir)
   names = config_lib.task_names(cfg)
-  template = train_lib.init_state(jax.random.key(cfg.seed), cfg, len(names))
-  state, step = ckpt_lib.load_params(workdir, cfg, template)
+  if "pool" not in cfg:
+    template = train_lib.init_state(jax.random.key(cfg.seed), cfg, len(names))
+    state, step = ckpt_lib.load_params(workdir, cfg, template)
+    return cfg, train_lib.resolve_model_config(cfg), state, step
+  from neuralgpu import pool as pool_lib
+  n = int(cfg.pool.num_seeds)
+  if seed_index is None:
+    seed_index = 0
+    summary = os.path.join(workdir, "pool_summary.json")
+    if os.path.exists(summary):
+      with open(summary) as f:
+        seed_index = int(json.load(f).get("best_seed_index", 0))
+  if not 0 <= int(seed_index) < n:
+    raise ValueError(f"seed_index={seed_index} is not in [0, {n}) for pool workdir {workdir!r}")
+  template = pool_lib.init_pool(list(range(int(cfg.seed), int(cfg.seed) + n)), cfg, len(names))
+  ps, step = ckpt_lib.load_params(workdir, cfg, template)
+  state = pool_lib.seed_state(jax.device_get(ps), int(seed_index))
   return cfg, train_lib.resolve_model_config(cfg), state, step
 
 

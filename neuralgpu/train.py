@@ -55,17 +55,66 @@ def resolve_model_config(cfg: ml_collections.ConfigDict) -> ml_collections.Confi
   return mcfg
 
 
+def b2_schedule(cfg) -> Callable[[jax.Array], jax.Array] | float:
+  """beta2 of the optimizer: fixed, or DNGPU's 1 - max(5e-4, 0.01 * 0.5^(t/2000))."""
+  o = cfg.optim
+  if o.b2_schedule == "dngpu":
+    return lambda count: 1.0 - jnp.maximum(
+        5e-4, 0.01 * 0.5 ** (count.astype(jnp.float32) / 2000.0))
+  return float(o.b2)
+
+
+class ClippedAdamaxState(flax.struct.PyTreeNode):
+  count: jax.Array
+  mu: Any     # first moment
+  nu: Any     # infinity norm
+
+
+def scale_by_clipped_adamax(b1: float, b2, eps: float, clip_multiplier: float = 1.2,
+                            clip_epsilon: float = 1e-4) -> optax.GradientTransformation:
+  """DNGPU's AdaMax: each gradient element is first clipped to
+  +-(clip_multiplier * nu + clip_epsilon), nu being its running infinity norm (so the
+  first steps warm up and a gradient spike moves a weight at most ~lr); no bias
+  correction. ``b2`` is a float or a function of the step count."""
+  b2_fn = b2 if callable(b2) else (lambda _: b2)
+
+  def init(params):
+    zeros = jax.tree.map(jnp.zeros_like, params)
+    return ClippedAdamaxState(count=jnp.zeros((), jnp.int32), mu=zeros,
+                              nu=jax.tree.map(jnp.zeros_like, params))
+
+  def update(grads, state, params=None):
+    del params
+    beta2 = b2_fn(state.count)
+    clipped = jax.tree.map(
+        lambda g, n: jnp.clip(g, -(clip_multiplier * n + clip_epsilon),
+                              clip_multiplier * n + clip_epsilon), grads, state.nu)
+    mu = jax.tree.map(lambda m, g: b1 * m + (1.0 - b1) * g, state.mu, clipped)
+    nu = jax.tree.map(lambda n, g: jnp.maximum(beta2 * n, jnp.abs(g)), state.nu, clipped)
+    updates = jax.tree.map(lambda m, n: m / (n + eps), mu, nu)
+    return updates, ClippedAdamaxState(count=state.count + 1, mu=mu, nu=nu)
+
+  return optax.GradientTransformation(init, update)
+
+
 def make_optimizer(cfg) -> optax.GradientTransformationExtraArgs:
   o = cfg.optim
-  scale = (optax.scale_by_adam(b1=o.b1, b2=o.b2, eps=o.eps) if o.optimizer == "adam"
-           else optax.scale_by_adamax(b1=o.b1, b2=o.b2, eps=o.eps))
+  fn = {"adam": optax.scale_by_adam, "adamax": optax.scale_by_adamax,
+        "clipped_adamax": scale_by_clipped_adamax}[o.optimizer]
+  b2 = b2_schedule(cfg)
+  if o.optimizer == "clipped_adamax":
+    scale = fn(b1=o.b1, b2=b2, eps=o.eps)
+  elif callable(b2):
+    scale = optax.inject_hyperparams(fn, static_args=("b1", "eps"))(b1=o.b1, b2=b2, eps=o.eps)
+  else:
+    scale = fn(b1=o.b1, b2=b2, eps=o.eps)
   return optax.chain(
       optax.clip_by_global_norm(o.grad_clip),
       scale,
       optax.scale(-o.lr),
       optax.contrib.reduce_on_plateau(
           factor=o.plateau_factor, patience=o.plateau_patience,
-          accumulation_size=o.plateau_window),
+          accumulation_size=o.plateau_window, min_scale=float(o.min_lr_scale)),
   )
 
 
@@ -99,40 +148,108 @@ def make_batch_for(key, tasks, task_idx, lengths, bucket, mode):
   return x, y
 
 
+def all_bins_form(cfg) -> str:
+  """``bucket_mode="all"``: one padded batch with ragged depth (accelerators) or one
+  forward per bin (CPU, where padding to the longest bin costs compute)."""
+  form = cfg.curriculum.all_bins_form
+  if form == "auto":
+    return "separate" if jax.default_backend() == "cpu" else "ragged"
+  return form
+
+
+def _bins_batch(key, cfg, tasks, task_idx, cur, width=None):
+  """``bucket_mode="all"``: per bin (inputs, targets, lengths), every bin's examples
+  filling it (DNGPU), padded to ``width`` if given, else to the bin."""
+  out = []
+  for i, b in enumerate(int(x) for x in cfg.curriculum.buckets):
+    k_len, k_data = jax.random.split(jax.random.fold_in(key, i))
+    lengths = curriculum_lib.fill_lengths(k_len, int(cfg.batch_size), cur, cfg, b)
+    inputs, targets = make_batch_for(k_data, tasks, task_idx, lengths, b, cfg.operand_mode)
+    if width:  # the same examples, padded (both forms see identical data)
+      pad = ((0, 0), (0, int(width) - b))
+      inputs, targets = jnp.pad(inputs, pad), jnp.pad(targets, pad)
+    out.append((inputs, targets, lengths, b))
+  return out
+
+
 def make_train_step(cfg, tasks: tuple, bucket: int, mcfg=None) -> Callable[[TrainState], TrainState]:
-  """Returns the pure train step for padded length ``bucket``."""
+  """Returns the pure train step for padded length ``bucket``.
+
+  With ``curriculum.bucket_mode="all"`` every step trains every bin (``bucket`` is
+  then ignored) and the loss is the mean over bins of each bin's mean loss.
+  """
   mcfg = mcfg or resolve_model_config(cfg)
   tx = make_optimizer(cfg)
   cu = cfg.curriculum
   long_every = int(cu.long_every)
   sat_w = float(cfg.model.saturation_cost)
   noise = float(cfg.optim.grad_noise)
+  all_bins = cu.bucket_mode == "all"
+  form = all_bins_form(cfg) if all_bins else None
 
-  def loss_fn(params, inputs, targets, relax, rng):
+  def forward(params, inputs, targets, relax, rng, step_counts=None):
+    """(per-example CE sums, per-example target counts, logits, saturation)."""
     logits, sat = model_lib.apply(params, inputs, mcfg, active_sets=relax.active_sets,
-                                  rng=rng, train=True, positions=(inputs > 0) | (targets > 0))
+                                  rng=rng, train=True, positions=(inputs > 0) | (targets > 0),
+                                  step_counts=step_counts)
     mask = (targets > 0).astype(jnp.float32)
     ce = optax.softmax_cross_entropy_with_integer_labels(logits, targets)
-    ce = jnp.sum(ce * mask) / jnp.maximum(jnp.sum(mask), 1.0)
+    return jnp.sum(ce * mask, -1), jnp.sum(mask, -1), logits, sat
+
+  def regularised(params, ce, sat, relax):
     total = ce + relax.pull * model_lib.relaxation_pull_loss(params, relax.active_sets)
     if sat_w > 0:
       total = total + sat_w * sat
-    return total, (ce, logits)
+    return total
+
+  def loss_fn(params, inputs, targets, relax, rng):
+    ce_sum, count, logits, sat = forward(params, inputs, targets, relax, rng)
+    ce = jnp.sum(ce_sum) / jnp.maximum(jnp.sum(count), 1.0)
+    return regularised(params, ce, sat, relax), (ce, [(logits, targets)])
+
+  def loss_fn_bins(params, bins, relax, rng):
+    nb = len(bins)
+    if form == "ragged":
+      inputs = jnp.concatenate([x for x, _, _, _ in bins])
+      targets = jnp.concatenate([y for _, y, _, _ in bins])
+      counts = jnp.concatenate([jnp.full((x.shape[0],), model_lib.num_steps_for(mcfg, b),
+                                         jnp.int32) for x, _, _, b in bins])
+      ce_sum, count, logits, sat = forward(params, inputs, targets, relax, rng, counts)
+      ce_bins = (jnp.sum(ce_sum.reshape(nb, -1), -1)
+                 / jnp.maximum(jnp.sum(count.reshape(nb, -1), -1), 1.0))
+      ce = jnp.mean(ce_bins)
+      return regularised(params, ce, sat, relax), (ce, [(logits, targets)])
+    ces, sats, outs = [], [], []
+    for i, (inputs, targets, _, _) in enumerate(bins):
+      ce_sum, count, logits, sat = forward(params, inputs, targets, relax,
+                                           jax.random.fold_in(rng, i))
+      ces.append(jnp.sum(ce_sum) / jnp.maximum(jnp.sum(count), 1.0))
+      sats.append(sat)
+      outs.append((logits, targets))
+    ce = sum(ces) / nb
+    return regularised(params, ce, sum(sats) / nb, relax), (ce, outs)
 
   def train_step(state: TrainState) -> TrainState:
     key = jax.random.fold_in(jax.random.wrap_key_data(state.key), state.step)
     k_task, k_len, k_data, k_drop, k_noise = jax.random.split(key, 5)
     cs = state.curriculum
     task_idx = curriculum_lib.choose_task(k_task, cs, cfg)
-    is_long = (jnp.mod(state.step, long_every) == long_every - 1) if long_every > 0 \
-        else jnp.zeros((), bool)
-    lengths = curriculum_lib.sample_lengths(k_len, int(cfg.batch_size), cs.cur[task_idx],
-                                            is_long, cfg, bucket)
-    lengths = jnp.minimum(lengths, bucket)
-    inputs, targets = make_batch_for(k_data, tasks, task_idx, lengths, bucket,
-                                     cfg.operand_mode)
-    (loss, (ce, logits)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-        state.params, inputs, targets, state.relax, k_drop)
+    if all_bins:
+      width = max(int(b) for b in cu.buckets) if form == "ragged" else None
+      bins = _bins_batch(k_data, cfg, tasks, task_idx, cs.cur[task_idx], width)
+      lengths = jnp.concatenate([l for _, _, l, _ in bins])
+      (loss, (ce, outs)), grads = jax.value_and_grad(loss_fn_bins, has_aux=True)(
+          state.params, bins, state.relax, k_drop)
+    else:
+      is_long = (jnp.mod(state.step, long_every) == long_every - 1) if long_every > 0 \
+          else jnp.zeros((), bool)
+      lengths = curriculum_lib.sample_lengths(k_len, int(cfg.batch_size), cs.cur[task_idx],
+                                              is_long, cfg, bucket)
+      lengths = jnp.minimum(lengths, bucket)
+      inputs, targets = make_batch_for(k_data, tasks, task_idx, lengths, bucket,
+                                       cfg.operand_mode)
+      (loss, (ce, outs)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+          state.params, inputs, targets, state.relax, k_drop)
     if noise > 0:
       t = (state.step + 1).astype(jnp.float32)
       std = noise * jnp.sqrt(t ** -0.55 * jnp.maximum(0.0, state.last_seq_err - 0.02))
@@ -143,9 +260,15 @@ def make_train_step(cfg, tasks: tuple, bucket: int, mcfg=None) -> Callable[[Trai
     updates, opt_state = tx.update(grads, state.opt_state, state.params, value=loss)
     params = optax.apply_updates(state.params, updates)
 
-    mask = targets > 0
-    wrong = (jnp.argmax(logits, -1) != targets) & mask
-    seq_wrong = jnp.any(wrong, axis=-1)
+    digit_wrong = digit_total = 0.0
+    seq_wrongs = []
+    for logits, targets in outs:
+      mask = targets > 0
+      wrong = (jnp.argmax(logits, -1) != targets) & mask
+      digit_wrong = digit_wrong + jnp.sum(wrong)
+      digit_total = digit_total + jnp.sum(mask)
+      seq_wrongs.append(jnp.any(wrong, axis=-1))
+    seq_wrong = jnp.concatenate(seq_wrongs)
     step = state.step + 1
     cs = curriculum_lib.record(cs, task_idx, lengths, seq_wrong)
     cs, passed = curriculum_lib.update(cs, step, cfg)
@@ -154,8 +277,8 @@ def make_train_step(cfg, tasks: tuple, bucket: int, mcfg=None) -> Callable[[Trai
     batch_seq_err = jnp.mean(seq_wrong.astype(jnp.float32))
     metrics = {
         "loss": m["loss"] + loss, "ce": m["ce"] + ce,
-        "digit_wrong": m["digit_wrong"] + jnp.sum(wrong),
-        "digit_total": m["digit_total"] + jnp.sum(mask),
+        "digit_wrong": m["digit_wrong"] + digit_wrong,
+        "digit_total": m["digit_total"] + digit_total,
         "seq_wrong": m["seq_wrong"] + jnp.sum(seq_wrong),
         "seq_total": m["seq_total"] + seq_wrong.shape[0],
         "steps": m["steps"] + 1.0,
@@ -180,6 +303,8 @@ def bucket_for(length: int, buckets) -> int:
 def host_bucket(cfg, step: int, max_cur: int) -> int:
   """The padded length for the step about to run (a function of state only)."""
   cu = cfg.curriculum
+  if cu.bucket_mode == "all":  # every step trains every bin; one compiled step
+    return int(cu.buckets[-1])
   if cu.bucket_mode == "cycle":
     usable = [int(b) for b in cu.buckets if int(b) <= bucket_for(max_cur, cu.buckets)]
     return usable[step % len(usable)]
@@ -228,12 +353,51 @@ class StepCache:
     self.wrap = wrap or (lambda f: f)
     self._prefix = (name, _training_key(cfg, mcfg), tasks)
 
+  def key(self, bucket: int) -> tuple:
+    return self._prefix + (int(bucket),)
+
   def __call__(self, bucket: int):
-    key = self._prefix + (int(bucket),)
+    key = self.key(bucket)
     if key not in _COMPILED:
       fn = make_train_step(self.cfg, self.tasks, bucket, self.mcfg)
       _COMPILED[key] = jax.jit(self.wrap(fn), donate_argnums=0)
     return _COMPILED[key]
+
+  def precompile(self, state: TrainState, buckets) -> None:
+    precompile_steps(self, _COMPILED, state, buckets)
+
+
+def buckets_to_compile(cfg) -> list[int]:
+  """The buckets a run steps through from the start (cycle and all modes), or []."""
+  cu = cfg.curriculum
+  if cu.bucket_mode == "all":
+    return [int(cu.buckets[-1])]
+  if cu.bucket_mode == "cycle" and int(cu.start_length) >= int(cu.max_length):
+    return [int(b) for b in cu.buckets]
+  return []
+
+
+def precompile_steps(cache, table: dict, state, buckets) -> None:
+  """Fills ``table[bucket]`` of a step cache with compiled executables, compiled in
+  parallel threads (XLA compiles outside the GIL, so a 2-core machine compiles a
+  cycle of buckets about twice as fast)."""
+  import concurrent.futures
+  todo = [int(b) for b in dict.fromkeys(buckets)]
+  fns = {b: cache(b) for b in todo}
+  todo = [b for b in todo if hasattr(fns[b], "lower")]   # not yet compiled
+  if not todo:
+    return
+  with concurrent.futures.ThreadPoolExecutor(max(1, min(len(todo), os.cpu_count() or 1))) as ex:
+    exes = list(ex.map(lambda b: fns[b].lower(state).compile(), todo))
+  for b, exe in zip(todo, exes):
+    table[cache.key(b) if hasattr(cache, "key") else b] = exe
+
+
+def curriculum_gates_checks(cfg) -> bool:
+  """Solve checks wait for the length curriculum to reach the training length; with no
+  length curriculum (start = max length) they run at every ``eval.every`` steps (the
+  check screens the training length first, so an unfit model costs little)."""
+  return int(cfg.curriculum.start_length) < int(cfg.curriculum.max_length)
 
 
 def solved_all(state: TrainState) -> bool:
@@ -262,6 +426,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   start_step = int(state.step)
   writer = logging_utils.MetricWriter(workdir)
   steps = StepCache(config, tasks, mcfg)
+  steps.precompile(state, buckets_to_compile(config))
   eval_key = jax.random.fold_in(jax.random.key(config.seed), 10_000_019)
   cu = config.curriculum
   max_cur = int(np.max(jax.device_get(state.curriculum.cur)))
@@ -296,7 +461,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         ckpt_lib.save(manager, step, state, workdir,
                       train_seconds_before + time.time() - t_start)
       if (config.eval.stop_when_solved and step % int(config.eval.every) == 0
-          and solved_all(state)):
+          and (solved_all(state) or not curriculum_gates_checks(config))):
         rows = quick_solve_check(eval_key, state, mcfg, config, tasks[-1])
         evals.append({"step": step, "rows": rows})
         writer.write(step, {f"eval_seq_error_{r['length']}": r["seq_error"] for r in rows})

@@ -20,7 +20,8 @@ def tiny_cfg(**kw):
       cgrus_per_step=2, cutoff=1.2, gate_type="cutoff_sigmoid", diagonal_gates=False,
       saturation_cost=0.0, candidate_dropout=0.0, dropout=0.0, num_sets=3,
       conv_impl="shifted", remat="none", remat_k=2, steps_per_length=1.0, init_scale=1.0,
-      embed_init=1.7, update_gate_bias=1.0, reset_gate_bias=1.0))
+      embed_init=1.7, update_gate_bias=1.0, reset_gate_bias=1.0,
+      input_layer="embed_tanh_conv"))
   c.update(kw)
   return c
 
@@ -205,6 +206,44 @@ class ModelTest(chex.TestCase, parameterized.TestCase):
     chex.assert_shape(out, (1, 5, 19))
     chex.assert_tree_all_finite((out, sat))
     assert float(sat) >= 0.0
+
+  def test_ragged_depth_equals_each_example_at_its_own_width(self):
+    """step_counts: examples padded to one width, each frozen after its own number
+    of steps, give the logits they give alone at their own width."""
+    cfg = tiny_cfg(gate_type="hard", diagonal_gates=True, height=1, kernel_height=1,
+                   num_maps=6, num_sets=1, cgrus_per_step=1)
+    params = model.init_params(jax.random.key(3), cfg)
+    params["gate_b"] = params["gate_b"] * 0.0  # keep the state moving
+    a = jnp.array([[2, 3, 17, 1, 0]], jnp.int32)        # width 5, length 4
+    b = jnp.array([[3, 2, 2, 17, 1, 2, 0, 0]], jnp.int32)  # width 8, length 6
+    want_a, _ = model.apply(params, a, cfg, active_sets=1)
+    want_b, _ = model.apply(params, b, cfg, active_sets=1)
+    both = jnp.concatenate([jnp.pad(a, ((0, 0), (0, 3))), b])
+    got, _ = model.apply(params, both, cfg, active_sets=1,
+                         step_counts=jnp.array([5, 8], jnp.int32))
+    np.testing.assert_allclose(got[0, :4], want_a[0, :4], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got[1, :6], want_b[0, :6], rtol=1e-5, atol=1e-6)
+    # Without the freeze, the short example runs 8 steps and differs.
+    free, _ = model.apply(params, both, cfg, active_sets=1)
+    assert np.max(np.abs(np.asarray(free[0, :4] - want_a[0, :4]))) > 1e-3
+
+  def test_hard_tanh_input_layer_hand_values(self):
+    """DNGPU input layer: state = clip(E[x] + b, -1, 1) on the input positions; with
+    the update gate held open (u = 1) the state passes through unchanged."""
+    cfg = tiny_cfg(gate_type="hard", height=1, kernel_height=1, num_maps=2, num_sets=1,
+                   cgrus_per_step=1, input_layer="hard_tanh")
+    params = model.init_params(jax.random.key(0), cfg)
+    params["embed"] = jnp.zeros((19, 2)).at[2].set(jnp.array([0.5, 3.0])).at[3].set(
+        jnp.array([-2.0, 0.25]))
+    params["in_b"] = jnp.array([0.1, -0.5])
+    params["gate_w"] = jnp.zeros_like(params["gate_w"])
+    params["gate_b"] = params["gate_b"].at[..., :2].set(10.0)   # u = 1
+    params["out_w"] = jnp.eye(2, 19)
+    params["out_b"] = jnp.zeros((19,))
+    x = jnp.array([[2, 3, 0]], jnp.int32)
+    logits, _ = model.apply(params, x, cfg, active_sets=1)
+    want = np.array([[0.6, 1.0], [-1.0, -0.25], [0.0, 0.0]])
+    np.testing.assert_allclose(logits[0, :, :2], want, rtol=1e-6, atol=1e-6)
 
   def test_saturation_cost_hand_values(self):
     x = jnp.array([0.0, 0.95, -1.5, 0.5])

@@ -20,9 +20,16 @@ def test_variant_modifiers():
   assert c.curriculum.bucket_mode == "cap"
   base = sweep.variant_config("fast")
   assert base.model.candidate_dropout == 0.1 and base.curriculum.max_length == 41
+  d = sweep.variant_config("dngpu+cyc+b16")
+  assert d.curriculum.bucket_mode == "cycle" and d.curriculum.fill_bins
+  assert d.batch_size == 16 and d.optim.optimizer == "clipped_adamax"
+  assert d.model.input_layer == "hard_tanh" and d.model.candidate_dropout == 0.5
+  back = sweep.variant_config("fast+all+adamax+emb")
+  assert back.curriculum.bucket_mode == "all" and len(back.curriculum.buckets) == 9
+  assert back.optim.optimizer == "adamax" and back.model.input_layer == "embed_tanh_conv"
 
 
-@pytest.mark.parametrize("name,match", [("slow+d0.5", "must start with 'fast'"),
+@pytest.mark.parametrize("name,match", [("slow+d0.5", "must start with 'fast' or 'dngpu'"),
                                         ("fast+x3", "unknown modifier 'x3'"),
                                         ("fast+d1.5", "candidate_dropout")])
 def test_bad_variants(name, match):

@@ -35,6 +35,11 @@ from neuralgpu import train
     ("operand_mode", "weird", "operand_mode"),
     ("relax.end_sets", 9, "end_sets"),
     ("curriculum.bucket_mode", "random", "bucket_mode"),
+    ("curriculum.all_bins_form", "stacked", "all_bins_form"),
+    ("curriculum.short_share", 1.5, "short_share"),
+    ("model.input_layer", "onehot", "input_layer"),
+    ("optim.b2_schedule", "cosine", "b2_schedule"),
+    ("optim.min_lr_scale", -0.1, "min_lr_scale"),
 ])
 def test_bad_config_values_are_rejected(path, value, match):
   c = config_lib.default_config()
@@ -48,7 +53,7 @@ def test_bad_config_values_are_rejected(path, value, match):
 
 
 def test_config_variants_validate():
-  for arg in ("variant=faithful", "variant=fast", "variant=smoke",
+  for arg in ("variant=faithful", "variant=fast", "variant=smoke", "variant=dngpu",
               "variant=faithful,task=bmul+qmul+mul,width=128", "task=bmul+mul5+mul"):
     c = ngpu.get_config(arg)
     config_lib.validate(c)
@@ -119,6 +124,69 @@ def test_sample_lengths_cycle_bucket():
   assert set(np.asarray(capped).tolist()) == {7}
   low = curriculum.sample_lengths(jax.random.key(0), 64, jnp.int32(9), jnp.bool_(False), c, 5)
   assert set(np.asarray(low).tolist()) == {3, 5}
+
+
+def test_fill_lengths_fill_the_bin():
+  c = _cfg(bucket_mode="all", buckets=(8, 12), max_length=11, start_length=11,
+           short_share=0.0)
+  full = curriculum.fill_lengths(jax.random.key(0), 64, jnp.int32(11), c, 8)
+  assert set(np.asarray(full).tolist()) == {7}      # the longest odd length <= 8
+  capped = curriculum.fill_lengths(jax.random.key(0), 64, jnp.int32(5), c, 12)
+  assert set(np.asarray(capped).tolist()) == {5}    # never above the current length
+  c.curriculum.short_share = 0.5
+  mixed = np.asarray(curriculum.fill_lengths(jax.random.key(1), 400, jnp.int32(11), c, 12))
+  assert set(mixed.tolist()) <= {3, 5, 7, 9, 11} and 0.35 < np.mean(mixed < 11) < 0.65
+
+
+def test_clipped_adamax_hand_values():
+  """DNGPU AdaMax: g clipped to +-(1.2 nu + 1e-4); mu = .9 mu + .1 g; nu = max(b2 nu, |g|)."""
+  t = train.scale_by_clipped_adamax(0.9, 0.99, 1e-8)
+  st = t.init({"w": jnp.zeros(2)})
+  u, st = t.update({"w": jnp.array([1.0, -2.0])}, st)
+  np.testing.assert_allclose(u["w"], [1e-5 / (1e-4 + 1e-8), -1e-5 / (1e-4 + 1e-8)], rtol=1e-5)
+  u, st = t.update({"w": jnp.array([1.0, 0.0])}, st)
+  # step 2: clip 2.2e-4 -> g = [2.2e-4, 0]; mu = [3.1e-5, -9e-6]; nu = [2.2e-4, 0.99e-4]
+  np.testing.assert_allclose(u["w"], [3.1e-5 / (2.2e-4 + 1e-8), -9e-6 / (0.99e-4 + 1e-8)],
+                             rtol=1e-4)
+  assert int(st.count) == 2
+
+
+def test_dngpu_b2_schedule():
+  c = ngpu.get_config("variant=dngpu")
+  b2 = train.b2_schedule(c)
+  np.testing.assert_allclose([float(b2(jnp.int32(n))) for n in (0, 2000, 100_000)],
+                             [0.99, 0.995, 0.9995], rtol=1e-6)
+  c.optim.b2_schedule = "none"
+  assert train.b2_schedule(c) == c.optim.b2
+
+
+def _all_bins_cfg(form):
+  c = ngpu.get_config("variant=dngpu")
+  c.model.num_maps = 6
+  c.model.candidate_dropout = 0.0
+  c.model.saturation_cost = 0.0
+  c.batch_size = 3
+  c.curriculum.buckets = (5, 8, 11)
+  c.curriculum.max_length = c.curriculum.start_length = 11
+  c.curriculum.all_bins_form = form
+  return c
+
+
+def test_all_bins_forms_agree():
+  """One padded batch with ragged depth == one forward per bin (same data, same loss
+  and gradients), without dropout."""
+  task = train.tasks_lib.get_task("badd")
+  states = []
+  for form in ("separate", "ragged"):
+    c = _all_bins_cfg(form)
+    st = train.init_state(jax.random.key(0), c, 1)
+    states.append(jax.jit(train.make_train_step(c, (task,), 11))(st))
+  a, b = states
+  np.testing.assert_allclose(a.metrics["ce"], b.metrics["ce"], rtol=1e-5)
+  for k in ("digit_wrong", "digit_total", "seq_total"):
+    assert float(a.metrics[k]) == float(b.metrics[k])
+  assert float(a.metrics["seq_total"]) == 9.0     # 3 bins x batch 3
+  chex.assert_trees_all_close(a.params, b.params, rtol=1e-4, atol=1e-6)
 
 
 def test_relaxation_pull_growth_and_hard_average():

@@ -1,0 +1,66 @@
+"""A pool that stops at its first solved seed (the main job's seed pool), its best-seed
+choice, and loading one seed of a pool workdir for evaluation."""
+import json
+import os
+
+import chex
+import jax
+import numpy as np
+import pytest
+
+from experiments.configs import ngpu
+from neuralgpu import pool
+from neuralgpu import restore
+
+
+def test_best_seed_index():
+  def r(solved, at, err, div=None):
+    return {"solved": solved, "solved_at": at, "diverged_at": div,
+            "final_train_metrics": {"train_seq_error": err}}
+  assert pool.best_seed_index([r(False, None, .5), r(True, 40, .9), r(True, 20, .8)]) == 2
+  assert pool.best_seed_index([r(False, None, .5), r(False, None, .2, div=3),
+                               r(False, None, .3)]) == 2
+  assert pool.best_seed_index([r(False, None, .5, div=1)]) == 0
+
+
+def test_seeds_config_and_bad_values():
+  c = ngpu.get_config("variant=smoke,seeds=3")
+  assert c.pool.num_seeds == 3 and c.pool.stop_when == "any"
+  pool.validate_pool(c)
+  with pytest.raises(ValueError, match="seeds=0"):
+    ngpu.get_config("variant=smoke,seeds=0")
+  c.pool.stop_when = "first"
+  with pytest.raises(ValueError, match="stop_when"):
+    pool.validate_pool(c)
+
+
+def test_any_stop_evaluates_the_solved_seed_and_restore_loads_it(tmp_path, monkeypatch):
+  c = ngpu.get_config("variant=smoke,seeds=2")
+  c.num_train_steps = 12
+  c.eval.every = 3
+  c.curriculum.advance_threshold = 1.01   # every check passes: the solve check runs
+  calls = []
+
+  def fake_check(key, ts_host, mcfg, cfg, task):
+    calls.append(int(ts_host.step))
+    # Seed index 1 (the second call of a check round) is "solved".
+    return {"solved": len(calls) % 2 == 0, "rows": []}
+
+  monkeypatch.setattr(pool, "seed_solve_check", fake_check)
+  wd = str(tmp_path / "pool")
+  out = pool.train_pool(c, wd)
+  assert out["stop_reason"] == "one_solved" and out["step"] == 3
+  assert out["best_seed_index"] == 1 and out["best_seed"] == c.seed + 1
+  assert [r["length"] for r in out["eval"]] == [int(n) for n in c.eval.lengths]
+  with open(os.path.join(wd, "pool_summary.json")) as f:
+    assert json.load(f)["best_seed_index"] == 1
+  # restore.load gives the best seed's state; an explicit index gives another.
+  cfg, _, state, step = restore.load(wd)
+  assert step == 3 and int(state.step) == 3
+  _, _, other, _ = restore.load(wd, seed_index=0)
+  leaves = jax.tree.leaves(jax.tree.map(lambda a, b: np.array_equal(a, b),
+                                        state.params, other.params))
+  assert not all(leaves)   # two seeds, two different models
+  with pytest.raises(ValueError, match="seed_index=5"):
+    restore.load(wd, seed_index=5)
+  chex.assert_trees_all_equal_shapes(state.params, other.params)
