@@ -414,12 +414,13 @@ def train_pool(config, workdir: str, *, record_buckets: list | None = None) -> d
   step = int(np.max(to_host(ps.train.step, mesh)))
   writer = logging_utils.MetricWriter(workdir) if lead else None
   steps = PoolStepCache(config, tasks, mcfg, mesh, str(config.pool.get("seed_loop", "auto")))
-  steps.precompile(ps, train_lib.buckets_to_compile(config))
   cu = config.curriculum
   max_cur = max_live_length(ps, mesh)
   t_start = time.time()
+  # Compilation counts towards the run's minutes (and its time budget).
+  steps.precompile(ps, train_lib.buckets_to_compile(config))
   before = logging_utils.read_elapsed(workdir)
-  last_t, last_step = t_start, step
+  last_t, last_step = time.time(), step
   solved_at = {}
   evals = []
   last_per = None  # per-seed train metrics of the last logged window

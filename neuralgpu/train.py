@@ -79,8 +79,8 @@ def scale_by_clipped_adamax(b1: float, b2, eps: float, clip_multiplier: float = 
   b2_fn = b2 if callable(b2) else (lambda _: b2)
 
   def init(params):
-    zeros = jax.tree.map(jnp.zeros_like, params)
-    return ClippedAdamaxState(count=jnp.zeros((), jnp.int32), mu=zeros,
+    return ClippedAdamaxState(count=jnp.zeros((), jnp.int32),
+                              mu=jax.tree.map(jnp.zeros_like, params),
                               nu=jax.tree.map(jnp.zeros_like, params))
 
   def update(grads, state, params=None):
@@ -102,12 +102,9 @@ def make_optimizer(cfg) -> optax.GradientTransformationExtraArgs:
   fn = {"adam": optax.scale_by_adam, "adamax": optax.scale_by_adamax,
         "clipped_adamax": scale_by_clipped_adamax}[o.optimizer]
   b2 = b2_schedule(cfg)
-  if o.optimizer == "clipped_adamax":
-    scale = fn(b1=o.b1, b2=b2, eps=o.eps)
-  elif callable(b2):
-    scale = optax.inject_hyperparams(fn, static_args=("b1", "eps"))(b1=o.b1, b2=b2, eps=o.eps)
-  else:
-    scale = fn(b1=o.b1, b2=b2, eps=o.eps)
+  if callable(b2) and o.optimizer != "clipped_adamax":  # optax's take a float b2
+    fn = optax.inject_hyperparams(fn, static_args=("b1", "eps"))
+  scale = fn(b1=o.b1, b2=b2, eps=o.eps)
   return optax.chain(
       optax.clip_by_global_norm(o.grad_clip),
       scale,
@@ -426,11 +423,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   start_step = int(state.step)
   writer = logging_utils.MetricWriter(workdir)
   steps = StepCache(config, tasks, mcfg)
-  steps.precompile(state, buckets_to_compile(config))
   eval_key = jax.random.fold_in(jax.random.key(config.seed), 10_000_019)
   cu = config.curriculum
   max_cur = int(np.max(jax.device_get(state.curriculum.cur)))
   t_start = time.time()
+  # Compilation counts towards the run's minutes (and its time budget).
+  steps.precompile(state, buckets_to_compile(config))
   train_seconds_before = logging_utils.read_elapsed(workdir)
   last_log_t, last_log_step = time.time(), start_step
   evals = []

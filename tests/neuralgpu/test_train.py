@@ -156,6 +156,12 @@ def test_dngpu_b2_schedule():
   b2 = train.b2_schedule(c)
   np.testing.assert_allclose([float(b2(jnp.int32(n))) for n in (0, 2000, 100_000)],
                              [0.99, 0.995, 0.9995], rtol=1e-6)
+  for name in ("adam", "adamax", "clipped_adamax"):   # every optimizer takes the schedule
+    c.optim.optimizer = name
+    tx = train.make_optimizer(c)
+    w = {"w": jnp.ones(2)}
+    u, _ = tx.update(w, tx.init(w), w, value=jnp.float32(1.0))
+    assert np.all(np.isfinite(np.asarray(u["w"]))) and np.all(np.asarray(u["w"]) < 0)
   c.optim.b2_schedule = "none"
   assert train.b2_schedule(c) == c.optim.b2
 
