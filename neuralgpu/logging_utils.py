@@ -25,10 +25,12 @@ def _git_commit() -> str:
     return "unknown"
 
 
-def _version(mod: str) -> str:
+def _version(dist: str) -> str:
+  """The installed version of a distribution (``orbax-checkpoint``, not ``orbax``)."""
+  import importlib.metadata
   try:
-    return __import__(mod).__version__
-  except Exception:  # a missing optional package is recorded, not fatal
+    return importlib.metadata.version(dist)
+  except importlib.metadata.PackageNotFoundError:  # recorded, not fatal
     return "missing"
 
 
@@ -38,7 +40,7 @@ def write_provenance(workdir: str, config, mcfg) -> dict:
       "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
       "argv": sys.argv,
       "python": platform.python_version(),
-      "versions": {m: _version(m) for m in ("jax", "jaxlib", "flax", "optax", "orbax.checkpoint",
+      "versions": {m: _version(m) for m in ("jax", "jaxlib", "flax", "optax", "orbax-checkpoint",
                                              "numpy")},
       "backend": jax.default_backend(),
       "devices": [d.device_kind for d in jax.devices()],

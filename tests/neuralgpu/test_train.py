@@ -264,6 +264,7 @@ def test_train_checkpoint_resume_bit_identical(tmp_path):
   # Provenance is recorded.
   prov = [json.loads(l) for l in open(os.path.join(full, "provenance.jsonl"))]
   assert {"jax", "jaxlib", "flax", "optax"} <= set(prov[0]["versions"])
+  assert "missing" not in prov[0]["versions"].values()   # all installed: all found
   assert prov[0]["devices"] and "git_commit" in prov[0]
   summary = json.load(open(os.path.join(full, "summary.json")))
   assert [r["length"] for r in summary["eval"]] == [9, 15]
