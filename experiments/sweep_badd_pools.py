@@ -53,7 +53,7 @@ def variant_config(name: str):
       c.curriculum.fill_bins = True
     elif part == "all":    # every bin every step, examples filling their bin
       c.curriculum.bucket_mode = "all"
-      c.curriculum.buckets = (8, 12, 16, 20, 25, 28, 31, 36, 41)
+      c.curriculum.buckets = ngpu.DNGPU_BINS
     elif part == "adamax":  # optax AdaMax with global-norm clipping (the fast default)
       c.optim.optimizer = "adamax"
       c.optim.lr = 0.005

@@ -87,11 +87,11 @@ def sample_lengths(key: jax.Array, batch: int, cur: jax.Array, is_long: jax.Arra
   Lengths are odd (2k+1, k-digit operands) so every length is a whole example.
   """
   cu = cfg.curriculum
+  if cu.bucket_mode == "cycle" and cu.fill_bins:
+    return fill_lengths(key, batch, cur, cfg, int(bucket))
   k_min = (int(cu.min_length) - 1) // 2
   k_cur = (cur - 1) // 2
   k1, k2 = jax.random.split(key)
-  if cu.bucket_mode == "cycle" and cu.fill_bins:
-    return fill_lengths(key, batch, cur, cfg, int(bucket))
   if cu.bucket_mode == "cycle":
     buckets = [int(b) for b in cu.buckets]
     i = buckets.index(int(bucket))

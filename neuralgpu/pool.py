@@ -193,6 +193,9 @@ class PoolStepCache:
                                     donate_argnums=0)
     return self._fns[bucket]
 
+  def key(self, bucket: int) -> int:
+    return int(bucket)
+
   def precompile(self, ps: PoolState, buckets) -> None:
     """Compiles the steps of ``buckets`` in parallel threads (XLA compiles outside
     the GIL), replacing each jitted step by its compiled executable."""
@@ -391,6 +394,7 @@ def train_pool(config, workdir: str, *, record_buckets: list | None = None) -> d
   tasks = tuple(tasks_lib.get_task(n) for n in names)
   mcfg = train_lib.resolve_model_config(config)
   s = int(config.pool.num_seeds)
+  stop_at_first = str(config.pool.get("stop_when", "all")) == "any"
   mesh = None
   if config.pool.shard:
     devices = jax.devices()
@@ -481,7 +485,7 @@ def train_pool(config, workdir: str, *, record_buckets: list | None = None) -> d
         if len(solved_at) == s:
           stop_reason = "all_solved"
           break
-        if solved_at and str(config.pool.get("stop_when", "all")) == "any":
+        if solved_at and stop_at_first:
           stop_reason = "one_solved"
           break
       if step % int(config.log_every) == 0 and not np.any(host[1]):
@@ -499,7 +503,7 @@ def train_pool(config, workdir: str, *, record_buckets: list | None = None) -> d
   manager.wait_until_finished()
   t_eval = time.time()
   ps_host = to_host(ps, mesh)
-  if not (solved_at and str(config.pool.get("stop_when", "all")) == "any"):
+  if not (solved_at and stop_at_first):
     check_solved(ps_host, step, final=True)
   per = per_seed_metrics(ps_host.train.metrics) if step % int(config.log_every) else last_per
   seeds_out = []
@@ -529,7 +533,7 @@ def train_pool(config, workdir: str, *, record_buckets: list | None = None) -> d
       "num_processes": jax.process_count(),
       "seeds": seeds_out, "evals": evals,
   }
-  if str(p.get("stop_when", "all")) == "any":
+  if stop_at_first:
     best = best_seed_index(seeds_out)
     t_best = time.time()
     from neuralgpu import evaluate as evaluate_lib

@@ -375,7 +375,7 @@ def buckets_to_compile(cfg) -> list[int]:
 
 
 def precompile_steps(cache, table: dict, state, buckets) -> None:
-  """Fills ``table[bucket]`` of a step cache with compiled executables, compiled in
+  """Fills ``table[cache.key(bucket)]`` of a step cache with compiled executables, compiled in
   parallel threads (XLA compiles outside the GIL, so a 2-core machine compiles a
   cycle of buckets about twice as fast)."""
   import concurrent.futures
@@ -387,7 +387,7 @@ def precompile_steps(cache, table: dict, state, buckets) -> None:
   with concurrent.futures.ThreadPoolExecutor(max(1, min(len(todo), os.cpu_count() or 1))) as ex:
     exes = list(ex.map(lambda b: fns[b].lower(state).compile(), todo))
   for b, exe in zip(todo, exes):
-    table[cache.key(b) if hasattr(cache, "key") else b] = exe
+    table[cache.key(b)] = exe
 
 
 def curriculum_gates_checks(cfg) -> bool:

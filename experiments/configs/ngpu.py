@@ -43,6 +43,7 @@ KEYS = ("variant", "task", "width", "steps", "seed", "seeds")
 # The main job trains a pool of seeds by default (one per core on a 2-core CPU): which
 # seed takes off varies, and two seeds side by side beat one seed run twice as long.
 DEFAULT_SEEDS = {"dngpu_cycle": 2}
+DNGPU_BINS = (8, 12, 16, 20, 25, 28, 31, 36, 41)   # DNGPU's training length bins
 
 
 def parse_arg(arg: str | None) -> dict:
@@ -97,7 +98,7 @@ def dngpu(c: ml_collections.ConfigDict) -> None:
   o.grad_clip = 1e9            # DNGPU clips per element inside the optimizer
   cu = c.curriculum
   cu.bucket_mode = "all"
-  cu.buckets = (8, 12, 16, 20, 25, 28, 31, 36, 41)
+  cu.buckets = DNGPU_BINS
   cu.short_share = 0.05
   cu.advance_every = 200
   c.eval.every = 200
