@@ -17,6 +17,7 @@ import numpy as np
 from neuralgpu import evaluate
 from neuralgpu import restore
 from neuralgpu import tasks as tasks_lib
+from neuralgpu import train as train_lib
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Training workdir with checkpoints.")
@@ -37,7 +38,8 @@ def to_str(x, base):
 
 def ask(cfg, mcfg, state, task, a, b, digits):
   length = 2 * digits + 1
-  r = evaluate.answer(state.params, state.relax.active_sets, mcfg, task, a, b, length)
+  r = evaluate.answer(train_lib.eval_params(state), state.relax.active_sets, mcfg, task, a, b,
+                      length)
   sym = "+" if task.kind == "add" else "*"
   mark = "right" if r["correct"] else "WRONG"
   print(f"{to_str(a, task.base).zfill(digits)} {sym} {to_str(b, task.base).zfill(digits)}"

@@ -16,6 +16,7 @@ import jax
 from neuralgpu import evaluate
 from neuralgpu import restore
 from neuralgpu import tasks as tasks_lib
+from neuralgpu import train as train_lib
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Training workdir with checkpoints.")
@@ -48,7 +49,7 @@ def main(argv):
   if FLAGS.max_chunk_elements:
     eval_cfg = eval_cfg.copy_and_resolve_references()
     eval_cfg.max_chunk_elements = FLAGS.max_chunk_elements
-  rows = evaluate.evaluate_table(jax.random.key(FLAGS.seed), state.params,
+  rows = evaluate.evaluate_table(jax.random.key(FLAGS.seed), train_lib.eval_params(state),
                                  state.relax.active_sets, mcfg, eval_cfg, task, lengths,
                                  examples, FLAGS.mode or cfg.operand_mode)
   print(evaluate.format_table(rows, f"{task.name}, step {step}, {FLAGS.workdir}"))

@@ -13,7 +13,8 @@ A variant is ``fast`` or ``dngpu`` (configs of ``experiments/configs/ngpu.py``)
 followed by ``+``-joined modifiers: ``d<p>`` candidate dropout p, ``2c`` two gated
 units per step, ``m<n>`` n maps, ``lr<x>`` learning rate, ``b<n>`` batch size,
 ``long`` training lengths up to 81 (buckets 9..81), ``cap`` cap-mode buckets,
-``cyc`` one bin per step with examples filling it, ``all`` every DNGPU bin every
+``max<n>`` only the bins up to length n, ``sat<x>`` saturation cost weight x,
+``ema<x>`` a moving average of the parameters with decay x (evaluated beside the raw ones), ``cyc`` one bin per step with examples filling it, ``all`` every DNGPU bin every
 step, ``adamax`` optax AdaMax + global-norm clip, ``emb`` Kaiser's input layer.
 """
 import json
@@ -34,6 +35,7 @@ def define_flags():
   flags.DEFINE_list("variants", ["fast"], "Variants to train (see the module docstring).")
   flags.DEFINE_list("checks", ["1000", "2000"], "Steps at which every seed is evaluated.")
   flags.DEFINE_integer("seeds", 8, "Seeds per variant (one pool).")
+  flags.DEFINE_integer("first_seed", 0, "The pool's seeds are first_seed, first_seed + 1, ...")
   flags.DEFINE_float("budget_s", 120.0, "No new checkpoint segment starts after this many "
                      "seconds of a variant (compile included).")
   flags.DEFINE_list("test", ["201:64", "401:32"], "length:examples evaluated per seed.")
@@ -68,8 +70,21 @@ def variant_config(name: str):
       c.curriculum.max_length = 81
       c.curriculum.start_length = 81
       c.curriculum.buckets = (9, 17, 25, 33, 41, 61, 81)
+    elif part.startswith("max"):   # DNGPU's bins up to this length only
+      top = int(part[3:])
+      bins = tuple(b for b in c.curriculum.buckets if b <= top)
+      if not bins or bins[-1] != top:
+        raise ValueError(f"modifier {part!r}: the length must be one of the bins "
+                         f"{tuple(c.curriculum.buckets)}")
+      c.curriculum.buckets = bins
+      c.curriculum.max_length = top
+      c.curriculum.start_length = top
     elif part == "cap":
       c.curriculum.bucket_mode = "cap"
+    elif part.startswith("ema"):
+      c.optim.ema_decay = float(part[3:])
+    elif part.startswith("sat"):
+      c.model.saturation_cost = float(part[3:])
     elif part.startswith("lr"):
       c.optim.lr = float(part[2:])
     elif part.startswith("d"):
@@ -80,7 +95,7 @@ def variant_config(name: str):
       c.batch_size = int(part[1:])
     else:
       raise ValueError(f"unknown modifier {part!r} in variant {name!r}; allowed: d<p>, 2c, "
-                       "m<n>, lr<x>, b<n>, long, cap, cyc, all, adamax, emb")
+                       "m<n>, lr<x>, b<n>, max<n>, sat<x>, ema<x>, long, cap, cyc, all, adamax, emb")
   from neuralgpu import config as config_lib
   config_lib.validate(c)
   return c
@@ -103,7 +118,8 @@ def parse_tests(tests) -> list[tuple[int, int]]:
   return out
 
 
-def run(variants, checks, seeds: int, budget_s: float, tests, out: str = "") -> dict:
+def run(variants, checks, seeds: int, budget_s: float, tests, out: str = "",
+        first_seed: int = 0) -> dict:
   """Trains one pool per variant; returns {variant: [row per checkpoint]}."""
   checks, tests = parse_checks(checks), parse_tests(tests)
   configs = {v: variant_config(v) for v in variants}   # fail before compiling
@@ -114,7 +130,7 @@ def run(variants, checks, seeds: int, budget_s: float, tests, out: str = "") -> 
   res = {}
   for name, c in configs.items():
     mcfg = train.resolve_model_config(c)
-    ps = pool.init_pool(list(range(seeds)), c, 1)
+    ps = pool.init_pool(list(range(first_seed, first_seed + seeds)), c, 1)
     steps = pool.PoolStepCache(c, (task,), mcfg, seed_loop="auto")
     t0, step, rows = time.time(), 0, []
     for target in checks:
@@ -128,13 +144,17 @@ def run(variants, checks, seeds: int, budget_s: float, tests, out: str = "") -> 
       tt = time.time() - t0
       row = {"step": step, "t": round(tt, 1),
              "train_seq": [round(m["train_seq_error"], 3) for m in met]}
+      which = [("", lambda ts: ts.params)]
+      if train.ema_decay(c) > 0:
+        which.append(("ema_", train.eval_params))
       for n, k in tests:
-        ev = [evaluate.evaluate_length(jax.random.key(5), pool.seed_state(host, i).params,
-                                       pool.seed_state(host, i).relax.active_sets, mcfg,
-                                       c.eval, task, n, k)
-              for i in range(seeds)]
-        row[f"seq{n}"] = [round(float(r["seq_error"]), 3) for r in ev]
-        row[f"dig{n}"] = [round(float(r["digit_error"]), 4) for r in ev]
+        for prefix, params_of in which:
+          ev = [evaluate.evaluate_length(jax.random.key(5), params_of(pool.seed_state(host, i)),
+                                         pool.seed_state(host, i).relax.active_sets, mcfg,
+                                         c.eval, task, n, k)
+                for i in range(seeds)]
+          row[f"{prefix}seq{n}"] = [round(float(r["seq_error"]), 3) for r in ev]
+          row[f"{prefix}dig{n}"] = [round(float(r["digit_error"]), 4) for r in ev]
       row["eval_t"] = round(time.time() - t0 - tt, 1)
       rows.append(row)
       print(name, json.dumps(row), flush=True)
@@ -149,7 +169,8 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   try:
-    run(FLAGS.variants, FLAGS.checks, FLAGS.seeds, FLAGS.budget_s, FLAGS.test, FLAGS.out)
+    run(FLAGS.variants, FLAGS.checks, FLAGS.seeds, FLAGS.budget_s, FLAGS.test, FLAGS.out,
+        FLAGS.first_seed)
   except ValueError as e:
     raise app.UsageError(str(e)) from None
 

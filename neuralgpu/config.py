@@ -76,6 +76,8 @@ def default_config() -> ml_collections.ConfigDict:
   o.plateau_patience = 5      # in units of plateau_window steps
   o.plateau_window = 200
   o.grad_noise = 0.0          # 0 = off; std = grad_noise * sqrt(step^-0.55 * max(0, seq_err - 0.02))
+  o.ema_decay = 0.0           # 0 = off; else checks and evaluations use an exponential
+                              # moving average of the parameters with this decay per step
 
   cu = c.curriculum = ml_collections.ConfigDict()
   cu.min_length = 3
@@ -187,6 +189,8 @@ def validate(config) -> None:
   _require(0 < float(o.plateau_factor) <= 1.0,
            f"optim.plateau_factor={o.plateau_factor} must be in (0, 1]")
   _require(float(o.grad_noise) >= 0, f"optim.grad_noise={o.grad_noise} must be >= 0")
+  _require(0.0 <= float(o.get("ema_decay", 0.0)) < 1.0,
+           f"optim.ema_decay={o.get('ema_decay')} must be in [0, 1) (0 = off)")
   cu = config.curriculum
   for k in ("min_length", "start_length", "max_length"):
     _require(int(cu[k]) >= 3, f"curriculum.{k}={cu[k]} must be >= 3 (one-digit operands)")

@@ -19,6 +19,22 @@ import numpy as np
 from neuralgpu import model as model_lib
 from neuralgpu import tasks as tasks_lib
 
+# Solve checks during training and the final table draw their test examples from
+# different keys, so a run that stops at a passed check is reported on examples that
+# played no part in choosing when (or which seed) to stop.
+_CHECK_SALT = 10_000_019
+_FINAL_SALT = 20_000_003
+
+
+def check_key(seed: int) -> jax.Array:
+  """Key of the periodic solve checks of the run (or pool seed) with PRNG seed ``seed``."""
+  return jax.random.fold_in(jax.random.key(int(seed)), _CHECK_SALT)
+
+
+def final_key(seed: int) -> jax.Array:
+  """Key of the final evaluation table (held out from every solve check)."""
+  return jax.random.fold_in(jax.random.key(int(seed)), _FINAL_SALT)
+
 
 def error_counts(logits: jax.Array, targets: jax.Array) -> dict[str, jax.Array]:
   """Wrong / total non-padding digits and wrong / total sequences (sums)."""

@@ -36,6 +36,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec as P
 
+from neuralgpu import evaluate as evaluate_lib
 from neuralgpu import train as train_lib
 
 SEED_AXIS = "seed"
@@ -322,7 +323,6 @@ def seed_solve_check(key, ts_host, mcfg, cfg, task) -> dict:
   seed is not solved), so unsolved seeds cost little. The training length is
   screened first for the same reason.
   """
-  from neuralgpu import evaluate as evaluate_lib
   lengths = [int(n) for n in cfg.eval.lengths]
   plan = [(int(cfg.curriculum.max_length), None)]
   plan += [(int(n), int(cfg.eval.examples[lengths.index(int(n))]))
@@ -334,7 +334,8 @@ def seed_solve_check(key, ts_host, mcfg, cfg, task) -> dict:
     if full is not None and full > counts[0]:
       counts.append(full)
     for c in counts:
-      row = evaluate_lib.evaluate_length(k, ts_host.params, ts_host.relax.active_sets, mcfg,
+      row = evaluate_lib.evaluate_length(k, train_lib.eval_params(ts_host),
+                                         ts_host.relax.active_sets, mcfg,
                                          cfg.eval, task, n, c, cfg.operand_mode)
       row["full"] = c == full
       rows.append(row)
@@ -362,6 +363,8 @@ def _load_transfer(template: PoolState, cfg, mesh) -> PoolState:
                            src_cfg, n_src, None)
   src, _ = ckpt_lib.load_params(src_dir, src_cfg, jax.device_get(src_template))
   train = template.train.replace(params=src.train.params, relax=src.train.relax)
+  if train.ema_params is not None:
+    train = train.replace(ema_params=jax.tree.map(jnp.copy, src.train.params))
   opt = jax.vmap(train_lib.make_optimizer(cfg).init)(train.params)
   out = template.replace(train=train.replace(opt_state=opt))
   return jax.device_put(out, seed_sharding(mesh)) if mesh is not None else out
@@ -440,7 +443,7 @@ def train_pool(config, workdir: str, *, record_buckets: list | None = None) -> d
       if (not final and train_lib.curriculum_gates_checks(config)
           and not bool(np.all(ps_host.train.curriculum.solved[i]))):
         continue
-      key = jax.random.fold_in(jax.random.key(int(seeds[i])), 10_000_019)
+      key = evaluate_lib.check_key(int(seeds[i]))
       res = seed_solve_check(key, seed_state(ps_host, i), mcfg, config, tasks[-1])
       evals.append({"step": at_step, "seed": int(seeds[i]), **res})
       if res["solved"]:
@@ -536,13 +539,12 @@ def train_pool(config, workdir: str, *, record_buckets: list | None = None) -> d
   if stop_at_first:
     best = best_seed_index(seeds_out)
     t_best = time.time()
-    from neuralgpu import evaluate as evaluate_lib
-    key = jax.random.fold_in(jax.random.key(int(config.seed)), 10_000_019)
+    key = evaluate_lib.final_key(int(config.seed))
     ts = seed_state(ps_host, best)
     out["best_seed_index"] = best
     out["best_seed"] = int(seeds[best])
     out["eval"] = evaluate_lib.evaluate_table(
-        key, ts.params, ts.relax.active_sets, mcfg, config.eval, tasks[-1],
+        key, train_lib.eval_params(ts), ts.relax.active_sets, mcfg, config.eval, tasks[-1],
         config.eval.lengths, config.eval.examples, config.operand_mode)
     out["final_eval_minutes"] = (time.time() - t_eval) / 60.0
     out["total_minutes"] = out["train_minutes"] + out["final_eval_minutes"]

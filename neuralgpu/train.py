@@ -45,6 +45,18 @@ class TrainState:
   key: jax.Array                  # uint32[2] raw key data (checkpointable)
   last_seq_err: jax.Array         # float32, drives gradient noise
   metrics: dict                   # float32 sums since the last log
+  # Moving average of ``params`` (``optim.ema_decay`` > 0), else None.
+  ema_params: Any = None
+
+
+def ema_decay(cfg) -> float:
+  return float(cfg.optim.get("ema_decay", 0.0))
+
+
+def eval_params(state: TrainState):
+  """The parameters that checks and evaluations use: the moving average when the
+  run keeps one (``optim.ema_decay`` > 0), else the trained parameters."""
+  return state.params if state.ema_params is None else state.ema_params
 
 
 def resolve_model_config(cfg: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
@@ -129,7 +141,8 @@ def init_state(key: jax.Array, cfg, num_tasks: int) -> TrainState:
       relax=curriculum_lib.relax_init(cfg),
       key=jax.random.key_data(k_train),
       last_seq_err=jnp.ones((), jnp.float32),
-      metrics=zero_metrics())
+      metrics=zero_metrics(),
+      ema_params=jax.tree.map(jnp.copy, params) if ema_decay(cfg) > 0 else None)
 
 
 def make_batch_for(key, tasks, task_idx, lengths, bucket, mode):
@@ -181,6 +194,7 @@ def make_train_step(cfg, tasks: tuple, bucket: int, mcfg=None) -> Callable[[Trai
   long_every = int(cu.long_every)
   sat_w = float(cfg.model.saturation_cost)
   noise = float(cfg.optim.grad_noise)
+  ema = ema_decay(cfg)
   all_bins = cu.bucket_mode == "all"
   form = all_bins_form(cfg) if all_bins else None
 
@@ -270,6 +284,10 @@ def make_train_step(cfg, tasks: tuple, bucket: int, mcfg=None) -> Callable[[Trai
     cs = curriculum_lib.record(cs, task_idx, lengths, seq_wrong)
     cs, passed = curriculum_lib.update(cs, step, cfg)
     relax, params, _ = curriculum_lib.relax_update(state.relax, params, passed, cfg)
+    ema_params = None
+    if ema > 0:
+      ema_params = jax.tree.map(lambda e, p: ema * e + (1.0 - ema) * p, state.ema_params,
+                                params)
     m = state.metrics
     batch_seq_err = jnp.mean(seq_wrong.astype(jnp.float32))
     metrics = {
@@ -285,7 +303,7 @@ def make_train_step(cfg, tasks: tuple, bucket: int, mcfg=None) -> Callable[[Trai
     metrics = jax.tree.map(lambda a: a.astype(jnp.float32), metrics)
     return TrainState(step=step, params=params, opt_state=opt_state, curriculum=cs,
                       relax=relax, key=state.key, last_seq_err=batch_seq_err,
-                      metrics=metrics)
+                      metrics=metrics, ema_params=ema_params)
 
   return train_step
 
@@ -423,7 +441,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   start_step = int(state.step)
   writer = logging_utils.MetricWriter(workdir)
   steps = StepCache(config, tasks, mcfg)
-  eval_key = jax.random.fold_in(jax.random.key(config.seed), 10_000_019)
+  check_key = evaluate_lib.check_key(config.seed)
   cu = config.curriculum
   max_cur = int(np.max(jax.device_get(state.curriculum.cur)))
   t_start = time.time()
@@ -460,7 +478,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
                       train_seconds_before + time.time() - t_start)
       if (config.eval.stop_when_solved and step % int(config.eval.every) == 0
           and (solved_all(state) or not curriculum_gates_checks(config))):
-        rows = quick_solve_check(eval_key, state, mcfg, config, tasks[-1])
+        rows = quick_solve_check(check_key, state, mcfg, config, tasks[-1])
         evals.append({"step": step, "rows": rows})
         writer.write(step, {f"eval_seq_error_{r['length']}": r["seq_error"] for r in rows})
         if rows and all(r["seq_wrong"] == 0 for r in rows) and len(rows) == len(
@@ -480,7 +498,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   manager.wait_until_finished()
   t_eval = time.time()
   table = evaluate_lib.evaluate_table(
-      eval_key, state.params, state.relax.active_sets, mcfg, config.eval, tasks[-1],
+      evaluate_lib.final_key(config.seed), eval_params(state), state.relax.active_sets, mcfg,
+      config.eval, tasks[-1],
       config.eval.lengths, config.eval.examples, config.operand_mode)
   eval_seconds = time.time() - t_eval
   out = {
@@ -512,7 +531,7 @@ def quick_solve_check(key, state, mcfg, config, task) -> list[dict]:
     k = int(config.eval.examples[lengths.index(int(n))])
     for count in sorted({min(int(config.eval.screen_examples), k), k}):
       row = evaluate_lib.evaluate_length(
-          jax.random.fold_in(key, int(n)), state.params, state.relax.active_sets, mcfg,
+          jax.random.fold_in(key, int(n)), eval_params(state), state.relax.active_sets, mcfg,
           config.eval, task, int(n), count, config.operand_mode)
       if row["seq_wrong"]:
         break

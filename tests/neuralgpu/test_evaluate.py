@@ -72,3 +72,14 @@ def test_ask_parse():
     evaluate.parse_question("1-1", 10)
   qs = evaluate.failure_questions(tasks.get_task("add"), digits=5)
   assert qs[0] == (2, 1, 5) and qs[1] == (9999, 1, 5) and qs[2] == (1111, 1111, 5)
+
+
+def test_final_table_examples_are_held_out_from_solve_checks():
+  """The final table's key differs from every seed's check key (a run that stops at a
+  passed check is reported on other examples)."""
+  import jax
+  from neuralgpu import evaluate as ev
+  data = lambda k: tuple(np.asarray(jax.random.key_data(k)).ravel())
+  checks = {data(ev.check_key(s)) for s in range(8)}
+  finals = {data(ev.final_key(s)) for s in range(8)}
+  assert len(checks) == 8 and len(finals) == 8 and not checks & finals

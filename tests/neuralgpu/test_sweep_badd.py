@@ -24,6 +24,11 @@ def test_variant_modifiers():
   assert d.curriculum.bucket_mode == "cycle" and d.curriculum.fill_bins
   assert d.batch_size == 16 and d.optim.optimizer == "clipped_adamax"
   assert d.model.input_layer == "hard_tanh" and d.model.candidate_dropout == 0.5
+  short = sweep.variant_config("dngpu+cyc+b16+max25")
+  assert short.curriculum.buckets == (8, 12, 16, 20, 25)
+  assert short.curriculum.max_length == short.curriculum.start_length == 25
+  tuned = sweep.variant_config("dngpu+sat0.001+ema0.999")
+  assert tuned.model.saturation_cost == 0.001 and tuned.optim.ema_decay == 0.999
   back = sweep.variant_config("fast+all+adamax+emb")
   assert back.curriculum.bucket_mode == "all" and len(back.curriculum.buckets) == 9
   assert back.optim.optimizer == "adamax" and back.model.input_layer == "embed_tanh_conv"
@@ -31,7 +36,8 @@ def test_variant_modifiers():
 
 @pytest.mark.parametrize("name,match", [("slow+d0.5", "must start with 'fast' or 'dngpu'"),
                                         ("fast+x3", "unknown modifier 'x3'"),
-                                        ("fast+d1.5", "candidate_dropout")])
+                                        ("fast+d1.5", "candidate_dropout"),
+                                        ("dngpu+max30", "must be one of the bins")])
 def test_bad_variants(name, match):
   with pytest.raises(ValueError, match=match):
     sweep.variant_config(name)

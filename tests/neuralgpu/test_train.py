@@ -40,6 +40,7 @@ from neuralgpu import train
     ("model.input_layer", "onehot", "input_layer"),
     ("optim.b2_schedule", "cosine", "b2_schedule"),
     ("optim.min_lr_scale", -0.1, "min_lr_scale"),
+    ("optim.ema_decay", 1.0, "ema_decay"),
 ])
 def test_bad_config_values_are_rejected(path, value, match):
   c = config_lib.default_config()
@@ -54,6 +55,7 @@ def test_bad_config_values_are_rejected(path, value, match):
 
 def test_config_variants_validate():
   for arg in ("variant=faithful", "variant=fast", "variant=smoke", "variant=dngpu",
+              "variant=dngpu_cycle", "variant=dngpu_short,seeds=1",
               "variant=faithful,task=bmul+qmul+mul,width=128", "task=bmul+mul5+mul"):
     c = ngpu.get_config(arg)
     config_lib.validate(c)
@@ -164,6 +166,36 @@ def test_dngpu_b2_schedule():
     assert np.all(np.isfinite(np.asarray(u["w"]))) and np.all(np.asarray(u["w"]) < 0)
   c.optim.b2_schedule = "none"
   assert train.b2_schedule(c) == c.optim.b2
+
+
+def test_default_config_is_the_short_bin_pool():
+  c = ngpu.get_config()
+  assert c.curriculum.buckets == (8, 12, 16, 20, 25) and c.curriculum.max_length == 25
+  assert c.curriculum.bucket_mode == "cycle" and c.curriculum.fill_bins
+  assert c.pool.num_seeds == 4 and c.pool.stop_when == "any"
+  assert ngpu.get_config("variant=dngpu_cycle").curriculum.buckets == ngpu.DNGPU_BINS
+
+
+def test_parameter_moving_average():
+  """ema' = d * ema + (1 - d) * params' after each step; checks use it (eval_params)."""
+  c = ngpu.get_config("variant=smoke")
+  task = train.tasks_lib.get_task("badd")
+  off = train.init_state(jax.random.key(0), c, 1)
+  assert off.ema_params is None and train.eval_params(off) is off.params
+  c.optim.ema_decay = 0.75
+  st = train.init_state(jax.random.key(0), c, 1)
+  chex.assert_trees_all_close(st.ema_params, st.params)
+  step = jax.jit(train.make_train_step(c, (task,), 9))
+  s1 = step(st)
+  s2 = step(s1)
+  want1 = jax.tree.map(lambda e, p: 0.75 * e + 0.25 * p, st.params, s1.params)
+  want2 = jax.tree.map(lambda e, p: 0.75 * e + 0.25 * p, want1, s2.params)
+  chex.assert_trees_all_close(s2.ema_params, want2, rtol=1e-6, atol=1e-7)
+  assert train.eval_params(s2) is s2.ema_params
+  # The raw parameters follow the same path as without the average.
+  c.optim.ema_decay = 0.0
+  s_off = jax.jit(train.make_train_step(c, (task,), 9))(off)
+  chex.assert_trees_all_close(s_off.params, s1.params)
 
 
 def _all_bins_cfg(form):
