@@ -13,7 +13,7 @@ A variant is ``fast`` or ``dngpu`` (configs of ``experiments/configs/ngpu.py``)
 followed by ``+``-joined modifiers: ``d<p>`` candidate dropout p, ``2c`` two gated
 units per step, ``m<n>`` n maps, ``lr<x>`` learning rate, ``b<n>`` batch size,
 ``long`` training lengths up to 81 (buckets 9..81), ``cap`` cap-mode buckets,
-``max<n>`` only the bins up to length n, ``sat<x>`` saturation cost weight x,
+``max<n>`` only the bins up to length n, ``bins<a>-<b>-...`` these bins, ``sat<x>`` saturation cost weight x,
 ``ema<x>`` a moving average of the parameters with decay x (evaluated beside the raw ones), ``cyc`` one bin per step with examples filling it, ``all`` every DNGPU bin every
 step, ``adamax`` optax AdaMax + global-norm clip, ``emb`` Kaiser's input layer.
 """
@@ -70,6 +70,14 @@ def variant_config(name: str):
       c.curriculum.max_length = 81
       c.curriculum.start_length = 81
       c.curriculum.buckets = (9, 17, 25, 33, 41, 61, 81)
+    elif part.startswith("bins"):  # explicit bins, e.g. bins8-12-16-20-25-41
+      try:
+        bins = tuple(int(x) for x in part[4:].split("-"))
+      except ValueError:
+        raise ValueError(f"modifier {part!r}: bins are '-'-joined lengths, e.g. "
+                         "bins8-12-25-41") from None
+      c.curriculum.buckets = bins
+      c.curriculum.max_length = c.curriculum.start_length = bins[-1]
     elif part.startswith("max"):   # DNGPU's bins up to this length only
       top = int(part[3:])
       bins = tuple(b for b in c.curriculum.buckets if b <= top)
@@ -95,7 +103,7 @@ def variant_config(name: str):
       c.batch_size = int(part[1:])
     else:
       raise ValueError(f"unknown modifier {part!r} in variant {name!r}; allowed: d<p>, 2c, "
-                       "m<n>, lr<x>, b<n>, max<n>, sat<x>, ema<x>, long, cap, cyc, all, adamax, emb")
+                       "m<n>, lr<x>, b<n>, max<n>, bins<a>-<b>-..., sat<x>, ema<x>, long, cap, cyc, all, adamax, emb")
   from neuralgpu import config as config_lib
   config_lib.validate(c)
   return c

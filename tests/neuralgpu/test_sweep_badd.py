@@ -27,6 +27,8 @@ def test_variant_modifiers():
   short = sweep.variant_config("dngpu+cyc+b16+max25")
   assert short.curriculum.buckets == (8, 12, 16, 20, 25)
   assert short.curriculum.max_length == short.curriculum.start_length == 25
+  mixed = sweep.variant_config("dngpu+cyc+bins8-12-25-41")
+  assert mixed.curriculum.buckets == (8, 12, 25, 41) and mixed.curriculum.max_length == 41
   tuned = sweep.variant_config("dngpu+sat0.001+ema0.999")
   assert tuned.model.saturation_cost == 0.001 and tuned.optim.ema_decay == 0.999
   back = sweep.variant_config("fast+all+adamax+emb")
@@ -37,7 +39,9 @@ def test_variant_modifiers():
 @pytest.mark.parametrize("name,match", [("slow+d0.5", "must start with 'fast' or 'dngpu'"),
                                         ("fast+x3", "unknown modifier 'x3'"),
                                         ("fast+d1.5", "candidate_dropout"),
-                                        ("dngpu+max30", "must be one of the bins")])
+                                        ("dngpu+max30", "must be one of the bins"),
+                                        ("dngpu+bins8-x", "'-'-joined lengths"),
+                                        ("dngpu+bins12-8", "increasing")])
 def test_bad_variants(name, match):
   with pytest.raises(ValueError, match=match):
     sweep.variant_config(name)
