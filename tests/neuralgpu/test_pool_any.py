@@ -11,6 +11,7 @@ import pytest
 from experiments.configs import ngpu
 from neuralgpu import pool
 from neuralgpu import restore
+from neuralgpu import train
 
 
 def test_best_seed_index():
@@ -38,6 +39,7 @@ def test_any_stop_evaluates_the_solved_seed_and_restore_loads_it(tmp_path, monke
   c = ngpu.get_config("variant=smoke,seeds=2")
   c.num_train_steps = 12
   c.eval.every = 3
+  c.optim.ema_decay = 0.9                 # the parameter average goes through the pool too
   c.curriculum.advance_threshold = 1.01   # every check passes: the solve check runs
   calls = []
 
@@ -57,6 +59,7 @@ def test_any_stop_evaluates_the_solved_seed_and_restore_loads_it(tmp_path, monke
   # restore.load gives the best seed's state; an explicit index gives another.
   cfg, _, state, step = restore.load(wd)
   assert step == 3 and int(state.step) == 3
+  assert state.ema_params is not None and train.eval_params(state) is state.ema_params
   _, _, other, _ = restore.load(wd, seed_index=0)
   leaves = jax.tree.leaves(jax.tree.map(lambda a, b: np.array_equal(a, b),
                                         state.params, other.params))
