@@ -13,9 +13,11 @@ A variant is ``fast`` or ``dngpu`` (configs of ``experiments/configs/ngpu.py``)
 followed by ``+``-joined modifiers: ``d<p>`` candidate dropout p, ``2c`` two gated
 units per step, ``m<n>`` n maps, ``lr<x>`` learning rate, ``b<n>`` batch size,
 ``long`` training lengths up to 81 (buckets 9..81), ``cap`` cap-mode buckets,
-``max<n>`` only the bins up to length n, ``bins<a>-<b>-...`` these bins, ``sat<x>`` saturation cost weight x,
-``ema<x>`` a moving average of the parameters with decay x (evaluated beside the raw ones), ``cyc`` one bin per step with examples filling it, ``all`` every DNGPU bin every
-step, ``adamax`` optax AdaMax + global-norm clip, ``emb`` Kaiser's input layer.
+``max<n>`` only the bins up to length n, ``bins<a>-<b>-...`` these bins, ``sat<x>``
+saturation cost weight x, ``ema<x>`` a moving average of the parameters with decay x
+(evaluated beside the raw ones), ``cyc`` one bin per step with examples filling it,
+``all`` every DNGPU bin every step, ``adamax`` optax AdaMax + global-norm clip, ``emb``
+Kaiser's input layer.
 """
 import json
 import os
@@ -67,26 +69,21 @@ def variant_config(name: str):
     elif part == "2c":
       c.model.cgrus_per_step = 2
     elif part == "long":
-      c.curriculum.max_length = 81
-      c.curriculum.start_length = 81
-      c.curriculum.buckets = (9, 17, 25, 33, 41, 61, 81)
+      ngpu.train_on_bins(c, (9, 17, 25, 33, 41, 61, 81))
     elif part.startswith("bins"):  # explicit bins, e.g. bins8-12-16-20-25-41
       try:
         bins = tuple(int(x) for x in part[4:].split("-"))
       except ValueError:
         raise ValueError(f"modifier {part!r}: bins are '-'-joined lengths, e.g. "
                          "bins8-12-25-41") from None
-      c.curriculum.buckets = bins
-      c.curriculum.max_length = c.curriculum.start_length = bins[-1]
+      ngpu.train_on_bins(c, bins)
     elif part.startswith("max"):   # DNGPU's bins up to this length only
       top = int(part[3:])
       bins = tuple(b for b in c.curriculum.buckets if b <= top)
       if not bins or bins[-1] != top:
         raise ValueError(f"modifier {part!r}: the length must be one of the bins "
                          f"{tuple(c.curriculum.buckets)}")
-      c.curriculum.buckets = bins
-      c.curriculum.max_length = top
-      c.curriculum.start_length = top
+      ngpu.train_on_bins(c, bins)
     elif part == "cap":
       c.curriculum.bucket_mode = "cap"
     elif part.startswith("ema"):
@@ -103,7 +100,8 @@ def variant_config(name: str):
       c.batch_size = int(part[1:])
     else:
       raise ValueError(f"unknown modifier {part!r} in variant {name!r}; allowed: d<p>, 2c, "
-                       "m<n>, lr<x>, b<n>, max<n>, bins<a>-<b>-..., sat<x>, ema<x>, long, cap, cyc, all, adamax, emb")
+                       "m<n>, lr<x>, b<n>, max<n>, bins<a>-<b>-..., sat<x>, ema<x>, long, "
+                       "cap, cyc, all, adamax, emb")
   from neuralgpu import config as config_lib
   config_lib.validate(c)
   return c
@@ -155,12 +153,12 @@ def run(variants, checks, seeds: int, budget_s: float, tests, out: str = "",
       which = [("", lambda ts: ts.params)]
       if train.ema_decay(c) > 0:
         which.append(("ema_", train.eval_params))
+      states = [pool.seed_state(host, i) for i in range(seeds)]
       for n, k in tests:
         for prefix, params_of in which:
-          ev = [evaluate.evaluate_length(jax.random.key(5), params_of(pool.seed_state(host, i)),
-                                         pool.seed_state(host, i).relax.active_sets, mcfg,
-                                         c.eval, task, n, k)
-                for i in range(seeds)]
+          ev = [evaluate.evaluate_length(jax.random.key(5), params_of(ts), ts.relax.active_sets,
+                                         mcfg, c.eval, task, n, k)
+                for ts in states]
           row[f"{prefix}seq{n}"] = [round(float(r["seq_error"]), 3) for r in ev]
           row[f"{prefix}dig{n}"] = [round(float(r["digit_error"]), 4) for r in ev]
       row["eval_t"] = round(time.time() - t0 - tt, 1)

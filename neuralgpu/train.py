@@ -499,8 +499,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   t_eval = time.time()
   table = evaluate_lib.evaluate_table(
       evaluate_lib.final_key(config.seed), eval_params(state), state.relax.active_sets, mcfg,
-      config.eval, tasks[-1],
-      config.eval.lengths, config.eval.examples, config.operand_mode)
+      config.eval, tasks[-1], config.eval.lengths, config.eval.examples, config.operand_mode)
   eval_seconds = time.time() - t_eval
   out = {
       "task": config.task, "step": step, "stop_reason": stop_reason, "solved_at": solved_at,

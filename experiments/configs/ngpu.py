@@ -90,6 +90,12 @@ def fast(c: ml_collections.ConfigDict) -> None:
   c.max_train_minutes = 20.0   # a CPU-sized default; raise it for longer runs
 
 
+def train_on_bins(c: ml_collections.ConfigDict, bins) -> None:
+  """Trains on exactly these length bins, the longest being the training length."""
+  c.curriculum.buckets = tuple(int(b) for b in bins)
+  c.curriculum.max_length = c.curriculum.start_length = int(bins[-1])
+
+
 def dngpu(c: ml_collections.ConfigDict) -> None:
   fast(c)
   m = c.model
@@ -120,10 +126,7 @@ def dngpu_cycle(c: ml_collections.ConfigDict) -> None:
 
 def dngpu_short(c: ml_collections.ConfigDict) -> None:
   dngpu_cycle(c)
-  cu = c.curriculum
-  cu.buckets = tuple(b for b in DNGPU_BINS if b <= SHORT_MAX_LENGTH)
-  cu.max_length = SHORT_MAX_LENGTH
-  cu.start_length = SHORT_MAX_LENGTH
+  train_on_bins(c, [b for b in DNGPU_BINS if b <= SHORT_MAX_LENGTH])
   # Checks and evaluations use a moving average of the parameters: once a seed has
   # learned to add, the raw parameters' errors at 201/401 flicker from check to check,
   # the average's much less (results/ngpu_main_job.md).
@@ -148,9 +151,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.model.num_maps = 8
     c.batch_size = 4
     c.num_train_steps = 6
-    c.curriculum.max_length = 9
-    c.curriculum.start_length = 9
-    c.curriculum.buckets = (5, 9)
+    train_on_bins(c, (5, 9))
     c.curriculum.advance_every = 2
     c.log_every = 2
     c.checkpoint_every = 3
