@@ -14,7 +14,8 @@ followed by ``+``-joined modifiers: ``d<p>`` candidate dropout p, ``2c`` two gat
 units per step, ``m<n>`` n maps, ``lr<x>`` learning rate, ``b<n>`` batch size,
 ``long`` training lengths up to 81 (buckets 9..81), ``cap`` cap-mode buckets,
 ``max<n>`` only the bins up to length n, ``bins<a>-<b>-...`` these bins, ``sat<x>``
-saturation cost weight x, ``ema<x>`` a moving average of the parameters with decay x
+saturation cost weight x, ``late<s>x<k>`` the last k bins join the cycle only from
+step s on, ``ema<x>`` a moving average of the parameters with decay x
 (evaluated beside the raw ones), ``cyc`` one bin per step with examples filling it,
 ``all`` every DNGPU bin every step, ``adamax`` optax AdaMax + global-norm clip, ``emb``
 Kaiser's input layer.
@@ -86,6 +87,11 @@ def variant_config(name: str):
       ngpu.train_on_bins(c, bins)
     elif part == "cap":
       c.curriculum.bucket_mode = "cap"
+    elif part.startswith("late"):  # late<step>x<k>: the last k bins join from step on
+      step, _, k = part[4:].partition("x")
+      if not (step.isdigit() and k.isdigit()):
+        raise ValueError(f"modifier {part!r}: expected late<step>x<k>, e.g. late5000x1")
+      c.curriculum.late_from_step, c.curriculum.late_bins = int(step), int(k)
     elif part.startswith("ema"):
       c.optim.ema_decay = float(part[3:])
     elif part.startswith("sat"):
@@ -100,8 +106,8 @@ def variant_config(name: str):
       c.batch_size = int(part[1:])
     else:
       raise ValueError(f"unknown modifier {part!r} in variant {name!r}; allowed: d<p>, 2c, "
-                       "m<n>, lr<x>, b<n>, max<n>, bins<a>-<b>-..., sat<x>, ema<x>, long, "
-                       "cap, cyc, all, adamax, emb")
+                       "m<n>, lr<x>, b<n>, max<n>, bins<a>-<b>-..., late<step>x<k>, sat<x>, "
+                       "ema<x>, long, cap, cyc, all, adamax, emb")
   from neuralgpu import config as config_lib
   config_lib.validate(c)
   return c

@@ -92,6 +92,8 @@ def default_config() -> ml_collections.ConfigDict:
   cu.bucket_mode = "cap"      # cap | cycle | all (see curriculum.sample_lengths)
   cu.fill_bins = False        # cycle: examples fill their bin as in "all" (DNGPU)
   cu.short_share = 0.05       # all / fill_bins: share of examples shorter than their bin
+  cu.late_bins = 0            # cycle: the last late_bins buckets join the cycle only
+  cu.late_from_step = 0       # from this step on (short bins first, then longer ones)
   cu.all_bins_form = "auto"   # all: separate forwards per bin | ragged (one padded batch)
   cu.other_task_prob = 0.2    # base curriculum: train a random unsolved task
   cu.drop_back_threshold = 0.3  # a solved task whose error rises above this drops back one length
@@ -203,6 +205,14 @@ def validate(config) -> None:
   buckets = tuple(int(b) for b in cu.buckets)
   _require(buckets == tuple(sorted(set(buckets))) and buckets and buckets[-1] >= int(cu.max_length),
            f"curriculum.buckets={cu.buckets} must be increasing and end >= max_length={cu.max_length}")
+  late = int(cu.get("late_bins", 0))
+  _require(0 <= late < len(buckets),
+           f"curriculum.late_bins={late} must be in [0, {len(buckets)}) "
+           f"(the number of buckets={cu.buckets} held back until late_from_step)")
+  _require(int(cu.get("late_from_step", 0)) >= 0,
+           f"curriculum.late_from_step={cu.get('late_from_step', 0)} must be >= 0")
+  _require(late == 0 or cu.bucket_mode == "cycle",
+           f"curriculum.late_bins={late} needs bucket_mode='cycle', got {cu.bucket_mode!r}")
   _require(cu.bucket_mode in BUCKET_MODES,
            f"curriculum.bucket_mode={cu.bucket_mode!r}; allowed: {BUCKET_MODES}")
   _require(cu.all_bins_form in ALL_BINS_FORMS,

@@ -322,6 +322,12 @@ def host_bucket(cfg, step: int, max_cur: int) -> int:
     return int(cu.buckets[-1])
   if cu.bucket_mode == "cycle":
     usable = [int(b) for b in cu.buckets if int(b) <= bucket_for(max_cur, cu.buckets)]
+    late, late_from = int(cu.get("late_bins", 0)), int(cu.get("late_from_step", 0))
+    if late and step < late_from:   # the longest bins are held back until late_from
+      held_back = {int(b) for b in cu.buckets[-late:]}
+      usable = [b for b in usable if b not in held_back] or usable
+    elif late:                      # the longer cycle starts at its first bin
+      step -= late_from
     return usable[step % len(usable)]
   long_every = int(cu.long_every)
   is_long = long_every > 0 and step % long_every == long_every - 1

@@ -36,6 +36,9 @@ def default_config() -> ml_collections.ConfigDict:
   c.task = "copy"
   c.controller = "gru"
   c.units = 200
+  # GRU / LSTM: Dense(units) + tanh between the recurrent state and the heads, as in
+  # the paper's code (x -> GRU -> Linear -> Tanh -> heads).
+  c.head_layer = True
   c.dynamic_discount = True
   c.gamma = 1.0  # fixed discount, used when dynamic_discount is False
   c.watkins = True
@@ -46,16 +49,27 @@ def default_config() -> ml_collections.ConfigDict:
   # whole-sequence accuracy reaches this value ("once training accuracy is high").
   c.penalty_start_accuracy = 0.9
   c.epsilon = 0.05
+  # With the penalty on (see penalty_start_accuracy), act greedily (epsilon 0), as the
+  # paper's code stops exploring on samples it gets right once its penalty is on.
+  c.greedy_when_penalty = True
   c.learning_rate = 0.1
   c.grad_clip = 5.0
   c.batch_size = 20
-  c.sup_weight = 1.0
-  c.loss_reduction = "sum_time"  # or "mean" (per valid step)
+  # The paper's code minimises the mean over step slots of 10 * CE + 0.5 * td^2
+  # (docs/qlearning_vs_original.md, finding 1): "mean" over the valid steps, CE x 10.
+  # "sum_time" sums over an episode's steps instead (this project's earlier default).
+  c.sup_weight = 10.0
+  c.loss_reduction = "mean"
   # Curriculum on the input length (complexity).
   c.curriculum_start = 6
   c.curriculum_step = 4
   c.curriculum_threshold = 0.995
   c.length_spread = 4  # complexity c trains on lengths [c - spread, c]
+  # How a complexity (curriculum level, test_length) becomes an input length:
+  # "paper" as the paper's code counts it (add2 / add3: cells, i.e. rows x columns;
+  # reverse: a sample of complexity c has c // 2 digits; the other tasks: their
+  # length), "length": complexity = input length (columns) for every task.
+  c.complexity_unit = "paper"
   # add3 only: the talk's "extra curriculum" -- training episodes draw no-carry digits
   # with probability 1 while complexity <= 12, 0.5 while <= 16, then 0
   # (rltape.envs.curriculum.no_carry_fraction); test episodes never do.
@@ -76,6 +90,24 @@ def default_config() -> ml_collections.ConfigDict:
   c.wall_budget_s = 0.0  # stop after this much wall time (0: no limit)
   c.seed = 0
   return c
+
+
+COMPLEXITY_UNITS = ("paper", "length")
+# complexity per unit of input length under complexity_unit="paper"
+PAPER_COMPLEXITY_PER_LENGTH = {"add2": 2, "add3": 3, "reverse": 2}
+
+
+def length_of_complexity(c: ml_collections.ConfigDict, complexity):
+  """The input length (columns, digits) of episodes at ``complexity`` (int or array)."""
+  per = 1
+  if c.get("complexity_unit", "length") == "paper":
+    per = PAPER_COMPLEXITY_PER_LENGTH.get(c.task, 1)
+  if per == 1:
+    return complexity
+  if isinstance(complexity, int):
+    return max(complexity // per, 1)
+  import jax.numpy as jnp
+  return jnp.maximum(complexity // per, 1)
 
 
 def column_overrides(col: int) -> dict:
@@ -112,6 +144,10 @@ def validate(c: ml_collections.ConfigDict) -> None:
        f"curriculum_threshold must lie in [0, 1], got {c.curriculum_threshold!r}")
   need(0.0 <= c.success_accuracy <= 1.0,
        f"success_accuracy must lie in [0, 1], got {c.success_accuracy!r}")
+  need(c.get("complexity_unit", "length") in COMPLEXITY_UNITS,
+       f"complexity_unit must be one of {COMPLEXITY_UNITS}, got {c.get('complexity_unit')!r}")
+  need(isinstance(c.get("head_layer", False), bool),
+       f"head_layer must be a bool, got {c.get('head_layer')!r}")
   need(c.loss_reduction in ("sum_time", "mean"),
        f"loss_reduction must be 'sum_time' or 'mean', got {c.loss_reduction!r}")
   need(c.learning_rate > 0, f"learning_rate must be > 0, got {c.learning_rate!r}")

@@ -60,11 +60,15 @@ class Controller(nn.Module):
     units: hidden units.
     num_actions: joint actions (head moves x {no write, write}).
     base: output symbols.
+    head_layer: recurrent kinds only: a Dense(units) + tanh layer between the
+      recurrent state and both heads, as in the paper's code (its feed-forward
+      controller is already Dense + tanh).
   """
   kind: str
   units: int
   num_actions: int
   base: int
+  head_layer: bool = False
 
   def initial_carry(self, batch_shape: tuple[int, ...] = ()) -> Any:
     """Zero recurrent state (a dummy [.., 1] array for the feed-forward kind)."""
@@ -87,6 +91,8 @@ class Controller(nn.Module):
     else:
       raise ValueError(
           f"unknown controller {self.kind!r}; allowed: {CONTROLLERS}")
+    if self.head_layer and self.kind != "ff":
+      h = jnp.tanh(nn.Dense(self.units, name="head_hidden")(h))
     q = nn.Dense(self.num_actions, name="q_head")(h)
     logits = nn.Dense(self.base, name="symbol_head")(h)
     return carry, (q, logits)

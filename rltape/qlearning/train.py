@@ -95,14 +95,19 @@ def episode_params(config, env, complexity, train: bool = True):
   [complexity - length_spread, complexity]; with `config.no_carry_curriculum` (add3's
   extra curriculum) a share `no_carry_fraction(complexity)` of them has no carries.
   Test episodes (`train=False`) have exactly `complexity` and ordinary digits.
+  Complexity becomes an input length by `config_lib.length_of_complexity` (with
+  ``complexity_unit="paper"`` the addition grids count cells and reverse counts
+  twice its digits, as the paper's code does).
   """
-  length = jnp.asarray(complexity, jnp.int32)
+  complexity = jnp.asarray(complexity, jnp.int32)
+  length = config_lib.length_of_complexity(config, complexity)
   if not train or not hasattr(env.default_params, "length_jitter"):
     return env.default_params.replace(length=length)
-  low = jnp.maximum(length - config.length_spread, 1)
+  low = config_lib.length_of_complexity(
+      config, jnp.maximum(complexity - config.length_spread, 1))
   p = env.default_params.replace(length=low, length_jitter=length - low)
   if config.get("no_carry_curriculum", False):
-    p = p.replace(no_carry_frac=env_curriculum.no_carry_fraction(length))
+    p = p.replace(no_carry_frac=env_curriculum.no_carry_fraction(complexity))
   return p
 
 
@@ -132,7 +137,7 @@ def make_train(config: ml_collections.ConfigDict, env=None,
   base, obs_size, num_moves = env.base, env.obs_size, env.num_moves
   num_actions = num_moves * NUM_WRITE
   model = controllers.Controller(config.controller, config.units, num_actions,
-                                 base)
+                                 base, head_layer=bool(config.get("head_layer", False)))
   encode = lambda o, a, s: controllers.encode_input(
       o, a, s, obs_size=obs_size, num_actions=num_actions, base=base)
   in_dim = controllers.input_size(obs_size, num_actions, base)
@@ -253,10 +258,14 @@ def make_train(config: ml_collections.ConfigDict, env=None,
     key = jax.random.fold_in(jax.random.wrap_key_data(s.rng), s.step)
     k_roll, _ = jax.random.split(key)
     p = episode_params(config, env, s.length)
-    traj, solved = rollout(s.params, k_roll, env, p, batch, config.epsilon,
-                           True)
     penalty_on = (s.last_window_acc >= config.penalty_start_accuracy).astype(
         jnp.float32)
+    epsilon = jnp.float32(config.epsilon)
+    if config.get("greedy_when_penalty", False) and config.penalty:
+      # The paper's code stops exploring on samples it already gets right once the
+      # penalty is on; here: while the penalty is on, the whole batch is greedy.
+      epsilon = jnp.where(penalty_on > 0, 0.0, epsilon)
+    traj, solved = rollout(s.params, k_roll, env, p, batch, epsilon, True)
     (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(
         s.params, traj, solved, penalty_on)
     upd, opt_state = tx.update(grads, s.opt_state, s.params)
@@ -283,7 +292,9 @@ def make_train(config: ml_collections.ConfigDict, env=None,
     metrics = dict(aux, loss=loss, train_solved=jnp.mean(solved),
                    length=s.length.astype(jnp.float32),
                    window_accuracy=s.last_window_acc,
-                   penalty_on=penalty_on)
+                   penalty_on=penalty_on,
+                   exploratory_share=jnp.sum(traj.valid & ~traj.greedy)
+                   / jnp.maximum(jnp.sum(traj.valid), 1))
     return s, metrics
 
   def init(key):

@@ -29,6 +29,8 @@ def test_variant_modifiers():
   assert short.curriculum.max_length == short.curriculum.start_length == 25
   mixed = sweep.variant_config("dngpu+cyc+bins8-12-25-41")
   assert mixed.curriculum.buckets == (8, 12, 25, 41) and mixed.curriculum.max_length == 41
+  late = sweep.variant_config("dngpu+cyc+bins8-12-25-41+late300x1")
+  assert late.curriculum.late_bins == 1 and late.curriculum.late_from_step == 300
   tuned = sweep.variant_config("dngpu+sat0.001+ema0.999")
   assert tuned.model.saturation_cost == 0.001 and tuned.optim.ema_decay == 0.999
   back = sweep.variant_config("fast+all+adamax+emb")
@@ -41,7 +43,9 @@ def test_variant_modifiers():
                                         ("fast+d1.5", "candidate_dropout"),
                                         ("dngpu+max30", "must be one of the bins"),
                                         ("dngpu+bins8-x", "'-'-joined lengths"),
-                                        ("dngpu+bins12-8", "increasing")])
+                                        ("dngpu+bins12-8", "increasing"),
+                                        ("dngpu+cyc+late5x", "late<step>x<k>"),
+                                        ("dngpu+late5x1", "bucket_mode='cycle'")])
 def test_bad_variants(name, match):
   with pytest.raises(ValueError, match=match):
     sweep.variant_config(name)

@@ -41,6 +41,8 @@ from neuralgpu import train
     ("optim.b2_schedule", "cosine", "b2_schedule"),
     ("optim.min_lr_scale", -0.1, "min_lr_scale"),
     ("optim.ema_decay", 1.0, "ema_decay"),
+    ("curriculum.late_bins", 8, "late_bins"),
+    ("curriculum.late_from_step", -1, "late_from_step"),
 ])
 def test_bad_config_values_are_rejected(path, value, match):
   c = config_lib.default_config()
@@ -126,6 +128,19 @@ def test_sample_lengths_cycle_bucket():
   assert set(np.asarray(capped).tolist()) == {7}
   low = curriculum.sample_lengths(jax.random.key(0), 64, jnp.int32(9), jnp.bool_(False), c, 5)
   assert set(np.asarray(low).tolist()) == {3, 5}
+
+
+def test_late_bins_join_the_cycle_at_their_step():
+  """curriculum.late_bins: the longest bins are held back until late_from_step, then
+  the cycle runs over every bin from its first."""
+  c = _cfg(bucket_mode="cycle", buckets=(5, 9, 13, 17), max_length=17, start_length=17,
+           late_bins=2, late_from_step=5)
+  config_lib.validate(c)
+  got = [train.host_bucket(c, s, 17) for s in range(13)]
+  assert got == [5, 9, 5, 9, 5, 5, 9, 13, 17, 5, 9, 13, 17]
+  c.curriculum.late_bins = 0
+  assert [train.host_bucket(c, s, 17) for s in range(5)] == [5, 9, 13, 17, 5]
+  assert train.buckets_to_compile(c) == [5, 9, 13, 17]
 
 
 def test_fill_lengths_fill_the_bin():

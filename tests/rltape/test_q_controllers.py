@@ -34,6 +34,27 @@ class ControllersTest(parameterized.TestCase):
       np.testing.assert_allclose(q[t], q_t, rtol=1e-5, atol=1e-6)
       np.testing.assert_allclose(logits[t], l_t, rtol=1e-5, atol=1e-6)
 
+  @parameterized.parameters("gru", "lstm", "ff")
+  def test_head_layer(self, kind):
+    """head_layer: Dense(units) + tanh before both heads, recurrent kinds only."""
+    m = controllers.Controller(kind, units=8, num_actions=6, base=5, head_layer=True)
+    params = m.init(jax.random.key(0), m.initial_carry(), jnp.zeros((7,)))
+    p = params["params"]
+    self.assertEqual("head_hidden" in p, kind != "ff")
+    if kind == "ff":
+      return
+    x = jax.random.normal(jax.random.key(1), (7,))
+    carry, (q, logits) = m.apply(params, m.initial_carry(), x)
+    h = carry if kind == "gru" else carry[1]     # the cell's output
+    z = np.tanh(np.asarray(h) @ np.asarray(p["head_hidden"]["kernel"])
+                + np.asarray(p["head_hidden"]["bias"]))
+    np.testing.assert_allclose(
+        q, z @ np.asarray(p["q_head"]["kernel"]) + np.asarray(p["q_head"]["bias"]),
+        rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        logits, z @ np.asarray(p["symbol_head"]["kernel"])
+        + np.asarray(p["symbol_head"]["bias"]), rtol=1e-5, atol=1e-5)
+
   def test_ff_has_no_memory_gru_has(self):
     xs = jax.random.normal(jax.random.key(2), (2, 1, 5))
     xs2 = xs.at[0].set(-xs[0])  # differ only at the first step

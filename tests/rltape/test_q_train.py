@@ -211,6 +211,7 @@ def test_add3_extra_curriculum_episode_params():
   """add3's extra curriculum: no-carry share 1 / 0.5 / 0 by complexity; tests never."""
   c = config_lib.default_config()
   c.task, c.no_carry_curriculum = "add3", True
+  c.complexity_unit = "length"   # complexity = columns, to read lengths directly
   env, _ = train_lib.make_envs(c)
   for complexity, share in ((6, 1.0), (12, 1.0), (14, 0.5), (16, 0.5), (20, 0.0)):
     p = train_lib.episode_params(c, env, complexity)
@@ -227,3 +228,43 @@ def test_add3_extra_curriculum_episode_params():
   grid = np.asarray(st.inputs).astype(int)          # [64, 3, cols], blank = base
   digits = np.where(grid == env.base, 0, grid)
   assert (digits.sum(axis=1) < env.base).all()
+
+
+def test_paper_complexity_unit():
+  """complexity_unit="paper": add2 / add3 count cells, reverse twice its digits."""
+  c = config_lib.default_config()
+  assert c.complexity_unit == "paper"
+  cases = {"add2": (100, 50, 14, 5, 7), "add3": (100, 33, 14, 3, 4),
+           "reverse": (100, 50, 14, 5, 7), "copy": (100, 100, 14, 10, 14),
+           "mul1": (100, 100, 14, 10, 14)}
+  for task, (test_c, test_len, train_c, low, high) in cases.items():
+    c.task = task
+    env, test_env = train_lib.make_envs(c)
+    assert int(train_lib.episode_params(c, test_env, test_c, train=False).length) == test_len
+    p = train_lib.episode_params(c, env, train_c)
+    assert (int(p.length), int(p.length) + int(p.length_jitter)) == (low, high), task
+  c.task = "add2"
+  assert int(train_lib.episode_params(c, env, 1, train=False).length) == 1   # never 0
+  c.complexity_unit = "length"
+  assert int(train_lib.episode_params(c, env, 14, train=False).length) == 14
+  c.complexity_unit = "cells"
+  with pytest.raises(ValueError, match="complexity_unit must be one of"):
+    config_lib.validate(c)
+
+
+def test_greedy_when_penalty_stops_exploring():
+  """With the penalty on, a run with greedy_when_penalty explores no more."""
+  c = config_lib.default_config()
+  c.update(task="copy", controller="ff", units=8, batch_size=4, num_seeds=1,
+           chunk_updates=2, num_updates=2, curriculum_episodes=1000,
+           train_max_length=6, test_length=6, test_batch=2)
+  for flag, expect_explore in ((True, False), (False, True)):
+    c.greedy_when_penalty = flag
+    agent = train_lib.make_train(c)
+    st = agent.init(jax.random.key(0))
+    st = st.replace(last_window_acc=jnp.ones_like(st.last_window_acc))   # penalty on
+    explored = []
+    for _ in range(6):
+      st, m = jax.jit(agent.train_chunk)(st)
+      explored.append(float(jnp.max(m["exploratory_share"])))
+    assert (max(explored) > 0) == expect_explore, (flag, explored)
