@@ -63,12 +63,37 @@ flags.DEFINE_integer("chunk", 100, "updates per jitted chunk")
 flags.DEFINE_integer("max_len", 30, "largest training length (curriculum cap)")
 flags.DEFINE_float("wall_per_cell", 0.0, "wall-time budget per cell, s (0: none)")
 flags.DEFINE_bool("smoke", False, "tiny runs (tests)")
+flags.DEFINE_list("set", [], "config overrides for every cell, key=value "
+                  "(e.g. optimizer=adam,learning_rate=0.001)")
 flags.DEFINE_string("workroot", "/tmp/rl_table", "parent of the cells' workdirs")
 flags.DEFINE_string("out", "results/rl_table.md", "markdown output")
 
 
+def parse_overrides(items, c) -> dict:
+  """``key=value`` strings -> values of the type of ``c[key]``; ValueError if unknown."""
+  out = {}
+  for item in items:
+    key, sep, value = item.partition("=")
+    if not sep or key not in c:
+      raise ValueError(f"--set entry {item!r} must be key=value with a config key "
+                       f"(e.g. optimizer=adam); keys: {sorted(c.keys())}")
+    old = c[key]
+    if isinstance(old, bool):
+      if value not in ("True", "False", "true", "false", "1", "0"):
+        raise ValueError(f"--set {key}={value!r}: expected a bool")
+      out[key] = value in ("True", "true", "1")
+    elif isinstance(old, (int, float, str)):
+      try:
+        out[key] = type(old)(value)
+      except ValueError:
+        raise ValueError(f"--set {key}={value!r}: expected {type(old).__name__}") from None
+    else:
+      raise ValueError(f"--set cannot set {key!r} (a {type(old).__name__})")
+  return out
+
+
 def cell_config(row: str, col: int, *, seeds: int, updates: int, chunk: int,
-                max_len: int, wall: float, smoke: bool):
+                max_len: int, wall: float, smoke: bool, overrides=()):
   """The config of one table cell; raises ValueError on bad names."""
   if row not in ROWS:
     raise ValueError(f"unknown table row {row!r}; allowed: {sorted(ROWS)}")
@@ -79,6 +104,7 @@ def cell_config(row: str, col: int, *, seeds: int, updates: int, chunk: int,
   c.update(config_lib.column_overrides(col))
   c.update(dict(num_seeds=seeds, num_updates=updates, chunk_updates=chunk,
                 train_max_length=max_len, wall_budget_s=wall))
+  c.update(parse_overrides(overrides, c))
   if smoke:
     c.update(dict(units=16, num_seeds=2, batch_size=4, num_updates=2,
                   chunk_updates=1, train_max_length=8, curriculum_episodes=8,
@@ -134,24 +160,29 @@ def main(argv):
   if os.path.exists(json_path):
     with open(json_path) as f:
       results = json.load(f)
-  for r in rows:
-    for c in cols:
-      cfg = cell_config(r, c, seeds=FLAGS.seeds, updates=FLAGS.updates,
-                        chunk=FLAGS.chunk, max_len=FLAGS.max_len,
-                        wall=FLAGS.wall_per_cell, smoke=FLAGS.smoke)
-      workdir = os.path.join(FLAGS.workroot, f"{r}_col{c}")
-      t0 = time.time()
-      summary = experiment.train_and_evaluate(cfg, workdir)
-      summary.update(train_max_length=cfg.train_max_length,
-                     cell_wall_s=time.time() - t0, workdir=workdir)
-      results[f"{r}:{c}"] = summary
-      with open(json_path, "w") as f:
-        json.dump(results, f, indent=1)
-      os.makedirs(os.path.dirname(os.path.abspath(FLAGS.out)), exist_ok=True)
-      with open(FLAGS.out, "w") as f:
-        f.write(markdown(results, rows, cols))
-      print(json.dumps({"cell": f"{r}:{c}",
-                        "success_rate": summary["success_rate"]}), flush=True)
+  try:   # every cell's config is checked before anything compiles
+    cells = [(r, c, cell_config(r, c, seeds=FLAGS.seeds, updates=FLAGS.updates,
+                                chunk=FLAGS.chunk, max_len=FLAGS.max_len,
+                                wall=FLAGS.wall_per_cell, smoke=FLAGS.smoke,
+                                overrides=FLAGS.set))
+             for r in rows for c in cols]
+  except ValueError as e:
+    raise app.UsageError(str(e)) from None
+  for r, c, cfg in cells:
+    workdir = os.path.join(FLAGS.workroot, f"{r}_col{c}")
+    t0 = time.time()
+    summary = experiment.train_and_evaluate(cfg, workdir)
+    summary.update(train_max_length=cfg.train_max_length,
+                   cell_wall_s=time.time() - t0, workdir=workdir,
+                   overrides=list(FLAGS.set))
+    results[f"{r}:{c}"] = summary
+    with open(json_path, "w") as f:
+      json.dump(results, f, indent=1)
+    os.makedirs(os.path.dirname(os.path.abspath(FLAGS.out)), exist_ok=True)
+    with open(FLAGS.out, "w") as f:
+      f.write(markdown(results, rows, cols))
+    print(json.dumps({"cell": f"{r}:{c}",
+                      "success_rate": summary["success_rate"]}), flush=True)
 
 
 if __name__ == "__main__":

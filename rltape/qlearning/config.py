@@ -52,6 +52,7 @@ def default_config() -> ml_collections.ConfigDict:
   # With the penalty on (see penalty_start_accuracy), act greedily (epsilon 0), as the
   # paper's code stops exploring on samples it gets right once its penalty is on.
   c.greedy_when_penalty = True
+  c.optimizer = "sgd"  # "sgd" (the paper) or "adam" (an option of this project)
   c.learning_rate = 0.1
   c.grad_clip = 5.0
   c.batch_size = 20
@@ -93,6 +94,7 @@ def default_config() -> ml_collections.ConfigDict:
 
 
 COMPLEXITY_UNITS = ("paper", "length")
+OPTIMIZERS = ("sgd", "adam")
 # complexity per unit of input length under complexity_unit="paper"
 PAPER_COMPLEXITY_PER_LENGTH = {"add2": 2, "add3": 3, "reverse": 2}
 
@@ -150,6 +152,8 @@ def validate(c: ml_collections.ConfigDict) -> None:
        f"head_layer must be a bool, got {c.get('head_layer')!r}")
   need(c.loss_reduction in ("sum_time", "mean"),
        f"loss_reduction must be 'sum_time' or 'mean', got {c.loss_reduction!r}")
+  need(c.get("optimizer", "sgd") in OPTIMIZERS,
+       f"optimizer must be one of {OPTIMIZERS}, got {c.get('optimizer')!r}")
   need(c.learning_rate > 0, f"learning_rate must be > 0, got {c.learning_rate!r}")
   for name in ("batch_size", "num_seeds", "num_updates", "chunk_updates",
                "curriculum_episodes", "test_batch", "test_every_chunks",

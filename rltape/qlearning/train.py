@@ -141,8 +141,9 @@ def make_train(config: ml_collections.ConfigDict, env=None,
   encode = lambda o, a, s: controllers.encode_input(
       o, a, s, obs_size=obs_size, num_actions=num_actions, base=base)
   in_dim = controllers.input_size(obs_size, num_actions, base)
+  opt = {"sgd": optax.sgd, "adam": optax.adam}[config.get("optimizer", "sgd")]
   tx = optax.chain(optax.clip_by_global_norm(config.grad_clip),
-                   optax.sgd(config.learning_rate))
+                   opt(config.learning_rate))
   batch = config.batch_size
 
   def rollout(params, key, e, p, n, epsilon, record):

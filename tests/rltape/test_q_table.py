@@ -72,6 +72,21 @@ class TableConfigTest(parameterized.TestCase):
       rl_table.cell_config("sort", 8, seeds=10, updates=10, chunk=10,
                            max_len=10, wall=0., smoke=True)
 
+  def test_overrides(self):
+    c = rl_table.cell_config("add2", 8, seeds=10, updates=10, chunk=10, max_len=10,
+                             wall=0., smoke=False,
+                             overrides=["optimizer=adam", "learning_rate=0.001",
+                                        "head_layer=false", "units=64"])
+    self.assertEqual((c.optimizer, c.learning_rate, c.head_layer, c.units),
+                     ("adam", 0.001, False, 64))
+    for bad, msg in ((["optimizer=rmsprop"], "optimizer must be one of"),
+                     (["learnin_rate=1"], "must be key=value with a config key"),
+                     (["units=many"], "expected int"),
+                     (["head_layer=yes"], "expected a bool")):
+      with self.assertRaisesRegex(ValueError, msg):
+        rl_table.cell_config("add2", 8, seeds=10, updates=10, chunk=10, max_len=10,
+                             wall=0., smoke=False, overrides=bad)
+
   def test_extra_curriculum_row(self):
     c = rl_table.cell_config("add3_extra", 8, seeds=10, updates=10, chunk=10,
                              max_len=10, wall=0., smoke=True)
