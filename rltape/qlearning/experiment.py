@@ -120,3 +120,29 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
   with open(os.path.join(workdir, "summary.json"), "w") as f:
     json.dump(summary, f, indent=2)
   return summary
+
+
+def evaluate_workdir(workdir: str, test_lengths, test_batch: int | None = None) -> dict:
+  """Greedy whole-sequence accuracy per seed of a workdir's last checkpoint at each
+  complexity in ``test_lengths`` (same unit as ``test_length``); ``{length: [acc]}``."""
+  path = os.path.join(workdir, "config.json")
+  if not os.path.exists(path):
+    raise ValueError(f"{workdir!r} is not a Q-learning workdir: {path!r} is missing")
+  with open(path) as f:
+    base = ml_collections.ConfigDict(json.load(f))
+  mgr = ocp.CheckpointManager(os.path.join(os.path.abspath(workdir), "checkpoints"))
+  step = mgr.latest_step()
+  if step is None:
+    raise ValueError(f"{workdir!r} has no checkpoint to evaluate")
+  out = {}
+  for n in test_lengths:
+    if int(n) < 1:
+      raise ValueError(f"test length {n!r} must be >= 1")
+    cfg = ml_collections.ConfigDict(base.to_dict())
+    cfg.test_length = int(n)
+    if test_batch:
+      cfg.test_batch = int(test_batch)
+    agent = train_lib.make_train(cfg)
+    state = mgr.restore(step, args=ocp.args.StandardRestore(agent.init(jax.random.key(cfg.seed))))
+    out[int(n)] = np.asarray(jax.jit(agent.test)(state)).tolist()
+  return out

@@ -268,3 +268,20 @@ def test_greedy_when_penalty_stops_exploring():
       st, m = jax.jit(agent.train_chunk)(st)
       explored.append(float(jnp.max(m["exploratory_share"])))
     assert (max(explored) > 0) == expect_explore, (flag, explored)
+
+
+def test_evaluate_workdir_matches_the_runs_own_test(tmp_path):
+  """evaluate_workdir at the run's test length repeats the run's last test exactly;
+  other lengths run too; bad workdirs and lengths are named."""
+  c = config_lib.default_config()
+  c.update(task="copy", controller="ff", units=8, batch_size=4, num_seeds=2,
+           chunk_updates=2, num_updates=4, curriculum_episodes=8,
+           train_max_length=6, test_length=8, test_batch=4)
+  s = experiment.train_and_evaluate(c, str(tmp_path), progress=False)
+  got = experiment.evaluate_workdir(str(tmp_path), [8, 12])
+  assert got[8] == s["final_test_accuracy"]
+  assert len(got[12]) == 2 and all(0.0 <= a <= 1.0 for a in got[12])
+  with pytest.raises(ValueError, match="not a Q-learning workdir"):
+    experiment.evaluate_workdir(str(tmp_path / "nothing"), [8])
+  with pytest.raises(ValueError, match="test length 0"):
+    experiment.evaluate_workdir(str(tmp_path), [0])
