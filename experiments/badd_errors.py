@@ -104,12 +104,12 @@ def run(workdir: str, seed_index, lengths, steps_factors, seed: int = 0) -> list
 
 
 def parse_lengths(items) -> list[tuple[int, int]]:
-  out = []
-  for t in items:
-    n, _, k = t.partition(":")
-    if not (n.isdigit() and k.isdigit() and int(n) >= 3 and int(k) > 0):
-      raise ValueError(f"--lengths entries must be length:examples (length >= 3), got {t!r}")
-    out.append((int(n), int(k)))
+  from experiments.sweep_badd_pools import parse_tests
+  out = parse_tests(items)
+  for n, _ in out:
+    if n < 3:
+      raise ValueError(f"--lengths entries must be length:examples with length >= 3, "
+                       f"got length {n}")
   return out
 
 

@@ -134,15 +134,17 @@ def evaluate_workdir(workdir: str, test_lengths, test_batch: int | None = None) 
   step = mgr.latest_step()
   if step is None:
     raise ValueError(f"{workdir!r} has no checkpoint to evaluate")
-  out = {}
   for n in test_lengths:
     if int(n) < 1:
       raise ValueError(f"test length {n!r} must be >= 1")
+  # The trained state does not depend on the test length: restore it once.
+  template = train_lib.make_train(base).init(jax.random.key(base.seed))
+  state = mgr.restore(step, args=ocp.args.StandardRestore(template))
+  out = {}
+  for n in test_lengths:
     cfg = ml_collections.ConfigDict(base.to_dict())
     cfg.test_length = int(n)
     if test_batch:
       cfg.test_batch = int(test_batch)
-    agent = train_lib.make_train(cfg)
-    state = mgr.restore(step, args=ocp.args.StandardRestore(agent.init(jax.random.key(cfg.seed))))
-    out[int(n)] = np.asarray(jax.jit(agent.test)(state)).tolist()
+    out[int(n)] = np.asarray(jax.jit(train_lib.make_train(cfg).test)(state)).tolist()
   return out
