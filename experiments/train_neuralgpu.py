@@ -46,7 +46,8 @@ def main(argv):
   pool.validate_pool(FLAGS.config)
   out = pool.train_pool(FLAGS.config, FLAGS.workdir)
   brief = {k: out.get(k) for k in ("task", "step", "stop_reason", "num_solved", "num_seeds",
-                                   "best_seed", "train_minutes", "total_minutes")}
+                                   "num_seed_runs", "best_seed", "train_minutes",
+                                   "total_minutes")}
   print(json.dumps(brief))
   if "eval" in out:
     solved = out["seeds"][out["best_seed_index"]]["solved"]

@@ -20,6 +20,15 @@ Divergence: after each step a seed whose new state holds a non-finite value is
 frozen at its last finite state (``alive`` false, ``diverged_at`` = the step) and
 reported; its neighbours are unaffected because nothing crosses the seed axis.
 
+Restarts (``pool.restart_after`` > 0): a slot of the pool whose seed has not
+started to generalise after ``restart_after`` steps of its own (digit error above
+``restart_max_digit_error`` at ``restart_probe_length``, a length well beyond the
+training lengths), has diverged, or (``restart_max_steps``) is still unsolved
+after that many steps, starts over with the next unused seed. A slot then trains
+several seeds in turn; ``seed_id`` and ``started_at`` say which and since when,
+so a restarted seed's run is that seed's run from scratch, checkpoints resume
+it, and the summary counts every seed run (a restarted one as not solved).
+
 Several processes (``jax.distributed.initialize``): the mesh spans every
 process's devices, each process builds only the seeds on its own devices
 (``jax.make_array_from_callback``), and host-side reads go through a jitted
@@ -48,6 +57,8 @@ class PoolState:
   train: train_lib.TrainState  # every leaf [S, ...]
   alive: jax.Array             # bool[S]: false once the seed has diverged
   diverged_at: jax.Array       # int32[S]: step at which it diverged, -1 if never
+  seed_id: jax.Array           # int32[S]: the seed each slot trains now
+  started_at: jax.Array        # int32[S]: pool step at which that seed started
 
 
 def make_mesh(num_seeds: int, devices: Sequence[jax.Device] | None = None) -> jax.sharding.Mesh:
@@ -76,7 +87,9 @@ def _stack_init(seeds: np.ndarray, cfg, num_tasks: int) -> PoolState:
   ts = jax.vmap(lambda k: train_lib.init_state(k, cfg, num_tasks))(keys)
   s = len(seeds)
   return PoolState(train=ts, alive=jnp.ones((s,), bool),
-                   diverged_at=jnp.full((s,), -1, jnp.int32))
+                   diverged_at=jnp.full((s,), -1, jnp.int32),
+                   seed_id=jnp.asarray(seeds, jnp.int32),
+                   started_at=jnp.zeros((s,), jnp.int32))
 
 
 def init_pool(seeds: Sequence[int], cfg, num_tasks: int, mesh=None) -> PoolState:
@@ -160,8 +173,8 @@ def make_pool_step(cfg, tasks: tuple, bucket: int, mcfg=None,
       return jnp.where(ok.reshape((-1,) + (1,) * (n.ndim - 1)), n, o)
 
     train = jax.tree.map(keep, new, ps.train)
-    diverged_at = jnp.where(ps.alive & ~finite, new.step, ps.diverged_at)
-    return PoolState(train=train, alive=ok, diverged_at=diverged_at)
+    diverged_at = jnp.where(ps.alive & ~finite, new.step + ps.started_at, ps.diverged_at)
+    return ps.replace(train=train, alive=ok, diverged_at=diverged_at)
 
   return pool_step
 
@@ -281,6 +294,19 @@ def pool_defaults():
   # all: train until every seed is solved (the tables' verdicts); any: stop at the first
   # solved seed and evaluate it (a pool that beats the seed lottery of one run).
   p.stop_when = "all"
+  # Restarts (0 = off): a seed that after ``restart_after`` steps of its own makes more
+  # than ``restart_max_digit_error`` digit errors at ``restart_probe_length`` (raw
+  # parameters, ``restart_probe_examples`` examples; probed once, at the first check at or
+  # after that age) is replaced by the next unused seed; so is a diverged seed, and with
+  # ``restart_max_steps`` > 0 any seed still unsolved after that many steps of its own.
+  p.restart_after = 0
+  # A seed counts as solved once it passes this many checks in a row (each check on fresh
+  # examples): a margin against a seed that passes one check by luck.
+  p.confirm_checks = 1
+  p.restart_probe_length = 51
+  p.restart_probe_examples = 32
+  p.restart_max_digit_error = 0.05
+  p.restart_max_steps = 0
   return p
 
 
@@ -311,6 +337,25 @@ def validate_pool(cfg) -> None:
     raise ValueError(f"pool.stop_when={p.stop_when!r}; allowed: {STOP_WHEN}")
   if int(p.screen_examples) < 1:
     raise ValueError(f"pool.screen_examples={p.screen_examples} must be >= 1")
+  if int(p.get("confirm_checks", 1)) < 1:
+    raise ValueError(f"pool.confirm_checks={p.confirm_checks} must be >= 1")
+  for k in ("restart_after", "restart_max_steps"):
+    if int(p.get(k, 0)) < 0:
+      raise ValueError(f"pool.{k}={p.get(k)} must be >= 0 (0 = off)")
+  if int(p.get("restart_after", 0)) or int(p.get("restart_max_steps", 0)):
+    if int(p.restart_probe_length) < 3:
+      raise ValueError(f"pool.restart_probe_length={p.restart_probe_length} must be >= 3")
+    if int(p.restart_probe_examples) < 1:
+      raise ValueError(f"pool.restart_probe_examples={p.restart_probe_examples} must be >= 1")
+    if not 0.0 <= float(p.restart_max_digit_error) < 1.0:
+      raise ValueError(f"pool.restart_max_digit_error={p.restart_max_digit_error} must be "
+                       "in [0, 1)")
+    if int(p.restart_max_steps) and int(p.restart_max_steps) <= int(p.restart_after):
+      raise ValueError(f"pool.restart_max_steps={p.restart_max_steps} must be 0 (off) or > "
+                       f"pool.restart_after={p.restart_after}")
+    if p.init_from:
+      raise ValueError(f"pool.init_from={p.init_from!r} cannot be combined with restarts "
+                       "(a restarted seed would start from scratch, not from the source)")
   if p.init_from and not os.path.isdir(os.path.join(p.init_from, "checkpoints")):
     raise ValueError(f"pool.init_from={p.init_from!r} is not a pool workdir with checkpoints")
 
@@ -344,6 +389,77 @@ def seed_solve_check(key, ts_host, mcfg, cfg, task) -> dict:
   return {"solved": True, "rows": rows}
 
 
+def restarts_enabled(cfg) -> bool:
+  p = cfg.pool
+  return bool(int(p.get("restart_after", 0)) or int(p.get("restart_max_steps", 0)))
+
+
+def restart_reason(cfg, ps_host: PoolState, i: int, step: int, probe) -> str | None:
+  """Why slot ``i`` should start over at pool step ``step`` (a check), or None.
+
+  ``probe(i)`` gives the slot's digit error at the probe length; it is only called
+  at the one check where the seed's age first reaches ``pool.restart_after``.
+  """
+  p = cfg.pool
+  if not bool(ps_host.alive[i]):
+    return "diverged"
+  age = step - int(ps_host.started_at[i])
+  max_steps = int(p.get("restart_max_steps", 0))
+  if max_steps and age >= max_steps:
+    return "max_steps"
+  after = int(p.get("restart_after", 0))
+  if after and after <= age < after + int(cfg.eval.every):
+    err = probe(i)
+    if err > float(p.restart_max_digit_error):
+      return f"probe digit error {err:.4f} at {int(p.restart_probe_length)}"
+  return None
+
+
+def restart_slots(ps: PoolState, slots: Sequence[int], new_seeds: Sequence[int], step: int,
+                  cfg, num_tasks: int, mesh=None) -> PoolState:
+  """``ps`` with each of ``slots`` replaced by a fresh seed ``new_seeds[j]`` started at
+  pool step ``step`` (its own step count starts at 0, as in a run of that seed alone)."""
+  fresh = _stack_init(np.asarray(new_seeds, np.int64), cfg, num_tasks)
+  fresh = fresh.replace(started_at=jnp.full((len(slots),), step, jnp.int32))
+  idx = jnp.asarray(list(slots), jnp.int32)
+  out = jax.tree.map(lambda full, new: full.at[idx].set(new.astype(full.dtype)), ps, fresh)
+  return jax.device_put(out, seed_sharding(mesh)) if mesh is not None else out
+
+
+def pool_step_count(ps: PoolState, mesh=None) -> int:
+  """The pool's step: the largest ``started_at + step`` over its slots."""
+  h = to_host((ps.started_at, ps.train.step), mesh)
+  return int(np.max(np.asarray(h[0], np.int64) + np.asarray(h[1], np.int64)))
+
+
+_ADDED_FIELDS = ("seed_id", "started_at")   # pool checkpoints written before restarts lack them
+
+
+def restore_pool(manager, template: PoolState) -> PoolState:
+  """The latest pool checkpoint restored into ``template``, or the template.
+
+  A checkpoint written before slots could restart (no ``seed_id`` / ``started_at``)
+  is read with the template's values for those: each slot's first seed, started at 0.
+  """
+  import flax
+  import orbax.checkpoint as ocp
+  from neuralgpu import checkpoint as ckpt_lib
+  try:
+    return ckpt_lib.restore_or(manager, template)
+  except ValueError as first_error:
+    step = manager.latest_step()
+    target = flax.serialization.to_state_dict(template)
+    for k in _ADDED_FIELDS:
+      target.pop(k)
+    try:
+      restored = manager.restore(step, args=ocp.args.StandardRestore(target))
+    except Exception:
+      raise first_error from None
+    for k in _ADDED_FIELDS:
+      restored[k] = flax.serialization.to_state_dict(template)[k]
+    return flax.serialization.from_state_dict(template, restored)
+
+
 def _load_transfer(template: PoolState, cfg, mesh) -> PoolState:
   """Params and relaxation state of ``pool.init_from``; fresh optimizer and curriculum."""
   import json
@@ -361,7 +477,10 @@ def _load_transfer(template: PoolState, cfg, mesh) -> PoolState:
   n_src = len(config_lib.task_names(src_cfg))
   src_template = init_pool(np.arange(int(src_cfg.pool.num_seeds)) + int(src_cfg.seed),
                            src_cfg, n_src, None)
-  src, _ = ckpt_lib.load_params(src_dir, src_cfg, jax.device_get(src_template))
+  src_manager = ckpt_lib.make_manager(src_dir, src_cfg)
+  if src_manager.latest_step() is None:
+    raise ValueError(f"pool.init_from={src_dir!r}: no checkpoint in its 'checkpoints'")
+  src = restore_pool(src_manager, jax.device_get(src_template))
   train = template.train.replace(params=src.train.params, relax=src.train.relax)
   if train.ema_params is not None:
     train = train.replace(ema_params=jax.tree.map(jnp.copy, src.train.params))
@@ -413,12 +532,18 @@ def train_pool(config, workdir: str, *, record_buckets: list | None = None) -> d
   manager = ckpt_lib.make_manager(workdir, config)
   template = init_pool(seeds, config, len(tasks), mesh)
   fresh = manager.latest_step() is None
-  ps = ckpt_lib.restore_or(manager, template)
+  ps = restore_pool(manager, template)
   if mesh is not None:
     ps = jax.device_put(ps, seed_sharding(mesh))
   if fresh and config.pool.init_from:
     ps = _load_transfer(ps, config, mesh)
-  step = int(np.max(to_host(ps.train.step, mesh)))
+  step = pool_step_count(ps, mesh)
+  # The seed each slot trains now (restarts change it; a resumed run reads it back).
+  seeds = np.asarray(to_host(ps.seed_id, mesh), np.int64)
+  restarts = []                  # this process's restarts (and, on resume, the earlier ones)
+  if os.path.exists(os.path.join(workdir, "restarts.json")):
+    with open(os.path.join(workdir, "restarts.json")) as f:
+      restarts = [r for r in json.load(f) if int(r["step"]) <= step]
   writer = logging_utils.MetricWriter(workdir) if lead else None
   steps = PoolStepCache(config, tasks, mcfg, mesh, str(config.pool.get("seed_loop", "auto")))
   cu = config.curriculum
@@ -434,6 +559,10 @@ def train_pool(config, workdir: str, *, record_buckets: list | None = None) -> d
   stop_reason = "num_train_steps"
   bar = logging_utils.progress(config, step) if lead else None
 
+  # A seed is solved when it passes ``pool.confirm_checks`` checks in a row.
+  confirm = int(config.pool.get("confirm_checks", 1))
+  passes = [0] * s
+
   def check_solved(ps_host, at_step, final=False):
     # Periodic checks only look at seeds through their curriculum; the final
     # check screens every live seed (cheaply, at the training length first).
@@ -443,11 +572,54 @@ def train_pool(config, workdir: str, *, record_buckets: list | None = None) -> d
       if (not final and train_lib.curriculum_gates_checks(config)
           and not bool(np.all(ps_host.train.curriculum.solved[i]))):
         continue
-      key = evaluate_lib.check_key(int(seeds[i]))
+      # Fresh examples at every check, so that confirming checks are independent.
+      key = jax.random.fold_in(evaluate_lib.check_key(int(seeds[i])), at_step)
       res = seed_solve_check(key, seed_state(ps_host, i), mcfg, config, tasks[-1])
-      evals.append({"step": at_step, "seed": int(seeds[i]), **res})
-      if res["solved"]:
+      passes[i] = passes[i] + 1 if res["solved"] else 0
+      evals.append({"step": at_step, "seed": int(seeds[i]), "slot": i, **res,
+                    "passes_in_a_row": passes[i]})
+      if passes[i] >= confirm:
         solved_at[str(i)] = at_step
+
+  def probe(ps_host, i):
+    ts = seed_state(ps_host, i)
+    n = int(config.pool.restart_probe_length)
+    key = jax.random.fold_in(evaluate_lib.check_key(int(seeds[i])), n)
+    row = evaluate_lib.evaluate_length(key, ts.params, ts.relax.active_sets, mcfg, config.eval,
+                                       tasks[-1], n, int(config.pool.restart_probe_examples),
+                                       config.operand_mode)
+    return row["digit_error"]
+
+  def maybe_restart(ps, ps_host, at_step):
+    nonlocal max_cur
+    slots, new = [], []
+    next_seed = int(np.max(seeds)) + 1
+    for i in range(s):
+      if str(i) in solved_at:
+        continue
+      why = restart_reason(config, ps_host, i, at_step, lambda j: probe(ps_host, j))
+      if why is None:
+        continue
+      passes[i] = 0
+      restarts.append({"step": at_step, "slot": i, "old_seed": int(seeds[i]),
+                       "new_seed": next_seed, "reason": why})
+      slots.append(i)
+      new.append(next_seed)
+      seeds[i] = next_seed
+      next_seed += 1
+    if not slots:
+      return ps
+    ps = restart_slots(ps, slots, new, at_step, config, len(tasks), mesh)
+    max_cur = max_live_length(ps, mesh)
+    if lead:
+      for r in restarts[-len(slots):]:
+        print(f"step {at_step}: slot {r['slot']} restarts (seed {r['old_seed']} -> "
+              f"{r['new_seed']}): {r['reason']}", flush=True)
+      tmp = os.path.join(workdir, "restarts.json.tmp")
+      with open(tmp, "w") as f:
+        json.dump(restarts, f, indent=2)
+      os.replace(tmp, os.path.join(workdir, "restarts.json"))
+    return ps
 
   try:
     while step < int(config.num_train_steps):
@@ -480,21 +652,30 @@ def train_pool(config, workdir: str, *, record_buckets: list | None = None) -> d
                             "train_digit_error": float(np.mean(
                                 [m["train_digit_error"] for m in per])),
                             "steps_per_s": row["seed_steps_per_s"] / s})
+      out_of_time = bool(config.max_train_minutes) and (
+          (time.time() - t_start) / 60.0 >= config.max_train_minutes)
+      ending = out_of_time or step >= int(config.num_train_steps)
+      if step % int(config.eval.every) == 0 and (config.eval.stop_when_solved
+                                                 or restarts_enabled(config)):
+        ps_host = to_host(ps, mesh)
+        if config.eval.stop_when_solved:
+          check_solved(ps_host, step)
+          if len(solved_at) == s:
+            stop_reason = "all_solved"
+            break
+          if solved_at and stop_at_first:
+            stop_reason = "one_solved"
+            break
+        if restarts_enabled(config) and not ending:   # no seed starts at the end
+          ps = maybe_restart(ps, ps_host, step)
+      # Saved after the step's checks, so that a resumed run has the same restarts.
       if step % int(config.checkpoint_every) == 0:
         ckpt_lib.save(manager, step, ps, workdir, before + time.time() - t_start)
-      if config.eval.stop_when_solved and step % int(config.eval.every) == 0:
-        ps_host = to_host(ps, mesh)
-        check_solved(ps_host, step)
-        if len(solved_at) == s:
-          stop_reason = "all_solved"
-          break
-        if solved_at and stop_at_first:
-          stop_reason = "one_solved"
-          break
-      if step % int(config.log_every) == 0 and not np.any(host[1]):
+      if (step % int(config.log_every) == 0 and not np.any(host[1])
+          and not restarts_enabled(config)):
         stop_reason = "all_diverged"
         break
-      if config.max_train_minutes and (time.time() - t_start) / 60.0 >= config.max_train_minutes:
+      if out_of_time:
         stop_reason = "max_train_minutes"
         break
   finally:
@@ -513,6 +694,8 @@ def train_pool(config, workdir: str, *, record_buckets: list | None = None) -> d
   for i in range(s):
     seeds_out.append({
         "seed": int(seeds[i]),
+        "slot": i,
+        "started_at": int(ps_host.started_at[i]),
         "solved": str(i) in solved_at,
         "solved_at": solved_at.get(str(i)),
         "diverged_at": int(ps_host.diverged_at[i]) if ps_host.diverged_at[i] >= 0 else None,
@@ -528,8 +711,11 @@ def train_pool(config, workdir: str, *, record_buckets: list | None = None) -> d
       "max_train_minutes": float(config.max_train_minutes), "stop_reason": stop_reason,
       "train_minutes": elapsed / 60.0, "eval_minutes": (time.time() - t_eval) / 60.0,
       "solve_lengths": [int(n) for n in config.eval.solve_lengths],
-      "num_solved": n_solved, "solved_fraction": n_solved / s,
-      "verdict": pool_verdict(n_solved, s, float(p.works_fraction), float(p.struggles_fraction)),
+      # Every seed run counts: a restarted seed is a run that did not solve.
+      "num_seed_runs": s + len(restarts), "restarts": restarts,
+      "num_solved": n_solved, "solved_fraction": n_solved / (s + len(restarts)),
+      "verdict": pool_verdict(n_solved, s + len(restarts), float(p.works_fraction),
+                              float(p.struggles_fraction)),
       "thresholds": {"works_fraction": float(p.works_fraction),
                      "struggles_fraction": float(p.struggles_fraction)},
       "num_devices": len(mesh.devices.flat) if mesh is not None else 1,
@@ -552,7 +738,8 @@ def train_pool(config, workdir: str, *, record_buckets: list | None = None) -> d
   if lead:
     with open(os.path.join(workdir, "pool_summary.json"), "w") as f:
       json.dump(out, f, indent=2, default=float)
-    writer.write(step, {"num_solved": n_solved, "solved_fraction": n_solved / s})
+    writer.write(step, {"num_solved": n_solved, "solved_fraction": n_solved / (s + len(restarts)),
+                        "num_seed_runs": s + len(restarts)})
     writer.close()
   return out
 

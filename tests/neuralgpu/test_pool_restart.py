@@ -1,0 +1,183 @@
+"""Restarting the seeds of a pool that do not take off (``pool.restart_after``)."""
+import json
+import os
+
+import jax
+import numpy as np
+import pytest
+
+from experiments.configs import ngpu
+from neuralgpu import checkpoint as ckpt_lib
+from neuralgpu import pool
+from neuralgpu import train
+
+
+def _cfg(**pool_values):
+  c = ngpu.get_config("variant=smoke,seeds=2")
+  c.num_train_steps = 8
+  c.eval.every = 2
+  c.checkpoint_every = 2
+  c.log_every = 2
+  c.max_train_minutes = 0.0
+  c.pool.stop_when = "all"
+  c.pool.restart_after = 2
+  c.pool.restart_probe_length = 15
+  c.pool.restart_probe_examples = 4
+  for k, v in pool_values.items():
+    c.pool[k] = v
+  return c
+
+
+@pytest.mark.parametrize("key,value,match", [
+    ("restart_after", -1, "restart_after=-1"),
+    ("restart_max_steps", 2, "restart_max_steps=2 must be 0"),
+    ("restart_max_digit_error", 1.5, "restart_max_digit_error=1.5"),
+    ("restart_probe_length", 2, "restart_probe_length=2"),
+    ("restart_probe_examples", 0, "restart_probe_examples=0"),
+])
+def test_bad_restart_values_are_rejected(key, value, match):
+  c = _cfg()
+  c.pool[key] = value
+  with pytest.raises(ValueError, match=match):
+    pool.validate_pool(c)
+
+
+def test_restart_reason_by_hand():
+  c = _cfg(restart_after=4, restart_max_steps=10, restart_max_digit_error=0.1)
+  c.eval.every = 2
+  host = pool.PoolState(train=None, alive=np.array([True, False, True, True]),
+                        diverged_at=np.array([-1, 3, -1, -1]),
+                        seed_id=np.array([0, 1, 2, 3]), started_at=np.array([0, 0, 0, 6]))
+  probed = []
+
+  def probe(err):
+    def f(i):
+      probed.append(i)
+      return err
+    return f
+
+  # Age 4 (first check at restart_after): probed; above the threshold -> restart.
+  assert pool.restart_reason(c, host, 0, 4, probe(0.2)).startswith("probe digit error 0.2000")
+  assert pool.restart_reason(c, host, 0, 4, probe(0.05)) is None
+  # Age 5 is still within the check window [4, 6); age 6 is not probed again.
+  assert pool.restart_reason(c, host, 0, 5, probe(0.2)) is not None
+  n = len(probed)
+  assert pool.restart_reason(c, host, 0, 6, probe(0.2)) is None and len(probed) == n
+  # A diverged slot restarts whatever its age; a slot older than max_steps restarts.
+  assert pool.restart_reason(c, host, 1, 2, probe(0.0)) == "diverged"
+  assert pool.restart_reason(c, host, 2, 10, probe(0.0)) == "max_steps"
+  # Age counts from the slot's own start (slot 3 started at step 6).
+  assert pool.restart_reason(c, host, 3, 8, probe(0.0)) is None
+  assert pool.restart_reason(c, host, 3, 10, probe(0.2)) is not None
+  assert probed == [0, 0, 0, 3]
+
+
+def test_restart_slots_puts_a_fresh_seed_in_the_slot():
+  c = _cfg()
+  ps = pool.init_pool([0, 1], c, 1)
+  step = pool.make_pool_step(c, (pool_task(c),), 9, seed_loop="map")
+  ps = jax.jit(step)(jax.jit(step)(ps))
+  out = pool.restart_slots(ps, [1], [7], 2, c, 1)
+  fresh = train.init_state(jax.random.key(7), c, 1)
+  for a, b in zip(jax.tree.leaves(pool.seed_state(out, 1)), jax.tree.leaves(fresh)):
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+  for a, b in zip(jax.tree.leaves(pool.seed_state(out, 0)),
+                  jax.tree.leaves(pool.seed_state(ps, 0))):
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+  np.testing.assert_array_equal(out.seed_id, [0, 7])
+  np.testing.assert_array_equal(out.started_at, [0, 2])
+  assert pool.pool_step_count(out) == 2   # slot 0 has made 2 steps, slot 1 none since 2
+
+
+def pool_task(c):
+  from neuralgpu import config as config_lib
+  from neuralgpu import tasks as tasks_lib
+  return tasks_lib.get_task(config_lib.task_names(c)[-1])
+
+
+def _restored(wd, c):
+  template = jax.device_get(pool.init_pool([c.seed, c.seed + 1], c, 1))
+  ps, step = ckpt_lib.load_params(wd, c, template)
+  return jax.device_get(ps), step
+
+
+@pytest.mark.slow
+def test_restarts_run_end_to_end_and_resume_identically(tmp_path):
+  # Every seed makes digit errors at the probe length after 2 steps (threshold 0), so
+  # both slots restart at the check at step 2, then again at step 4 and 6 (not at the
+  # run's last step, 8: a seed started there would never train).
+  c = _cfg(restart_max_digit_error=0.0)
+  whole = str(tmp_path / "whole")
+  out = pool.train_pool(c, whole)
+  assert out["step"] == 8
+  steps = [(r["step"], r["slot"], r["old_seed"], r["new_seed"]) for r in out["restarts"]]
+  assert steps == [(2, 0, 0, 2), (2, 1, 1, 3), (4, 0, 2, 4), (4, 1, 3, 5),
+                   (6, 0, 4, 6), (6, 1, 5, 7)]
+  assert all(r["reason"].startswith("probe digit error") for r in out["restarts"])
+  assert out["num_seed_runs"] == 8 and out["solved_fraction"] == out["num_solved"] / 8
+  assert [r["seed"] for r in out["seeds"]] == [6, 7]
+  assert [r["started_at"] for r in out["seeds"]] == [6, 6]
+  with open(os.path.join(whole, "restarts.json")) as f:
+    assert json.load(f) == out["restarts"]
+  # Stopped at step 5 (after step 4's checks and restarts), resumed to 8: identical.
+  split = str(tmp_path / "split")
+  c4 = _cfg(restart_max_digit_error=0.0)
+  c4.num_train_steps = 5
+  first = pool.train_pool(c4, split)
+  assert [r["step"] for r in first["restarts"]] == [2, 2, 4, 4]
+  second = pool.train_pool(c, split)
+  assert second["restarts"] == out["restarts"]
+  a, sa = _restored(whole, c)
+  b, sb = _restored(split, c)
+  assert sa == sb == 8
+  for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
+    np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+  np.testing.assert_array_equal(a.seed_id, [6, 7])
+  np.testing.assert_array_equal(np.asarray(a.train.step), [2, 2])
+
+
+def test_no_restart_when_the_probe_passes(tmp_path):
+  # A threshold the probe cannot exceed: nothing restarts; the pool is the plain pool.
+  c = _cfg(restart_max_digit_error=0.999999)
+  c.num_train_steps = 4
+  out = pool.train_pool(c, str(tmp_path / "wd"))
+  assert out["restarts"] == [] and out["num_seed_runs"] == 2
+  assert [r["seed"] for r in out["seeds"]] == [c.seed, c.seed + 1]
+
+
+def test_main_job_config_restarts_and_its_bad_values():
+  c = ngpu.get_config()
+  assert c.pool.restart_after == 5000 and c.pool.num_seeds == 6
+  assert c.pool.confirm_checks == 2
+  pool.validate_pool(c)
+  assert ngpu.get_config("restart=0").pool.restart_after == 0
+  assert ngpu.get_config("variant=smoke,seeds=2,restart=30").pool.restart_after == 30
+  assert ngpu.get_config("variant=smoke,seeds=2").pool.restart_after == 0
+  with pytest.raises(ValueError, match="restart=-1"):
+    ngpu.get_config("restart=-1")
+  with pytest.raises(ValueError, match="needs a pool"):
+    ngpu.get_config("variant=smoke,restart=30")
+
+
+def test_a_seed_is_solved_after_confirm_checks_passes_in_a_row(tmp_path, monkeypatch):
+  c = ngpu.get_config("variant=smoke,seeds=2")
+  c.num_train_steps = 12
+  c.eval.every = 3
+  c.curriculum.advance_threshold = 1.01   # every check runs the solve check
+  c.pool.confirm_checks = 2
+  keys, calls = [], []
+
+  def fake_check(key, ts_host, mcfg, cfg, task):
+    keys.append(np.asarray(jax.random.key_data(key)).tobytes())
+    calls.append(int(ts_host.step))
+    # Slot 1 passes at steps 3, 9 and 12 but not 6: solved at 12, the second in a row.
+    return {"solved": len(calls) % 2 == 0 and int(ts_host.step) != 6, "rows": []}
+
+  monkeypatch.setattr(pool, "seed_solve_check", fake_check)
+  out = pool.train_pool(c, str(tmp_path / "wd"))
+  assert out["seeds"][1]["solved_at"] == 12 and not out["seeds"][0]["solved"]
+  assert [e["passes_in_a_row"] for e in out["evals"] if e["slot"] == 1] == [1, 0, 1, 2]
+  assert len(set(keys)) == len(keys)      # fresh examples at every check and seed
+  c.pool.confirm_checks = 0
+  with pytest.raises(ValueError, match="confirm_checks=0"):
+    pool.validate_pool(c)
