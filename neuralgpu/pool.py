@@ -59,6 +59,7 @@ class PoolState:
   diverged_at: jax.Array       # int32[S]: step at which it diverged, -1 if never
   seed_id: jax.Array           # int32[S]: the seed each slot trains now
   started_at: jax.Array        # int32[S]: pool step at which that seed started
+  running: jax.Array           # bool[S]: false once the seed was stopped (no more steps)
 
 
 def make_mesh(num_seeds: int, devices: Sequence[jax.Device] | None = None) -> jax.sharding.Mesh:
@@ -89,7 +90,8 @@ def _stack_init(seeds: np.ndarray, cfg, num_tasks: int) -> PoolState:
   return PoolState(train=ts, alive=jnp.ones((s,), bool),
                    diverged_at=jnp.full((s,), -1, jnp.int32),
                    seed_id=jnp.asarray(seeds, jnp.int32),
-                   started_at=jnp.zeros((s,), jnp.int32))
+                   started_at=jnp.zeros((s,), jnp.int32),
+                   running=jnp.ones((s,), bool))
 
 
 def init_pool(seeds: Sequence[int], cfg, num_tasks: int, mesh=None) -> PoolState:
@@ -156,25 +158,30 @@ def make_pool_step(cfg, tasks: tuple, bucket: int, mcfg=None,
   """
   one = train_lib.make_train_step(cfg, tasks, bucket, mcfg)
   if seed_loop == "vmap":
-    step = jax.vmap(one)
+    def step(ts, running):
+      del running   # a batched step computes every seed; stopped ones are not kept
+      return jax.vmap(one)(ts)
   elif seed_loop == "map":
-    def step(ts):
-      return jax.lax.map(one, ts)
+    def step(ts, running):
+      # A stopped seed costs nothing: lax.cond runs one branch per seed.
+      return jax.lax.map(lambda a: jax.lax.cond(a[1], one, lambda t: t, a[0]), (ts, running))
   else:
     raise ValueError(f"seed_loop={seed_loop!r}; allowed: 'vmap', 'map'")
 
   def pool_step(ps: PoolState) -> PoolState:
-    new = step(ps.train)
+    new = step(ps.train, ps.running)
     # Not opt_state: reduce_on_plateau starts its best loss at +inf.
     finite = jax.vmap(lambda t: _finite((t.params, t.metrics)))(new)
-    ok = ps.alive & finite
+    stepped = ps.alive & ps.running
+    ok = stepped & finite
 
     def keep(n, o):
       return jnp.where(ok.reshape((-1,) + (1,) * (n.ndim - 1)), n, o)
 
     train = jax.tree.map(keep, new, ps.train)
-    diverged_at = jnp.where(ps.alive & ~finite, new.step + ps.started_at, ps.diverged_at)
-    return ps.replace(train=train, alive=ok, diverged_at=diverged_at)
+    diverged_at = jnp.where(stepped & ~finite, new.step + ps.started_at, ps.diverged_at)
+    return ps.replace(train=train, alive=ps.alive & (finite | ~stepped),
+                      diverged_at=diverged_at)
 
   return pool_step
 
@@ -307,10 +314,15 @@ def pool_defaults():
   p.restart_probe_examples = 32
   p.restart_max_digit_error = 0.05
   p.restart_max_steps = 0
+  # What happens to such a seed: restart (the next unused seed takes its slot) or stop
+  # (it takes no more steps, so the seeds still learning get its compute; if no seed
+  # would be left running, the failing ones restart instead).
+  p.on_probe_fail = "restart"
   return p
 
 
 STOP_WHEN = ("all", "any")
+ON_PROBE_FAIL = ("restart", "stop")
 
 
 def with_pool(cfg):
@@ -337,6 +349,8 @@ def validate_pool(cfg) -> None:
     raise ValueError(f"pool.stop_when={p.stop_when!r}; allowed: {STOP_WHEN}")
   if int(p.screen_examples) < 1:
     raise ValueError(f"pool.screen_examples={p.screen_examples} must be >= 1")
+  if str(p.get("on_probe_fail", "restart")) not in ON_PROBE_FAIL:
+    raise ValueError(f"pool.on_probe_fail={p.on_probe_fail!r}; allowed: {ON_PROBE_FAIL}")
   if int(p.get("confirm_checks", 1)) < 1:
     raise ValueError(f"pool.confirm_checks={p.confirm_checks} must be >= 1")
   for k in ("restart_after", "restart_max_steps"):
@@ -363,29 +377,29 @@ def validate_pool(cfg) -> None:
 def seed_solve_check(key, ts_host, mcfg, cfg, task) -> dict:
   """Whether one seed is solved: 0 sequence errors at every ``eval.solve_lengths``.
 
-  Each length is screened on ``pool.screen_examples`` examples, then counted on
-  its ``eval.examples``; the first length with an error ends the check (the
-  seed is not solved), so unsolved seeds cost little. The training length is
-  screened first for the same reason.
+  Cheapest first: the training length on ``pool.screen_examples`` examples, then
+  that many at each solve length, then the rest of each length's ``eval.examples``
+  (other examples: screen + rest = the full count). The first part with an error
+  ends the check (the seed is not solved), so unsolved seeds cost little.
   """
   lengths = [int(n) for n in cfg.eval.lengths]
-  plan = [(int(cfg.curriculum.max_length), None)]
-  plan += [(int(n), int(cfg.eval.examples[lengths.index(int(n))]))
-           for n in cfg.eval.solve_lengths]
+  screen = int(cfg.pool.screen_examples)
+  full = {int(n): int(cfg.eval.examples[lengths.index(int(n))]) for n in cfg.eval.solve_lengths}
+  plan = [(int(cfg.curriculum.max_length), screen, "screen")]
+  plan += [(n, min(screen, c), "screen") for n, c in full.items()]
+  plan += [(n, c - screen, "rest") for n, c in full.items() if c > screen]
   rows = []
-  for n, full in plan:
+  for n, count, part in plan:
     k = jax.random.fold_in(key, n)
-    counts = [min(int(cfg.pool.screen_examples), full or int(cfg.pool.screen_examples))]
-    if full is not None and full > counts[0]:
-      counts.append(full)
-    for c in counts:
-      row = evaluate_lib.evaluate_length(k, train_lib.eval_params(ts_host),
-                                         ts_host.relax.active_sets, mcfg,
-                                         cfg.eval, task, n, c, cfg.operand_mode)
-      row["full"] = c == full
-      rows.append(row)
-      if row["seq_wrong"]:
-        return {"solved": False, "rows": rows}
+    if part == "rest":
+      k = jax.random.fold_in(k, 1)
+    row = evaluate_lib.evaluate_length(k, train_lib.eval_params(ts_host),
+                                       ts_host.relax.active_sets, mcfg,
+                                       cfg.eval, task, n, count, cfg.operand_mode)
+    row["part"] = part
+    rows.append(row)
+    if row["seq_wrong"]:
+      return {"solved": False, "rows": rows}
   return {"solved": True, "rows": rows}
 
 
@@ -426,20 +440,63 @@ def restart_slots(ps: PoolState, slots: Sequence[int], new_seeds: Sequence[int],
   return jax.device_put(out, seed_sharding(mesh)) if mesh is not None else out
 
 
+def balance_permutation(running: Sequence[bool], num_devices: int) -> np.ndarray:
+  """A slot order that spreads the running slots evenly over the devices.
+
+  The seed axis is split into ``num_devices`` contiguous blocks, and a device's step
+  costs as much as its running seeds; so running slots go to the devices in turn
+  (each filling its block from the front), stopped slots fill the rest, relative
+  order kept; an order that is already balanced is kept as it is. Returns ``perm``
+  with ``new_pool[j] = old_pool[perm[j]]``.
+  """
+  s = len(running)
+  if num_devices < 1 or s % num_devices:
+    raise ValueError(f"{s} slots do not split over {num_devices} devices")
+  per = s // num_devices
+  loads = [sum(bool(r) for r in running[d * per:(d + 1) * per]) for d in range(num_devices)]
+  if max(loads) - min(loads) <= 1:     # already balanced: keep the order
+    return np.arange(s, dtype=np.int64)
+  run = [i for i in range(s) if running[i]]
+  stop = [i for i in range(s) if not running[i]]
+  blocks = [[] for _ in range(num_devices)]
+  for j, i in enumerate(run):
+    blocks[j % num_devices].append(i)
+  for b in blocks:
+    while len(b) < per:
+      b.append(stop.pop(0))
+  return np.asarray([i for b in blocks for i in b], np.int64)
+
+
+def permute_slots(ps: PoolState, perm, mesh=None) -> PoolState:
+  idx = jnp.asarray(perm, jnp.int32)
+  out = jax.tree.map(lambda x: x[idx], ps)
+  return jax.device_put(out, seed_sharding(mesh)) if mesh is not None else out
+
+
+def stop_slots(ps: PoolState, slots: Sequence[int], mesh=None) -> PoolState:
+  """``ps`` with ``slots`` stopped: they keep their state and take no more steps."""
+  running = ps.running.at[jnp.asarray(list(slots), jnp.int32)].set(False)
+  if mesh is not None:
+    running = jax.device_put(running, seed_sharding(mesh))
+  return ps.replace(running=running)
+
+
 def pool_step_count(ps: PoolState, mesh=None) -> int:
   """The pool's step: the largest ``started_at + step`` over its slots."""
   h = to_host((ps.started_at, ps.train.step), mesh)
   return int(np.max(np.asarray(h[0], np.int64) + np.asarray(h[1], np.int64)))
 
 
-_ADDED_FIELDS = ("seed_id", "started_at")   # pool checkpoints written before restarts lack them
+# Pool checkpoints written before restarts and stops lack these.
+_ADDED_FIELDS = ("seed_id", "started_at", "running")
 
 
 def restore_pool(manager, template: PoolState) -> PoolState:
   """The latest pool checkpoint restored into ``template``, or the template.
 
-  A checkpoint written before slots could restart (no ``seed_id`` / ``started_at``)
-  is read with the template's values for those: each slot's first seed, started at 0.
+  A checkpoint written before slots could restart or stop (no ``seed_id``,
+  ``started_at``, ``running``) is read with the template's values for those: each
+  slot's first seed, started at 0, running.
   """
   import flax
   import orbax.checkpoint as ocp
@@ -540,10 +597,12 @@ def train_pool(config, workdir: str, *, record_buckets: list | None = None) -> d
   step = pool_step_count(ps, mesh)
   # The seed each slot trains now (restarts change it; a resumed run reads it back).
   seeds = np.asarray(to_host(ps.seed_id, mesh), np.int64)
-  restarts = []                  # this process's restarts (and, on resume, the earlier ones)
-  if os.path.exists(os.path.join(workdir, "restarts.json")):
-    with open(os.path.join(workdir, "restarts.json")) as f:
-      restarts = [r for r in json.load(f) if int(r["step"]) <= step]
+  # Restarted and stopped seeds (on resume, read back up to the checkpoint's step).
+  restarts, stops = [], []
+  for name, rows in (("restarts", restarts), ("stops", stops)):
+    if os.path.exists(os.path.join(workdir, f"{name}.json")):
+      with open(os.path.join(workdir, f"{name}.json")) as f:
+        rows.extend(r for r in json.load(f) if int(r["step"]) <= step)
   writer = logging_utils.MetricWriter(workdir) if lead else None
   steps = PoolStepCache(config, tasks, mcfg, mesh, str(config.pool.get("seed_loop", "auto")))
   cu = config.curriculum
@@ -567,7 +626,7 @@ def train_pool(config, workdir: str, *, record_buckets: list | None = None) -> d
     # Periodic checks only look at seeds through their curriculum; the final
     # check screens every live seed (cheaply, at the training length first).
     for i in range(s):
-      if str(i) in solved_at or not ps_host.alive[i]:
+      if str(i) in solved_at or not ps_host.alive[i] or not ps_host.running[i]:
         continue
       if (not final and train_lib.curriculum_gates_checks(config)
           and not bool(np.all(ps_host.train.curriculum.solved[i]))):
@@ -590,16 +649,49 @@ def train_pool(config, workdir: str, *, record_buckets: list | None = None) -> d
                                        config.operand_mode)
     return row["digit_error"]
 
+  def write_events():
+    if lead:
+      for name, rows in (("restarts", restarts), ("stops", stops)):
+        tmp = os.path.join(workdir, f"{name}.json.tmp")
+        with open(tmp, "w") as f:
+          json.dump(rows, f, indent=2)
+        os.replace(tmp, os.path.join(workdir, f"{name}.json"))
+
   def maybe_restart(ps, ps_host, at_step):
-    nonlocal max_cur
-    slots, new = [], []
-    next_seed = int(np.max(seeds)) + 1
+    nonlocal max_cur, seeds, passes, solved_at, last_per
+    failing = {}
     for i in range(s):
-      if str(i) in solved_at:
+      if str(i) in solved_at or not bool(ps_host.running[i]):
         continue
       why = restart_reason(config, ps_host, i, at_step, lambda j: probe(ps_host, j))
-      if why is None:
-        continue
+      if why is not None:
+        failing[i] = why
+    if not failing:
+      return ps
+    still = [i for i in range(s) if bool(ps_host.running[i]) and i not in failing]
+    if str(config.pool.get("on_probe_fail", "restart")) == "stop" and still:
+      ps = stop_slots(ps, sorted(failing), mesh)
+      for i, why in failing.items():
+        stops.append({"step": at_step, "slot": i, "seed": int(seeds[i]), "reason": why})
+        if lead:
+          print(f"step {at_step}: seed {int(seeds[i])} stops: {why}", flush=True)
+      # Spread the seeds still running over the devices (a device costs its busiest load).
+      ndev = len(mesh.devices.flat) if mesh is not None else 1
+      running = [bool(ps_host.running[i]) and i not in failing for i in range(s)]
+      perm = balance_permutation(running, ndev)
+      if np.any(perm != np.arange(s)):
+        ps = permute_slots(ps, perm, mesh)
+        seeds = seeds[perm]
+        passes = [passes[j] for j in perm]
+        where = {int(old): new for new, old in enumerate(perm)}
+        solved_at = {str(where[int(k)]): v for k, v in solved_at.items()}
+        if last_per:
+          last_per = [last_per[j] for j in perm]
+      write_events()
+      return ps
+    slots, new = [], []
+    next_seed = int(np.max(seeds)) + 1
+    for i, why in failing.items():
       passes[i] = 0
       restarts.append({"step": at_step, "slot": i, "old_seed": int(seeds[i]),
                        "new_seed": next_seed, "reason": why})
@@ -607,18 +699,13 @@ def train_pool(config, workdir: str, *, record_buckets: list | None = None) -> d
       new.append(next_seed)
       seeds[i] = next_seed
       next_seed += 1
-    if not slots:
-      return ps
     ps = restart_slots(ps, slots, new, at_step, config, len(tasks), mesh)
     max_cur = max_live_length(ps, mesh)
     if lead:
       for r in restarts[-len(slots):]:
         print(f"step {at_step}: slot {r['slot']} restarts (seed {r['old_seed']} -> "
               f"{r['new_seed']}): {r['reason']}", flush=True)
-      tmp = os.path.join(workdir, "restarts.json.tmp")
-      with open(tmp, "w") as f:
-        json.dump(restarts, f, indent=2)
-      os.replace(tmp, os.path.join(workdir, "restarts.json"))
+    write_events()
     return ps
 
   try:
@@ -631,27 +718,31 @@ def train_pool(config, workdir: str, *, record_buckets: list | None = None) -> d
       if step % int(cu.advance_every) == 0:
         max_cur = max_live_length(ps, mesh)
       if step % int(config.log_every) == 0:
-        host = to_host((ps.train.metrics, ps.alive, ps.diverged_at, ps.train.curriculum.cur),
-                       mesh)
+        host = to_host((ps.train.metrics, ps.alive, ps.diverged_at, ps.train.curriculum.cur,
+                        ps.running), mesh)
         ps = zero_pool_metrics(ps)
-        per = per_seed_metrics(host[0])
+        # Stopped seeds take no steps: they have no metrics of this window.
+        per = [m if host[4][i] else None for i, m in enumerate(per_seed_metrics(host[0]))]
         last_per = per
+        shown = [m for m in per if m is not None]
         now = time.time()
-        row = {"seed_steps_per_s": s * (step - last_step) / max(now - last_t, 1e-9),
-               "alive": float(np.sum(host[1])), "max_cur_length": max_cur,
-               "elapsed_min": (before + now - t_start) / 60.0}
+        row = {"seed_steps_per_s": len(shown) * (step - last_step) / max(now - last_t, 1e-9),
+               "alive": float(np.sum(host[1])), "running": float(np.sum(host[4])),
+               "max_cur_length": max_cur, "elapsed_min": (before + now - t_start) / 60.0}
         for i, m in enumerate(per):
+          if m is None:
+            continue
           for k in ("loss", "train_seq_error", "train_digit_error"):
             row[f"seed{int(seeds[i])}/{k}"] = m[k]
           row[f"seed{int(seeds[i])}/cur_length"] = float(np.max(host[3][i]))
-        row["mean_train_seq_error"] = float(np.mean([m["train_seq_error"] for m in per]))
+        row["mean_train_seq_error"] = float(np.mean([m["train_seq_error"] for m in shown]))
         last_t, last_step = now, step
         if lead:
           writer.write(step, row)
           bar.update(step, {"cur_length": max_cur, "train_seq_error": row["mean_train_seq_error"],
                             "train_digit_error": float(np.mean(
-                                [m["train_digit_error"] for m in per])),
-                            "steps_per_s": row["seed_steps_per_s"] / s})
+                                [m["train_digit_error"] for m in shown])),
+                            "steps_per_s": step_rate(row, shown)})
       out_of_time = bool(config.max_train_minutes) and (
           (time.time() - t_start) / 60.0 >= config.max_train_minutes)
       ending = out_of_time or step >= int(config.num_train_steps)
@@ -689,13 +780,18 @@ def train_pool(config, workdir: str, *, record_buckets: list | None = None) -> d
   ps_host = to_host(ps, mesh)
   if not (solved_at and stop_at_first):
     check_solved(ps_host, step, final=True)
-  per = per_seed_metrics(ps_host.train.metrics) if step % int(config.log_every) else last_per
+  if step % int(config.log_every):
+    per = [m if ps_host.running[i] else None
+           for i, m in enumerate(per_seed_metrics(ps_host.train.metrics))]
+  else:
+    per = last_per
   seeds_out = []
   for i in range(s):
     seeds_out.append({
         "seed": int(seeds[i]),
         "slot": i,
         "started_at": int(ps_host.started_at[i]),
+        "running": bool(ps_host.running[i]),
         "solved": str(i) in solved_at,
         "solved_at": solved_at.get(str(i)),
         "diverged_at": int(ps_host.diverged_at[i]) if ps_host.diverged_at[i] >= 0 else None,
@@ -712,7 +808,7 @@ def train_pool(config, workdir: str, *, record_buckets: list | None = None) -> d
       "train_minutes": elapsed / 60.0, "eval_minutes": (time.time() - t_eval) / 60.0,
       "solve_lengths": [int(n) for n in config.eval.solve_lengths],
       # Every seed run counts: a restarted seed is a run that did not solve.
-      "num_seed_runs": s + len(restarts), "restarts": restarts,
+      "num_seed_runs": s + len(restarts), "restarts": restarts, "stops": stops,
       "num_solved": n_solved, "solved_fraction": n_solved / (s + len(restarts)),
       "verdict": pool_verdict(n_solved, s + len(restarts), float(p.works_fraction),
                               float(p.struggles_fraction)),
@@ -744,14 +840,20 @@ def train_pool(config, workdir: str, *, record_buckets: list | None = None) -> d
   return out
 
 
+def step_rate(row: dict, shown: list) -> float:
+  """Pool steps per second from a log row's seed-steps per second."""
+  return row["seed_steps_per_s"] / max(len(shown), 1)
+
+
 def best_seed_index(seeds_out: list[dict]) -> int:
-  """The first solved seed (earliest ``solved_at``), else the live seed with the lowest
-  final training sequence error, else seed 0."""
+  """The first solved seed (earliest ``solved_at``), else the live, running seed with the
+  lowest final training sequence error, else seed 0."""
   solved = [(r["solved_at"], i) for i, r in enumerate(seeds_out) if r["solved"]]
   if solved:
     return min(solved)[1]
   live = [((r["final_train_metrics"] or {}).get("train_seq_error", 1.0), i)
-          for i, r in enumerate(seeds_out) if r["diverged_at"] is None]
+          for i, r in enumerate(seeds_out)
+          if r["diverged_at"] is None and r.get("running", True)]
   return min(live)[1] if live else 0
 
 

@@ -35,8 +35,9 @@ Keys (all optional):
             on CPU the seeds are spread over one host device per core.
   restart   (pools only; default 5000 for dngpu_short, else 0 = off) a seed whose digit
             error at length 51 is still above 5% after this many steps of its own (it
-            has not started to generalise) is replaced by the next unused seed
-            (``pool.restart_after``).
+            has not started to generalise) is stopped or replaced by the next unused
+            seed (``pool.restart_after``, ``pool.on_probe_fail``: dngpu_short stops it,
+            so the seeds that generalise train faster; restart elsewhere).
 
 Launch (README): python experiments/train_neuralgpu.py \
     --config=experiments/configs/ngpu.py:variant=fast,task=badd --workdir=/tmp/ngpu_badd
@@ -186,6 +187,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
       # Solved = two checks in a row without an error (each on fresh examples): a seed
       # that passed one check by a hair still erred on the final table's examples.
       c.pool.confirm_checks = 2
+      # Seeds that fail the probe stop, and the ones that generalise get their compute
+      # (if none would be left, the failing ones restart instead).
+      c.pool.on_probe_fail = "stop"
   elif "restart" in a and restart:
     raise ValueError(f"restart={restart} needs a pool of seeds (seeds > 1)")
   config_lib.validate(c)

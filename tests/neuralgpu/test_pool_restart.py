@@ -34,6 +34,7 @@ def _cfg(**pool_values):
     ("restart_max_digit_error", 1.5, "restart_max_digit_error=1.5"),
     ("restart_probe_length", 2, "restart_probe_length=2"),
     ("restart_probe_examples", 0, "restart_probe_examples=0"),
+    ("on_probe_fail", "pause", "on_probe_fail='pause'"),
 ])
 def test_bad_restart_values_are_rejected(key, value, match):
   c = _cfg()
@@ -47,7 +48,8 @@ def test_restart_reason_by_hand():
   c.eval.every = 2
   host = pool.PoolState(train=None, alive=np.array([True, False, True, True]),
                         diverged_at=np.array([-1, 3, -1, -1]),
-                        seed_id=np.array([0, 1, 2, 3]), started_at=np.array([0, 0, 0, 6]))
+                        seed_id=np.array([0, 1, 2, 3]), started_at=np.array([0, 0, 0, 6]),
+                        running=np.ones(4, bool))
   probed = []
 
   def probe(err):
@@ -148,7 +150,7 @@ def test_no_restart_when_the_probe_passes(tmp_path):
 def test_main_job_config_restarts_and_its_bad_values():
   c = ngpu.get_config()
   assert c.pool.restart_after == 5000 and c.pool.num_seeds == 6
-  assert c.pool.confirm_checks == 2
+  assert c.pool.confirm_checks == 2 and c.pool.on_probe_fail == "stop"
   pool.validate_pool(c)
   assert ngpu.get_config("restart=0").pool.restart_after == 0
   assert ngpu.get_config("variant=smoke,seeds=2,restart=30").pool.restart_after == 30
@@ -181,3 +183,99 @@ def test_a_seed_is_solved_after_confirm_checks_passes_in_a_row(tmp_path, monkeyp
   c.pool.confirm_checks = 0
   with pytest.raises(ValueError, match="confirm_checks=0"):
     pool.validate_pool(c)
+
+
+def test_balance_permutation_spreads_running_slots_over_devices():
+  perm = pool.balance_permutation([True, True, True, False, False, False], 2)
+  np.testing.assert_array_equal(perm, [0, 2, 3, 1, 4, 5])
+  # Loads 1 and 2: already as even as 3 running seeds on 2 devices can be.
+  np.testing.assert_array_equal(
+      pool.balance_permutation([True, False, False, False, True, True], 2), np.arange(6))
+  np.testing.assert_array_equal(
+      pool.balance_permutation([False, False, False, False, True, True], 2), [4, 0, 1, 5, 2, 3])
+  np.testing.assert_array_equal(pool.balance_permutation([True, False, True, False], 1),
+                                [0, 1, 2, 3])
+  for running in ([True] * 6, [False] * 5 + [True], [True, True, True, False, False, False]):
+    perm = pool.balance_permutation(running, 3)
+    assert sorted(perm) == list(range(6))
+    loads = [sum(running[j] for j in perm[d * 2:(d + 1) * 2]) for d in range(3)]
+    assert max(loads) - min(loads) <= 1
+  with pytest.raises(ValueError, match="do not split"):
+    pool.balance_permutation([True] * 5, 2)
+
+
+def _fake_reason(fail_seeds, at=2):
+  def reason(cfg, ps_host, i, step, probe):
+    seed = int(ps_host.seed_id[i])
+    return "probe (fake)" if step == at and seed in fail_seeds else None
+  return reason
+
+
+def _cfg4(**kw):
+  c = _cfg(on_probe_fail="stop", **kw)
+  c.pool.num_seeds = 4
+  return c
+
+
+@pytest.mark.slow
+def test_stopped_seeds_freeze_and_the_others_train_as_without_stops(tmp_path, monkeypatch):
+  c = _cfg4()
+  plain = pool.train_pool(_cfg4(restart_max_digit_error=0.999999),
+                          str(tmp_path / "plain"))
+  assert plain["stops"] == [] and plain["restarts"] == []
+  monkeypatch.setattr(pool, "restart_reason", _fake_reason({1, 2}))
+  out = pool.train_pool(c, str(tmp_path / "stop"))
+  assert [(r["step"], r["seed"]) for r in out["stops"]] == [(2, 1), (2, 2)]
+  assert out["restarts"] == [] and out["num_seed_runs"] == 4
+  by_seed = {r["seed"]: r for r in out["seeds"]}
+  assert [by_seed[k]["running"] for k in range(4)] == [True, False, False, True]
+  assert by_seed[1]["final_train_metrics"] is None
+  a, _ = _restored(str(tmp_path / "stop"), c)
+  b, _ = _restored(str(tmp_path / "plain"), c)
+  slot = {int(k): i for i, k in enumerate(np.asarray(a.seed_id))}
+  # Running seeds: exactly the trajectory they have in the pool without stops.
+  for seed in (0, 3):
+    for x, y in zip(jax.tree.leaves(pool.seed_state(a, slot[seed])),
+                    jax.tree.leaves(pool.seed_state(b, seed))):
+      np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+  # Stopped seeds kept their state of step 2.
+  for seed in (1, 2):
+    assert int(pool.seed_state(a, slot[seed]).step) == 2
+    assert int(pool.seed_state(b, seed).step) == 8
+  with open(tmp_path / "stop" / "stops.json") as f:
+    assert json.load(f) == out["stops"]
+
+
+@pytest.mark.slow
+def test_when_every_running_seed_fails_they_restart_instead(tmp_path, monkeypatch):
+  monkeypatch.setattr(pool, "restart_reason", _fake_reason({0, 1, 2, 3}))
+  c = _cfg4()
+  c.num_train_steps = 4
+  out = pool.train_pool(c, str(tmp_path / "wd"))
+  assert out["stops"] == []
+  assert [(r["old_seed"], r["new_seed"]) for r in out["restarts"]] == [(0, 4), (1, 5), (2, 6),
+                                                                      (3, 7)]
+
+
+def test_solve_check_screens_every_length_before_the_full_counts(monkeypatch):
+  from neuralgpu import evaluate as evaluate_lib
+  c = ngpu.get_config()                   # screens 64; 512 at 201, 128 at 401
+  calls = []
+
+  def fake_eval(key, params, active_sets, mcfg, eval_cfg, task, n, count, mode):
+    calls.append((n, count, np.asarray(jax.random.key_data(key)).tobytes()))
+    return {"length": n, "examples": count, "seq_wrong": int(n in wrong_at)}
+
+  monkeypatch.setattr(evaluate_lib, "evaluate_length", fake_eval)
+  ts = train.init_state(jax.random.key(0), ngpu.get_config("variant=smoke"), 1)
+  key = jax.random.key(3)
+  wrong_at = set()
+  res = pool.seed_solve_check(key, ts, None, c, None)
+  assert res["solved"]
+  assert [(n, k) for n, k, _ in calls] == [(25, 64), (201, 64), (401, 64), (201, 448), (401, 64)]
+  assert [r["part"] for r in res["rows"]] == ["screen"] * 3 + ["rest"] * 2
+  assert len({k for _, _, k in calls}) == 5   # the rest are other examples than the screen
+  calls.clear()
+  wrong_at = {401}
+  res = pool.seed_solve_check(key, ts, None, c, None)
+  assert not res["solved"] and [(n, k) for n, k, _ in calls] == [(25, 64), (201, 64), (401, 64)]
