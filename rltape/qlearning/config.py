@@ -52,6 +52,9 @@ def default_config() -> ml_collections.ConfigDict:
   # With the penalty on (see penalty_start_accuracy), act greedily (epsilon 0), as the
   # paper's code stops exploring on samples it gets right once its penalty is on.
   c.greedy_when_penalty = True
+  # A seed that has passed the test takes no more updates: the paper's code ends a run
+  # when its test passes, so the policy it reports is the one that passed.
+  c.freeze_when_solved = True
   c.optimizer = "sgd"  # "sgd" (the paper) or "adam" (an option of this project)
   c.learning_rate = 0.1
   c.grad_clip = 5.0
@@ -150,6 +153,8 @@ def validate(c: ml_collections.ConfigDict) -> None:
        f"complexity_unit must be one of {COMPLEXITY_UNITS}, got {c.get('complexity_unit')!r}")
   need(isinstance(c.get("head_layer", False), bool),
        f"head_layer must be a bool, got {c.get('head_layer')!r}")
+  need(isinstance(c.get("freeze_when_solved", False), bool),
+       f"freeze_when_solved must be a bool, got {c.get('freeze_when_solved')!r}")
   need(c.loss_reduction in ("sum_time", "mean"),
        f"loss_reduction must be 'sum_time' or 'mean', got {c.loss_reduction!r}")
   need(c.get("optimizer", "sgd") in OPTIMIZERS,

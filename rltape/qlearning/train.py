@@ -301,9 +301,19 @@ def make_train(config: ml_collections.ConfigDict, env=None,
   def init(key):
     return jax.vmap(init_one)(jax.random.split(key, config.num_seeds))
 
+  freeze = bool(config.get("freeze_when_solved", False))
+
+  def update_or_keep(s: TrainState):
+    new, metrics = update_one(s)
+    if not freeze:
+      return new, metrics
+    # A solved seed keeps its state (the run of that seed has ended).
+    done = s.solved_at >= 0
+    return jax.tree.map(lambda n, o: jnp.where(done, o, n), new, s), metrics
+
   def train_chunk(state):
     def body(s, _):
-      return jax.vmap(update_one)(s)
+      return jax.vmap(update_or_keep)(s)
     return jax.lax.scan(body, state, None, length=config.chunk_updates)
 
   def test_one(s: TrainState):

@@ -285,3 +285,27 @@ def test_evaluate_workdir_matches_the_runs_own_test(tmp_path):
     experiment.evaluate_workdir(str(tmp_path / "nothing"), [8])
   with pytest.raises(ValueError, match="test length 0"):
     experiment.evaluate_workdir(str(tmp_path), [0])
+
+
+def test_freeze_when_solved_keeps_a_solved_seed():
+  """A seed with solved_at set takes no more updates (freeze_when_solved); an unsolved
+  seed of the same run, and every seed without the flag, keeps learning."""
+  c = config_lib.default_config()
+  c.update(task="copy", controller="ff", units=8, batch_size=4, num_seeds=2,
+           chunk_updates=2, num_updates=2, curriculum_episodes=8,
+           train_max_length=6, test_length=6, test_batch=2)
+  for flag in (True, False):
+    c.freeze_when_solved = flag
+    agent = train_lib.make_train(c)
+    st = agent.init(jax.random.key(0))
+    st = st.replace(solved_at=jnp.asarray([3, -1], jnp.int32))
+    after, _ = jax.jit(agent.train_chunk)(st)
+    moved = [bool(any(np.any(np.asarray(a)[i] != np.asarray(b)[i])
+                      for a, b in zip(jax.tree.leaves(after.params),
+                                      jax.tree.leaves(st.params))))
+             for i in range(2)]
+    assert moved == [not flag, True], (flag, moved)
+    assert list(np.asarray(after.step)) == ([0, 2] if flag else [2, 2])
+  c.freeze_when_solved = "yes"
+  with pytest.raises(ValueError, match="freeze_when_solved must be a bool"):
+    config_lib.validate(c)
