@@ -77,8 +77,7 @@ def test_restart_reason_by_hand():
 def test_restart_slots_puts_a_fresh_seed_in_the_slot():
   c = _cfg()
   ps = pool.init_pool([0, 1], c, 1)
-  step = pool.make_pool_step(c, (pool_task(c),), 9, seed_loop="map")
-  ps = jax.jit(step)(jax.jit(step)(ps))
+  ps = ps.replace(train=ps.train.replace(step=ps.train.step + 2))   # as if 2 steps were made
   out = pool.restart_slots(ps, [1], [7], 2, c, 1)
   fresh = train.init_state(jax.random.key(7), c, 1)
   for a, b in zip(jax.tree.leaves(pool.seed_state(out, 1)), jax.tree.leaves(fresh)):
@@ -89,12 +88,6 @@ def test_restart_slots_puts_a_fresh_seed_in_the_slot():
   np.testing.assert_array_equal(out.seed_id, [0, 7])
   np.testing.assert_array_equal(out.started_at, [0, 2])
   assert pool.pool_step_count(out) == 2   # slot 0 has made 2 steps, slot 1 none since 2
-
-
-def pool_task(c):
-  from neuralgpu import config as config_lib
-  from neuralgpu import tasks as tasks_lib
-  return tasks_lib.get_task(config_lib.task_names(c)[-1])
 
 
 def _restored(wd, c):
@@ -138,15 +131,6 @@ def test_restarts_run_end_to_end_and_resume_identically(tmp_path):
   np.testing.assert_array_equal(np.asarray(a.train.step), [2, 2])
 
 
-def test_no_restart_when_the_probe_passes(tmp_path):
-  # A threshold the probe cannot exceed: nothing restarts; the pool is the plain pool.
-  c = _cfg(restart_max_digit_error=0.999999)
-  c.num_train_steps = 4
-  out = pool.train_pool(c, str(tmp_path / "wd"))
-  assert out["restarts"] == [] and out["num_seed_runs"] == 2
-  assert [r["seed"] for r in out["seeds"]] == [c.seed, c.seed + 1]
-
-
 def test_main_job_config_restarts_and_its_bad_values():
   c = ngpu.get_config()
   assert c.pool.restart_after == 5000 and c.pool.num_seeds == 6
@@ -167,6 +151,11 @@ def test_a_seed_is_solved_after_confirm_checks_passes_in_a_row(tmp_path, monkeyp
   c.eval.every = 3
   c.curriculum.advance_threshold = 1.01   # every check runs the solve check
   c.pool.confirm_checks = 2
+  # Real probes at step 3 with a threshold they cannot exceed: nothing restarts.
+  c.pool.restart_after = 3
+  c.pool.restart_probe_length = 15
+  c.pool.restart_probe_examples = 4
+  c.pool.restart_max_digit_error = 0.999999
   keys, calls = [], []
 
   def fake_check(key, ts_host, mcfg, cfg, task):
@@ -180,6 +169,8 @@ def test_a_seed_is_solved_after_confirm_checks_passes_in_a_row(tmp_path, monkeyp
   assert out["seeds"][1]["solved_at"] == 12 and not out["seeds"][0]["solved"]
   assert [e["passes_in_a_row"] for e in out["evals"] if e["slot"] == 1] == [1, 0, 1, 2]
   assert len(set(keys)) == len(keys)      # fresh examples at every check and seed
+  assert out["restarts"] == [] and out["stops"] == [] and out["num_seed_runs"] == 2
+  assert [r["seed"] for r in out["seeds"]] == [c.seed, c.seed + 1]
   c.pool.confirm_checks = 0
   with pytest.raises(ValueError, match="confirm_checks=0"):
     pool.validate_pool(c)

@@ -187,7 +187,7 @@ def test_default_config_is_the_short_bin_pool():
   c = ngpu.get_config()
   assert c.curriculum.buckets == (8, 12, 16, 20, 25) and c.curriculum.max_length == 25
   assert c.curriculum.bucket_mode == "cycle" and c.curriculum.fill_bins
-  assert c.pool.num_seeds == 4 and c.pool.stop_when == "any"
+  assert c.pool.num_seeds == 6 and c.pool.stop_when == "any"
   assert ngpu.get_config("variant=dngpu_cycle").curriculum.buckets == ngpu.DNGPU_BINS
 
 
