@@ -88,10 +88,14 @@ def save(manager: ocp.CheckpointManager, step: int, state: Any, workdir: str,
   os.replace(tmp, os.path.join(workdir, "progress.json"))
 
 
-def load_params(workdir: str, config, template: Any) -> tuple[Any, int]:
-  """Restores the latest TrainState of a workdir (for evaluation binaries)."""
+def load_params(workdir: str, config, template: Any, restore=restore_or) -> tuple[Any, int]:
+  """Restores the latest TrainState of a workdir (for evaluation binaries).
+
+  ``restore(manager, template)`` reads the checkpoint (a pool passes its own, which also
+  reads pool checkpoints of older layouts).
+  """
   manager = make_manager(workdir, config)
   if manager.latest_step() is None:
     raise ValueError(f"no checkpoint in {os.path.join(workdir, 'checkpoints')!r}")
-  state = restore_or(manager, template)
+  state = restore(manager, template)
   return state, int(manager.latest_step())

@@ -504,16 +504,14 @@ def restore_pool(manager, template: PoolState) -> PoolState:
   try:
     return ckpt_lib.restore_or(manager, template)
   except ValueError as first_error:
-    step = manager.latest_step()
-    target = flax.serialization.to_state_dict(template)
-    for k in _ADDED_FIELDS:
-      target.pop(k)
+    full = flax.serialization.to_state_dict(template)
+    target = {k: v for k, v in full.items() if k not in _ADDED_FIELDS}
     try:
-      restored = manager.restore(step, args=ocp.args.StandardRestore(target))
+      restored = manager.restore(manager.latest_step(),
+                                 args=ocp.args.StandardRestore(target))
     except Exception:
       raise first_error from None
-    for k in _ADDED_FIELDS:
-      restored[k] = flax.serialization.to_state_dict(template)[k]
+    restored.update({k: full[k] for k in _ADDED_FIELDS})
     return flax.serialization.from_state_dict(template, restored)
 
 
@@ -534,10 +532,8 @@ def _load_transfer(template: PoolState, cfg, mesh) -> PoolState:
   n_src = len(config_lib.task_names(src_cfg))
   src_template = init_pool(np.arange(int(src_cfg.pool.num_seeds)) + int(src_cfg.seed),
                            src_cfg, n_src, None)
-  src_manager = ckpt_lib.make_manager(src_dir, src_cfg)
-  if src_manager.latest_step() is None:
-    raise ValueError(f"pool.init_from={src_dir!r}: no checkpoint in its 'checkpoints'")
-  src = restore_pool(src_manager, jax.device_get(src_template))
+  src, _ = ckpt_lib.load_params(src_dir, src_cfg, jax.device_get(src_template),
+                                restore=restore_pool)
   train = template.train.replace(params=src.train.params, relax=src.train.relax)
   if train.ema_params is not None:
     train = train.replace(ema_params=jax.tree.map(jnp.copy, src.train.params))
@@ -677,8 +673,7 @@ def train_pool(config, workdir: str, *, record_buckets: list | None = None) -> d
           print(f"step {at_step}: seed {int(seeds[i])} stops: {why}", flush=True)
       # Spread the seeds still running over the devices (a device costs its busiest load).
       ndev = len(mesh.devices.flat) if mesh is not None else 1
-      running = [bool(ps_host.running[i]) and i not in failing for i in range(s)]
-      perm = balance_permutation(running, ndev)
+      perm = balance_permutation([i in still for i in range(s)], ndev)
       if np.any(perm != np.arange(s)):
         ps = permute_slots(ps, perm, mesh)
         seeds = seeds[perm]
@@ -695,16 +690,15 @@ def train_pool(config, workdir: str, *, record_buckets: list | None = None) -> d
       passes[i] = 0
       restarts.append({"step": at_step, "slot": i, "old_seed": int(seeds[i]),
                        "new_seed": next_seed, "reason": why})
+      if lead:
+        print(f"step {at_step}: slot {i} restarts (seed {int(seeds[i])} -> {next_seed}): "
+              f"{why}", flush=True)
       slots.append(i)
       new.append(next_seed)
       seeds[i] = next_seed
       next_seed += 1
     ps = restart_slots(ps, slots, new, at_step, config, len(tasks), mesh)
     max_cur = max_live_length(ps, mesh)
-    if lead:
-      for r in restarts[-len(slots):]:
-        print(f"step {at_step}: slot {r['slot']} restarts (seed {r['old_seed']} -> "
-              f"{r['new_seed']}): {r['reason']}", flush=True)
     write_events()
     return ps
 
@@ -742,7 +736,7 @@ def train_pool(config, workdir: str, *, record_buckets: list | None = None) -> d
           bar.update(step, {"cur_length": max_cur, "train_seq_error": row["mean_train_seq_error"],
                             "train_digit_error": float(np.mean(
                                 [m["train_digit_error"] for m in shown])),
-                            "steps_per_s": step_rate(row, shown)})
+                            "steps_per_s": row["seed_steps_per_s"] / max(len(shown), 1)})
       out_of_time = bool(config.max_train_minutes) and (
           (time.time() - t_start) / 60.0 >= config.max_train_minutes)
       ending = out_of_time or step >= int(config.num_train_steps)
@@ -838,11 +832,6 @@ def train_pool(config, workdir: str, *, record_buckets: list | None = None) -> d
                         "num_seed_runs": s + len(restarts)})
     writer.close()
   return out
-
-
-def step_rate(row: dict, shown: list) -> float:
-  """Pool steps per second from a log row's seed-steps per second."""
-  return row["seed_steps_per_s"] / max(len(shown), 1)
 
 
 def best_seed_index(seeds_out: list[dict]) -> int:

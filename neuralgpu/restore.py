@@ -51,10 +51,7 @@ def load(workdir: str, seed_index: int | None = None):
   if not 0 <= int(seed_index) < n:
     raise ValueError(f"seed_index={seed_index} is not in [0, {n}) for pool workdir {workdir!r}")
   template = pool_lib.init_pool(list(range(int(cfg.seed), int(cfg.seed) + n)), cfg, len(names))
-  manager = ckpt_lib.make_manager(workdir, cfg)
-  if manager.latest_step() is None:
-    raise ValueError(f"no checkpoint in {os.path.join(workdir, 'checkpoints')!r}")
-  ps, step = pool_lib.restore_pool(manager, template), int(manager.latest_step())
+  ps, step = ckpt_lib.load_params(workdir, cfg, template, restore=pool_lib.restore_pool)
   state = pool_lib.seed_state(jax.device_get(ps), int(seed_index))
   return cfg, train_lib.resolve_model_config(cfg), state, step
 
