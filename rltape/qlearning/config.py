@@ -57,6 +57,10 @@ def default_config() -> ml_collections.ConfigDict:
   c.freeze_when_solved = True
   c.optimizer = "sgd"  # "sgd" (the paper) or "adam" (an option of this project)
   c.learning_rate = 0.1
+  # An option of this project (1.0 = off, as in the paper): once a seed's curriculum
+  # reaches train_max_length, its learning rate is multiplied by this factor, so the
+  # last level trains on with smaller steps until the test passes.
+  c.top_lr_scale = 1.0
   c.grad_clip = 5.0
   c.batch_size = 20
   # The paper's code minimises the mean over step slots of 10 * CE + 0.5 * td^2
@@ -160,6 +164,8 @@ def validate(c: ml_collections.ConfigDict) -> None:
   need(c.get("optimizer", "sgd") in OPTIMIZERS,
        f"optimizer must be one of {OPTIMIZERS}, got {c.get('optimizer')!r}")
   need(c.learning_rate > 0, f"learning_rate must be > 0, got {c.learning_rate!r}")
+  need(0.0 < c.get("top_lr_scale", 1.0) <= 1.0,
+       f"top_lr_scale must lie in (0, 1], got {c.get('top_lr_scale')!r}")
   for name in ("batch_size", "num_seeds", "num_updates", "chunk_updates",
                "curriculum_episodes", "test_batch", "test_every_chunks",
                "checkpoint_every_chunks"):

@@ -74,8 +74,15 @@ def make_envs(config: ml_collections.ConfigDict):
   """Training and test environments of `config.task` from `rltape.envs`."""
   import rltape.envs as envs  # imported late: tests may pass their own envs
   name = task_env_name(config.task)
-  return (envs.make(name, max_length=config.train_max_length),
-          envs.make(name, max_length=config.test_length))
+  # Complexities become input lengths (columns, digits): the environments are only
+  # as long as the longest episode needs, so the rollouts' static step count is too.
+  return (envs.make(name, max_length=env_length(config, config.train_max_length)),
+          envs.make(name, max_length=env_length(config, config.test_length)))
+
+
+def env_length(config: ml_collections.ConfigDict, complexity: int) -> int:
+  """The environment max_length (input length) that episodes of `complexity` need."""
+  return int(config_lib.length_of_complexity(config, int(complexity)))
 
 
 class Agent(NamedTuple):
@@ -128,11 +135,13 @@ def make_train(config: ml_collections.ConfigDict, env=None,
   config_lib.validate(config)
   if env is None or test_env is None:
     env, test_env = make_envs(config)
-  if env.max_length < config.train_max_length:
+  if env.max_length < env_length(config, config.train_max_length):
     raise ValueError(f"training env max_length {env.max_length} < "
-                     f"train_max_length {config.train_max_length}")
-  if test_env.max_length < config.test_length:
+                     f"{env_length(config, config.train_max_length)}, the input length "
+                     f"of train_max_length {config.train_max_length}")
+  if test_env.max_length < env_length(config, config.test_length):
     raise ValueError(f"test env max_length {test_env.max_length} < "
+                     f"{env_length(config, config.test_length)}, the input length of "
                      f"test_length {config.test_length}")
   base, obs_size, num_moves = env.base, env.obs_size, env.num_moves
   num_actions = num_moves * NUM_WRITE
@@ -145,6 +154,7 @@ def make_train(config: ml_collections.ConfigDict, env=None,
   tx = optax.chain(optax.clip_by_global_norm(config.grad_clip),
                    opt(config.learning_rate))
   batch = config.batch_size
+  top_lr_scale = float(config.get("top_lr_scale", 1.0))
 
   def rollout(params, key, e, p, n, epsilon, record):
     """Epsilon-greedy rollout of n episodes; returns (Trajectory|None, solved)."""
@@ -270,6 +280,11 @@ def make_train(config: ml_collections.ConfigDict, env=None,
     (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(
         s.params, traj, solved, penalty_on)
     upd, opt_state = tx.update(grads, s.opt_state, s.params)
+    if top_lr_scale != 1.0:
+      # A seed whose curriculum has reached train_max_length trains on with a
+      # smaller step (its learning rate times top_lr_scale).
+      scale = jnp.where(s.length >= config.train_max_length, top_lr_scale, 1.0)
+      upd = jax.tree.map(lambda u: u * scale.astype(u.dtype), upd)
     params = optax.apply_updates(s.params, upd)
     # Episodes without an exploratory step followed the greedy policy exactly,
     # so they measure its whole-sequence accuracy at no extra cost.

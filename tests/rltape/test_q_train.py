@@ -239,7 +239,10 @@ def test_paper_complexity_unit():
            "mul1": (100, 100, 14, 10, 14)}
   for task, (test_c, test_len, train_c, low, high) in cases.items():
     c.task = task
+    c.train_max_length = train_c
     env, test_env = train_lib.make_envs(c)
+    # The environments are just long enough (input length) for their complexities.
+    assert (env.max_length, test_env.max_length) == (high, test_len), task
     assert int(train_lib.episode_params(c, test_env, test_c, train=False).length) == test_len
     p = train_lib.episode_params(c, env, train_c)
     assert (int(p.length), int(p.length) + int(p.length_jitter)) == (low, high), task
@@ -306,3 +309,32 @@ def test_freeze_when_solved_keeps_a_solved_seed():
              for i in range(2)]
     assert moved == [not flag, True], (flag, moved)
     assert list(np.asarray(after.step)) == ([0, 2] if flag else [2, 2])
+
+
+def test_top_lr_scale_scales_the_step_of_seeds_at_the_top():
+  """top_lr_scale multiplies the update of a seed whose curriculum is at
+  train_max_length (SGD and Adam steps are linear in the learning rate) and leaves a
+  seed below the top unchanged; values outside (0, 1] are named."""
+  c = config_lib.default_config()
+  c.update(task="copy", controller="ff", units=8, batch_size=4, num_seeds=2,
+           chunk_updates=1, num_updates=1, curriculum_episodes=1000,
+           train_max_length=6, test_length=6, test_batch=2)
+  for opt in ("sgd", "adam"):
+    c.optimizer = opt
+    deltas = {}
+    for scale in (1.0, 0.25):
+      c.top_lr_scale = scale
+      agent = train_lib.make_train(c)
+      st = agent.init(jax.random.key(0))
+      st = st.replace(length=jnp.asarray([6, 2], jnp.int32))   # seed 0 at the top
+      after, _ = jax.jit(agent.train_chunk)(st)
+      deltas[scale] = [np.asarray(a) - np.asarray(b) for a, b in
+                       zip(jax.tree.leaves(after.params), jax.tree.leaves(st.params))]
+    for full, small in zip(deltas[1.0], deltas[0.25]):
+      np.testing.assert_allclose(small[0], 0.25 * full[0], rtol=1e-4, atol=3e-7)
+      np.testing.assert_allclose(small[1], full[1], rtol=1e-5, atol=3e-7)
+    assert any(np.abs(d[0]).max() > 0 for d in deltas[1.0]), opt
+  for bad in (0.0, 1.5):
+    c.top_lr_scale = bad
+    with pytest.raises(ValueError, match=re.escape(f"top_lr_scale must lie in (0, 1], got {bad}")):
+      config_lib.validate(c)
