@@ -84,6 +84,12 @@ def default_config() -> ml_collections.ConfigDict:
   c.no_carry_curriculum = False
   c.curriculum_episodes = 200  # greedy episodes per accuracy window
   c.train_max_length = 30  # static shape of the training environment
+  # An option of this project (off: as before): each chunk of updates trains on an
+  # environment just long enough for the longest curriculum length among the seeds
+  # still training (one compile per level), so early levels take fewer rollout steps.
+  # A seed whose curriculum advances past that length inside the chunk trains on at
+  # the old length, without window statistics, until the next chunk.
+  c.env_buckets = False
   # Success test: greedy whole-sequence accuracy at test_length.
   c.test_length = 100
   c.test_batch = 100
@@ -157,6 +163,8 @@ def validate(c: ml_collections.ConfigDict) -> None:
        f"complexity_unit must be one of {COMPLEXITY_UNITS}, got {c.get('complexity_unit')!r}")
   need(isinstance(c.get("head_layer", False), bool),
        f"head_layer must be a bool, got {c.get('head_layer')!r}")
+  need(isinstance(c.get("env_buckets", False), bool),
+       f"env_buckets must be a bool, got {c.get('env_buckets')!r}")
   need(isinstance(c.get("freeze_when_solved", False), bool),
        f"freeze_when_solved must be a bool, got {c.get('freeze_when_solved')!r}")
   need(c.loss_reduction in ("sum_time", "mean"),

@@ -53,6 +53,25 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
     compiled.pop(k)
   cache_key = (json.dumps(compiled, sort_keys=True), id(env), id(test_env))
   chunk_fn, test_fn, record_fn = _jitted(agent, cache_key)
+  buckets = bool(config.get("env_buckets", False))
+  if buckets and env is not None:
+    raise ValueError("env_buckets=True builds the task's environments per curriculum "
+                     "level; it cannot be used with an env passed in")
+
+  def chunk_for(state):
+    """The chunk program for this state: with env_buckets, one whose environment
+    holds the longest curriculum length among the seeds still training."""
+    if not buckets:
+      return chunk_fn
+    lengths = np.asarray(state.length)
+    if config.get("freeze_when_solved", False):
+      lengths = lengths[np.asarray(state.solved_at) < 0]
+    cap = int(lengths.max()) if lengths.size else config.curriculum_start
+    cap = min(max(cap, 1), config.train_max_length)
+    key = cache_key + (cap,)
+    if key not in _COMPILED:
+      _jitted(train_lib.make_train(config, length_cap=cap), key)
+    return _COMPILED[key][0]
 
   mgr = ocp.CheckpointManager(
       os.path.join(os.path.abspath(workdir), "checkpoints"),
@@ -75,7 +94,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
                   desc=f"{config.task}/{config.controller}")
   with open(os.path.join(workdir, "metrics.jsonl"), "a") as log:
     for c in bar:
-      state, metrics = chunk_fn(state)
+      state, metrics = chunk_for(state)(state)
       step = (c + 1) * config.chunk_updates
       rec = {k: float(np.mean(v)) for k, v in metrics.items()}
       if (c + 1) % config.test_every_chunks == 0 or c + 1 == n_chunks:

@@ -70,13 +70,16 @@ def task_env_name(task: str) -> str:
   return f"lsa/{task}"
 
 
-def make_envs(config: ml_collections.ConfigDict):
-  """Training and test environments of `config.task` from `rltape.envs`."""
+def make_envs(config: ml_collections.ConfigDict, train_complexity: int | None = None):
+  """Training and test environments of `config.task` from `rltape.envs`; the
+  training one holds episodes up to `train_complexity` (default train_max_length)."""
   import rltape.envs as envs  # imported late: tests may pass their own envs
   name = task_env_name(config.task)
+  if train_complexity is None:
+    train_complexity = config.train_max_length
   # Complexities become input lengths (columns, digits): the environments are only
   # as long as the longest episode needs, so the rollouts' static step count is too.
-  return (envs.make(name, max_length=env_length(config, config.train_max_length)),
+  return (envs.make(name, max_length=env_length(config, train_complexity)),
           envs.make(name, max_length=env_length(config, config.test_length)))
 
 
@@ -119,7 +122,7 @@ def episode_params(config, env, complexity, train: bool = True):
 
 
 def make_train(config: ml_collections.ConfigDict, env=None,
-               test_env=None) -> Agent:
+               test_env=None, length_cap: int | None = None) -> Agent:
   """Builds the training program of `config`.
 
   Args:
@@ -127,18 +130,26 @@ def make_train(config: ml_collections.ConfigDict, env=None,
     env: training environment (rltape.envs API); built from config.task when
       None.
     test_env: environment whose max_length >= config.test_length.
+    length_cap: a complexity <= train_max_length (None: train_max_length). Training
+      episodes are no longer than this (`env` need only be as long); a seed whose
+      curriculum is beyond it trains at the cap and counts no curriculum window
+      statistics until it runs under a larger cap (`config.env_buckets`).
 
   Returns:
     An `Agent` of pure, jittable functions (not yet jitted, except that callers
     usually wrap `train_chunk`, `test` and `record_success` in `jax.jit`).
   """
   config_lib.validate(config)
+  cap = config.train_max_length if length_cap is None else int(length_cap)
+  if not 1 <= cap <= config.train_max_length:
+    raise ValueError(f"length_cap {length_cap!r} must lie in "
+                     f"[1, train_max_length={config.train_max_length}]")
   if env is None or test_env is None:
-    env, test_env = make_envs(config)
-  if env.max_length < env_length(config, config.train_max_length):
+    env, test_env = make_envs(config, cap)
+  if env.max_length < env_length(config, cap):
     raise ValueError(f"training env max_length {env.max_length} < "
-                     f"{env_length(config, config.train_max_length)}, the input length "
-                     f"of train_max_length {config.train_max_length}")
+                     f"{env_length(config, cap)}, the input length "
+                     f"of complexity {cap}")
   if test_env.max_length < env_length(config, config.test_length):
     raise ValueError(f"test env max_length {test_env.max_length} < "
                      f"{env_length(config, config.test_length)}, the input length of "
@@ -268,7 +279,8 @@ def make_train(config: ml_collections.ConfigDict, env=None,
   def update_one(s: TrainState):
     key = jax.random.fold_in(jax.random.wrap_key_data(s.rng), s.step)
     k_roll, _ = jax.random.split(key)
-    p = episode_params(config, env, s.length)
+    capped = length_cap is not None and cap < config.train_max_length
+    p = episode_params(config, env, jnp.minimum(s.length, cap) if capped else s.length)
     penalty_on = (s.last_window_acc >= config.penalty_start_accuracy).astype(
         jnp.float32)
     epsilon = jnp.float32(config.epsilon)
@@ -289,8 +301,13 @@ def make_train(config: ml_collections.ConfigDict, env=None,
     # Episodes without an exploratory step followed the greedy policy exactly,
     # so they measure its whole-sequence accuracy at no extra cost.
     fully_greedy = jnp.all(traj.greedy | ~traj.valid, axis=0)
-    win_solved = s.win_solved + jnp.sum(fully_greedy & solved)
-    win_total = s.win_total + jnp.sum(fully_greedy)
+    n_solved, n_total = jnp.sum(fully_greedy & solved), jnp.sum(fully_greedy)
+    if capped:
+      # Episodes below the seed's curriculum length say nothing about that length.
+      n_solved = jnp.where(s.length <= cap, n_solved, 0)
+      n_total = jnp.where(s.length <= cap, n_total, 0)
+    win_solved = s.win_solved + n_solved
+    win_total = s.win_total + n_total
     close = win_total >= config.curriculum_episodes
     acc = win_solved / jnp.maximum(win_total, 1)
     advance = close & (acc >= config.curriculum_threshold)

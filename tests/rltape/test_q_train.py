@@ -338,3 +338,50 @@ def test_top_lr_scale_scales_the_step_of_seeds_at_the_top():
     c.top_lr_scale = bad
     with pytest.raises(ValueError, match=re.escape(f"top_lr_scale must lie in (0, 1], got {bad}")):
       config_lib.validate(c)
+
+
+def test_length_cap_trains_at_the_cap_without_window_statistics():
+  """make_train(length_cap=c): a seed beyond c trains on episodes of complexity c but
+  counts no curriculum window; a seed at c counts; the env must hold c."""
+  c = config_lib.default_config()
+  c.update(task="copy", controller="ff", units=8, batch_size=4, num_seeds=2,
+           chunk_updates=2, num_updates=2, curriculum_episodes=1000,
+           train_max_length=10, test_length=6, test_batch=2)
+  agent = train_lib.make_train(c, length_cap=6)
+  env, _ = train_lib.make_envs(c, 6)
+  assert env.max_length == 6
+  st = agent.init(jax.random.key(0))
+  st = st.replace(length=jnp.asarray([10, 6], jnp.int32))
+  after, m = jax.jit(agent.train_chunk)(st)
+  assert int(np.asarray(after.win_total)[0]) == 0
+  assert int(np.asarray(after.win_total)[1]) > 0
+  assert list(np.asarray(after.length)) == [10, 6]
+  for bad in (0, 11):
+    with pytest.raises(ValueError, match=re.escape(f"length_cap {bad} must lie in [1, train_max_length=10]")):
+      train_lib.make_train(c, length_cap=bad)
+  short_env, test_env = train_lib.make_envs(c, 4)
+  with pytest.raises(ValueError, match="the input length of complexity 6"):
+    train_lib.make_train(c, short_env, test_env, length_cap=6)
+
+
+def test_env_buckets_run_advances_and_resumes(tmp_path):
+  """env_buckets=True: a run compiles one chunk program per curriculum level, its
+  curriculum still advances past the first level, and it resumes from a checkpoint;
+  with a passed-in env it is refused."""
+  c = config_lib.default_config()
+  c.update(task="copy", controller="ff", units=16, batch_size=8, num_seeds=2,
+           chunk_updates=20, num_updates=120, curriculum_start=2, curriculum_step=2,
+           curriculum_episodes=16, curriculum_threshold=0.5, length_spread=1,
+           train_max_length=6, test_length=6, test_batch=4, optimizer="adam",
+           learning_rate=0.01, env_buckets=True, checkpoint_every_chunks=1,
+           stop_when_all_solved=False)
+  s = experiment.train_and_evaluate(c, str(tmp_path), progress=False)
+  rows = [json.loads(l) for l in open(tmp_path / "metrics.jsonl")]
+  assert max(max(r["length_per_seed"]) for r in rows) > 2, rows[-1]
+  assert s["updates_run"] == 120
+  c.num_updates = 160
+  s2 = experiment.train_and_evaluate(c, str(tmp_path), progress=False)
+  assert s2["updates_run"] == 160
+  assert len([l for l in open(tmp_path / "metrics.jsonl")]) == 8
+  with pytest.raises(ValueError, match="env_buckets=True"):
+    experiment.train_and_evaluate(c, str(tmp_path / "x"), _ENV, _TEST_ENV, progress=False)
