@@ -67,7 +67,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
     if config.get("freeze_when_solved", False):
       lengths = lengths[np.asarray(state.solved_at) < 0]
     cap = int(lengths.max()) if lengths.size else config.curriculum_start
-    cap = min(max(cap, 1), config.train_max_length)
+    if cap >= config.train_max_length:
+      return chunk_fn   # the uncapped program is the one for the top level
     key = cache_key + (cap,)
     if key not in _COMPILED:
       _jitted(train_lib.make_train(config, length_cap=cap), key)

@@ -144,6 +144,7 @@ def make_train(config: ml_collections.ConfigDict, env=None,
   if not 1 <= cap <= config.train_max_length:
     raise ValueError(f"length_cap {length_cap!r} must lie in "
                      f"[1, train_max_length={config.train_max_length}]")
+  capped = cap < config.train_max_length
   if env is None or test_env is None:
     env, test_env = make_envs(config, cap)
   if env.max_length < env_length(config, cap):
@@ -279,7 +280,6 @@ def make_train(config: ml_collections.ConfigDict, env=None,
   def update_one(s: TrainState):
     key = jax.random.fold_in(jax.random.wrap_key_data(s.rng), s.step)
     k_roll, _ = jax.random.split(key)
-    capped = length_cap is not None and cap < config.train_max_length
     p = episode_params(config, env, jnp.minimum(s.length, cap) if capped else s.length)
     penalty_on = (s.last_window_acc >= config.penalty_start_accuracy).astype(
         jnp.float32)
