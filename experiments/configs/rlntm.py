@@ -6,6 +6,11 @@
   train=N        longest training length (default per task); test = 2 * train
   seeds=N, updates=N, chunk=N, batch=N, wall=SECONDS, hidden=N, seed=N
   nobaseline     REINFORCE without the learned baseline
+  envreturn      the REINFORCE return is the environment reward only; log p(target)
+                 trains the symbol softmax as a supervised loss where the agent writes
+  symbol=lstm|direct   where the output symbol comes from (default lstm): the
+                 LSTM output, or directly the symbol under the input head and the
+                 memory read (the LSTM cannot memorise the input and replay it)
   smoke          a seconds-long run (tiny controller, 2 seeds) for tests
 
 Moves: the input head gets left / stay / right (moves=(-1, 0, 1)) except on
@@ -72,6 +77,8 @@ def get_config(arg=None):
     c.agent.entropy_coef = 0.01
     c.agent.baseline_coef = 0.5
     c.agent.use_baseline = True
+    c.agent.symbol_source = "lstm"
+    c.agent.nll_in_return = True
 
     c.optimizer = ml_collections.ConfigDict()
     c.optimizer.name = "adam"
@@ -87,6 +94,12 @@ def get_config(arg=None):
         c.agent.mem_dim = 4
     if opts.pop("nobaseline", None):
         c.agent.use_baseline = False
+    if opts.pop("envreturn", None):
+        c.agent.nll_in_return = False
+    if "symbol" in opts:
+        c.agent.symbol_source = opts.pop("symbol")
+        if c.agent.symbol_source not in ("lstm", "direct"):
+            raise ValueError(f"symbol must be 'lstm' or 'direct', got {c.agent.symbol_source!r}")
     if "hidden" in opts:
         c.agent.hidden = _as_int("hidden", opts.pop("hidden"))
     for k in list(opts):
@@ -95,7 +108,7 @@ def get_config(arg=None):
             c[_INT_KEYS[k]] = float(v) if k == "wall" else v
     if opts:
         raise ValueError(f"unknown config options {sorted(opts)}; allowed: task, smoke, "
-                         f"nobaseline, hidden, {', '.join(sorted(_INT_KEYS))}")
+                         f"nobaseline, envreturn, hidden, symbol, {', '.join(sorted(_INT_KEYS))}")
     c.test_length = 2 * c.train_length
     return c
 

@@ -53,6 +53,14 @@ class AgentConfig:
     entropy_coef: float = 0.0      # entropy bonus on the action distributions
     baseline_coef: float = 0.5     # weight of the baseline regression loss
     use_baseline: bool = True
+    symbol_source: str = "lstm"    # "lstm" or "direct" (see rltape.reinforce.controller)
+    # True: the REINFORCE return G_t includes the log-likelihood reward (the objective
+    # J = E[sum_t r_t] above, checked by rltape.gradcheck). False: G_t is the environment
+    # reward only and log p(target) trains the symbol softmax as a supervised loss on
+    # the steps that write; then writing is not punished for an untrained softmax
+    # (with it in G_t, "never write" (-1 at the time limit) beat writing a guess
+    # (-0.5 + log(1/base)), and seeds collapsed into silence).
+    nll_in_return: bool = True
 
 
 class Trajectory(NamedTuple):
@@ -76,7 +84,8 @@ class Trajectory(NamedTuple):
 def make_controller(cfg: AgentConfig, env) -> Controller:
     return Controller(hidden=cfg.hidden, num_in_moves=env.num_moves,
                       num_mem_moves=len(cfg.mem_moves), base=env.base,
-                      mem_dim=cfg.mem_dim, logit_scale=cfg.logit_scale)
+                      mem_dim=cfg.mem_dim, logit_scale=cfg.logit_scale,
+                      symbol_source=cfg.symbol_source)
 
 
 def init_params(key: jax.Array, cfg: AgentConfig, env) -> PyTree:
@@ -200,7 +209,8 @@ def episode_loss(traj: Trajectory, cfg: AgentConfig) -> tuple[jax.Array, dict]:
     """
     alive = traj.alive.astype(traj.log_prob.dtype)
     r_t = rewards(traj, cfg)
-    g_t = reward_to_go(jax.lax.stop_gradient(r_t), cfg.gamma)
+    r_ret = r_t if cfg.nll_in_return else alive * traj.env_reward
+    g_t = reward_to_go(jax.lax.stop_gradient(r_ret), cfg.gamma)
     b_t = traj.baseline if cfg.use_baseline else jnp.zeros_like(traj.baseline)
     adv = jax.lax.stop_gradient(g_t - b_t)
     policy = -jnp.sum(alive * traj.log_prob * adv)

@@ -10,9 +10,22 @@ discrete actions. It emits
   each multiplied by ``logit_scale`` (the original's "action slowdown", which
   slows the policy down relative to the rest of the model);
 * logits of the output symbol (a softmax trained by log-likelihood of the
-  target whenever the agent writes);
+  target whenever the agent writes). With ``symbol_source="lstm"`` they are a
+  linear function of the LSTM output. With ``symbol_source="direct"`` (a
+  direct-access output) they are a linear function of the symbol under the
+  input head and the vector read from memory only, and the vector written to
+  memory is an embedding of the symbol under the input head (the LSTM still
+  sets the write gate and every move). The LSTM then cannot store the input
+  in its state and replay it, neither directly nor through memory vectors of
+  its own making: a symbol can only be written by standing on it, on the
+  input tape or on the memory tape. Measured: with the LSTM path, agents
+  trained on RepeatCopy and Reverse memorised inputs up to the training
+  length and failed beyond it; with a direct symbol but LSTM-made memory
+  vectors, RepeatCopy agents kept the memory head on one cell and replayed
+  the input from it (``results/rlntm.md``);
 * a gate in (0, 1) and a vector in (-1, 1) that are written to the memory at
-  the head's next location (trained by backpropagation);
+  the head's next location (trained by backpropagation; with
+  ``symbol_source="direct"`` the vector embeds the observed symbol);
 * a learned baseline of the reward-to-go, computed from the LSTM state with
   the gradient stopped, so the baseline's regression never moves the policy.
 """
@@ -24,6 +37,9 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+
+SYMBOL_SOURCES = ("lstm", "direct")
 
 
 class ControllerOutput(NamedTuple):
@@ -47,6 +63,8 @@ class Controller(nn.Module):
       base: number of output symbols.
       mem_dim: dimension of a memory vector.
       logit_scale: multiplier on the three action heads' logits.
+      symbol_source: "lstm" (symbol logits from the LSTM output) or "direct"
+        (from the observation and the memory read only; see the module doc).
     """
     hidden: int
     num_in_moves: int
@@ -54,6 +72,7 @@ class Controller(nn.Module):
     base: int
     mem_dim: int
     logit_scale: float = 1.0
+    symbol_source: str = "lstm"
 
     def initial_carry(self, dtype=jnp.float32):
         return (jnp.zeros((self.hidden,), dtype), jnp.zeros((self.hidden,), dtype))
@@ -61,11 +80,21 @@ class Controller(nn.Module):
     @nn.compact
     def __call__(self, carry, x):
         """One step: (carry, input vector) -> (carry, ControllerOutput)."""
+        if self.symbol_source not in SYMBOL_SOURCES:
+            raise ValueError(f"symbol_source must be one of {SYMBOL_SOURCES}, got "
+                             f"{self.symbol_source!r}")
         carry, h = nn.OptimizedLSTMCell(self.hidden, name="lstm")(carry, x)
-        sizes = (self.num_in_moves, self.num_mem_moves, 2, self.base, self.mem_dim, self.mem_dim)
+        direct = self.symbol_source == "direct"
+        sizes = (self.num_in_moves, self.num_mem_moves, 2, 0 if direct else self.base,
+                 self.mem_dim, 0 if direct else self.mem_dim)
         out = nn.Dense(sum(sizes), name="heads")(h)
         splits = np.cumsum(sizes)[:-1].tolist()
         in_l, mem_l, wr_l, sym_l, gate, vec = jnp.split(out, splits, axis=-1)
+        if direct:
+            # x starts with the one-hot observation (base + 1) and the memory read.
+            obs = x[..., :self.base + 1]
+            sym_l = nn.Dense(self.base, name="symbol")(x[..., :self.base + 1 + self.mem_dim])
+            vec = nn.Dense(self.mem_dim, name="mem_embed")(obs)
         baseline = nn.Dense(1, name="baseline")(jax.lax.stop_gradient(h))[..., 0]
         s = self.logit_scale
         return carry, ControllerOutput(

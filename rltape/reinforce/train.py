@@ -34,6 +34,7 @@ from flax import struct
 
 import rltape.envs as envs
 from rltape.reinforce import agent as agent_lib
+from rltape.reinforce.controller import SYMBOL_SOURCES
 
 PyTree = Any
 
@@ -55,7 +56,8 @@ def agent_config(config: ml_collections.ConfigDict) -> agent_lib.AgentConfig:
     return agent_lib.AgentConfig(
         hidden=a.hidden, mem_dim=a.mem_dim, logit_scale=a.logit_scale, gamma=a.gamma,
         nll_coef=a.nll_coef, entropy_coef=a.entropy_coef, baseline_coef=a.baseline_coef,
-        use_baseline=a.use_baseline)
+        use_baseline=a.use_baseline, symbol_source=a.symbol_source,
+        nll_in_return=bool(a.get("nll_in_return", True)))
 
 
 def make_envs(config: ml_collections.ConfigDict):
@@ -109,6 +111,9 @@ def validate(config: ml_collections.ConfigDict) -> None:
     if a.hidden < 1 or a.mem_dim < 1:
         raise ValueError(f"config.agent.hidden and mem_dim must be >= 1, got "
                          f"{a.hidden}, {a.mem_dim}")
+    if a.symbol_source not in SYMBOL_SOURCES:
+        raise ValueError(f"config.agent.symbol_source must be one of {SYMBOL_SOURCES}, got "
+                         f"{a.symbol_source!r}")
     if not 0.0 <= a.gamma <= 1.0:
         raise ValueError(f"config.agent.gamma must be in [0, 1], got {a.gamma!r}")
     if not a.logit_scale > 0:

@@ -56,6 +56,26 @@ def test_episode_loss_hand_worked():
     assert float(m["steps"]) == 2.0
 
 
+def test_episode_loss_with_environment_return_only():
+    cfg = agent.AgentConfig(nll_coef=2.0, entropy_coef=0.0, baseline_coef=0.5, gamma=1.0,
+                            nll_in_return=False)
+    loss, m = agent.episode_loss(_traj(), cfg)
+    # G_t from env rewards of live steps: r_env = [1, 0, 0] -> G = [1, 0, 0].
+    g = np.array([1.0, 0.0, 0.0])
+    adv = g - np.array([0.5, 0.25, 9.0])
+    alive = np.array([1.0, 1.0, 0.0])
+    policy = -np.sum(alive * np.array([-0.5, -1.0, -2.0]) * adv)
+    # The log-likelihood of the written target still enters as the supervised term.
+    pathwise = -(1.0 + 2.0 * -0.1)
+    base = 0.5 * ((0.5 - 1.0) ** 2 + (0.25 - 0.0) ** 2)
+    assert float(loss) == pytest.approx(policy + pathwise + base, rel=1e-6)
+    assert float(m["objective"]) == pytest.approx(0.8)
+    # Gradient wrt target_ll: only the supervised term (-2 at the written, live step).
+    grad = jax.grad(lambda ll: agent.episode_loss(_traj(target_ll=ll), cfg)[0])(
+        jnp.array([-0.1, -0.2, -0.3]))
+    np.testing.assert_allclose(grad, [-2.0, 0.0, 0.0])
+
+
 def test_episode_loss_without_baseline_ignores_it():
     cfg = agent.AgentConfig(use_baseline=False, entropy_coef=0.0, nll_coef=0.0)
     loss, _ = agent.episode_loss(_traj(), cfg)
@@ -108,15 +128,68 @@ def test_sampled_unroll_is_reproducible_and_vmaps(copy_env):
     assert np.all(alive[:, 1:] <= alive[:, :-1])
 
 
+def test_direct_symbol_depends_on_observation_and_memory_only():
+    """symbol_source="direct": the LSTM state cannot change the symbol logits."""
+    from rltape.reinforce.controller import Controller
+    kw = dict(hidden=6, num_in_moves=3, num_mem_moves=3, base=4, mem_dim=3)
+    rng = np.random.default_rng(0)
+    carries = [tuple(jnp.asarray(rng.normal(size=6), jnp.float32) for _ in range(2))
+               for _ in range(2)]
+
+    def symbol_logits(model, params, carry, obs, mem, prev):
+        x = jnp.concatenate([jax.nn.one_hot(obs, 5), mem, prev])
+        return model.apply(params, carry, x)[1].symbol_logits
+
+    mem = jnp.asarray(rng.normal(size=3), jnp.float32)
+    prev = jnp.asarray(rng.normal(size=8), jnp.float32)
+    prev2 = jnp.asarray(rng.normal(size=8), jnp.float32)
+    for source in ("direct", "lstm"):
+        model = Controller(symbol_source=source, **kw)
+        params = model.init(jax.random.key(0), model.initial_carry(),
+                            jnp.zeros((model.input_size(5),)))
+        a = symbol_logits(model, params, carries[0], 1, mem, prev)
+        b = symbol_logits(model, params, carries[1], 1, mem, prev2)
+        c = symbol_logits(model, params, carries[0], 2, mem, prev)
+        d = symbol_logits(model, params, carries[0], 1, -mem, prev)
+        if source == "direct":
+            np.testing.assert_allclose(a, b, rtol=1e-6)   # state and past actions ignored
+            assert "symbol" in params["params"]
+            assert params["params"]["heads"]["kernel"].shape[-1] == 3 + 3 + 2 + 3
+        else:
+            assert np.max(np.abs(np.asarray(a) - np.asarray(b))) > 1e-4
+            assert "symbol" not in params["params"]
+        assert np.max(np.abs(np.asarray(a) - np.asarray(c))) > 1e-4   # observation
+        assert np.max(np.abs(np.asarray(a) - np.asarray(d))) > 1e-4   # memory read
+
+
+def test_direct_symbol_equals_linear_map_of_observation_and_memory():
+    from rltape.reinforce.controller import Controller
+    model = Controller(hidden=5, num_in_moves=2, num_mem_moves=3, base=3, mem_dim=2,
+                       symbol_source="direct")
+    x = jnp.concatenate([jax.nn.one_hot(2, 4), jnp.array([0.3, -0.7]), jnp.ones(7)])
+    params = model.init(jax.random.key(3), model.initial_carry(), x)
+    out = model.apply(params, model.initial_carry(), x)[1]
+    w = params["params"]["symbol"]
+    expected = np.asarray(x[:6]) @ np.asarray(w["kernel"]) + np.asarray(w["bias"])
+    np.testing.assert_allclose(out.symbol_logits, expected, rtol=1e-5, atol=1e-6)
+    # The memory vector embeds the observed symbol only.
+    e = params["params"]["mem_embed"]
+    vec = np.tanh(np.asarray(x[:4]) @ np.asarray(e["kernel"]) + np.asarray(e["bias"]))
+    np.testing.assert_allclose(out.mem_vector, vec, rtol=1e-5, atol=1e-6)
+    other = model.apply(params, (jnp.ones(5), -jnp.ones(5)), x)[1]
+    np.testing.assert_allclose(other.mem_vector, out.mem_vector, rtol=1e-6)
+    assert np.max(np.abs(np.asarray(other.mem_gate) - np.asarray(out.mem_gate))) > 1e-4
+
+
 # ------------------------------------------------------------------ gradient check
 T_CHECK = 3
 
 
 @functools.lru_cache(maxsize=None)
-def _check_setup(use_baseline: bool, loss_name: str = "correct"):
+def _check_setup(use_baseline: bool, loss_name: str = "correct", symbol_source: str = "lstm"):
     env = envs.make("Copy", max_length=2, base=2, moves=(0, 1))
     cfg = agent.AgentConfig(hidden=3, mem_dim=2, use_baseline=use_baseline, entropy_coef=0.0,
-                            nll_coef=1.0, gamma=1.0)
+                            nll_coef=1.0, gamma=1.0, symbol_source=symbol_source)
     variables = agent.init_params(jax.random.key(1), cfg, env)
     policy, baseline = agent.split_params(variables)
     # A baseline far from zero, so that a mistake in its use shows.
@@ -124,7 +197,7 @@ def _check_setup(use_baseline: bool, loss_name: str = "correct"):
     lpr, est = agent.make_gradcheck_fns(cfg, env, env.default_params, np.array([1, 0]), baseline,
                                         T_CHECK, loss_fn=BROKEN_LOSSES[loss_name])
     acts = gradcheck.enumerate_action_sequences(T_CHECK, (env.num_moves, 3, 2))
-    if (use_baseline, loss_name) != (True, "correct"):
+    if (use_baseline, loss_name) != (True, "correct") and symbol_source == "lstm":
         # The exact objective does not depend on the estimator: share its compiled program.
         lpr = _check_setup(True, "correct")[0]
     return lpr, est, policy, acts
@@ -159,6 +232,16 @@ def test_gradient_check_passes_for_project_estimator(use_baseline):
     assert "['heads']['kernel']" in result.max_rel_error
     assert any("lstm" in k for k in result.max_rel_error)
     # The check is not vacuous: the gradient is far from zero.
+    flat = np.concatenate([np.ravel(x) for x in jax.tree_util.tree_leaves(result.finite_diff_grad)])
+    assert np.max(np.abs(flat)) > 1e-3
+
+
+@pytest.mark.slow
+def test_gradient_check_passes_with_direct_symbol_output():
+    lpr, est, policy, acts = _check_setup(True, symbol_source="direct")
+    result = gradcheck.check_reinforce_gradient(lpr, est, policy, acts, raise_on_failure=True)
+    assert result.passed
+    assert any("symbol" in k for k in result.max_rel_error)
     flat = np.concatenate([np.ravel(x) for x in jax.tree_util.tree_leaves(result.finite_diff_grad)])
     assert np.max(np.abs(flat)) > 1e-3
 

@@ -34,6 +34,7 @@ def test_configs_validate_and_test_at_twice_the_training_length(task):
     ("task=Addition", "task must be one of"),
     ("task=Copy,seeds=ten", "seeds must be an int"),
     ("task=Copy,colour=red", "unknown config options"),
+    ("task=Copy,symbol=tape", "symbol must be 'lstm' or 'direct'"),
 ])
 def test_bad_config_args(arg, match):
     with pytest.raises(ValueError, match=match):
@@ -57,6 +58,13 @@ def test_validate_rejects_bad_agent_values():
     c = _configs().get_config("smoke")
     c.agent.gamma = 1.5
     with pytest.raises(ValueError, match="gamma"):
+        train.validate(c)
+    c = _configs().get_config("task=Reverse,envreturn,symbol=direct")
+    assert not c.agent.nll_in_return and c.agent.symbol_source == "direct"
+    assert not train.agent_config(c).nll_in_return
+    c = _configs().get_config("smoke")
+    c.agent.symbol_source = "memory"
+    with pytest.raises(ValueError, match="symbol_source must be one of"):
         train.validate(c)
     c = _configs().get_config("smoke")
     c.optimizer.name = "rmsprop"
