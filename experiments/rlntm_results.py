@@ -4,7 +4,8 @@
 
 Reads ``<runs>/<task>/summary.json`` (finished runs) or, for runs still going
 or stopped, the last line of ``<runs>/<task>/metrics.jsonl``; writes
-``<out>/rlntm_runs.json``, ``<out>/rlntm_table.md`` and ``<out>/rlntm_traces.md``.
+``<out>/<prefix>_runs.json``, ``<out>/<prefix>_table.md`` and ``<out>/<prefix>_traces.md``
+(prefix ``rlntm`` by default).
 """
 import json
 import os
@@ -13,6 +14,7 @@ from absl import app, flags
 
 _RUNS = flags.DEFINE_string("runs", "/tmp/rlntm_runs", "Directory with one workdir per task.")
 _OUT = flags.DEFINE_string("out", "results", "Output directory.")
+_PREFIX = flags.DEFINE_string("prefix", "rlntm", "Output file prefix: <prefix>_runs.json, ...")
 
 TASKS = ("Copy", "DuplicatedInput", "Reverse", "RepeatCopy", "ForwardReverse")
 
@@ -59,11 +61,11 @@ def main(argv):
             table.append(f"| {task} | {last.get('seeds_solved', 0)}/? (run not finished) | | "
                          f"{last.get('updates')} | {last.get('wall_s')} | | {last.get('length')} |")
     os.makedirs(_OUT.value, exist_ok=True)
-    with open(os.path.join(_OUT.value, "rlntm_runs.json"), "w") as f:
+    with open(os.path.join(_OUT.value, f"{_PREFIX.value}_runs.json"), "w") as f:
         json.dump(rows, f, indent=1)
-    with open(os.path.join(_OUT.value, "rlntm_table.md"), "w") as f:
+    with open(os.path.join(_OUT.value, f"{_PREFIX.value}_table.md"), "w") as f:
         f.write("\n".join(table) + "\n")
-    with open(os.path.join(_OUT.value, "rlntm_traces.md"), "w") as f:
+    with open(os.path.join(_OUT.value, f"{_PREFIX.value}_traces.md"), "w") as f:
         f.write("# Greedy episodes of solved RL-NTM seeds (Time / Input Tape / Output Tape)\n\n"
                 "'#' = no write. The last line of each trace gives the memory head's offset "
                 "from its start after each step.\n\n" + "\n".join(traces))

@@ -13,19 +13,21 @@ discrete actions. It emits
   target whenever the agent writes). With ``symbol_source="lstm"`` they are a
   linear function of the LSTM output. With ``symbol_source="direct"`` (a
   direct-access output) they are a linear function of the symbol under the
-  input head and the vector read from memory only, and the vector written to
-  memory is an embedding of the symbol under the input head (the LSTM still
-  sets the write gate and every move). The LSTM then cannot store the input
+  input head and the vector read from memory only, and a memory write is
+  ``cell = g * cell + (1 - g) * embedding(symbol under the input head)`` with
+  one scalar gate ``g`` from the LSTM (the LSTM still sets the gate and every
+  move). The LSTM then cannot store the input
   in its state and replay it, neither directly nor through memory vectors of
   its own making: a symbol can only be written by standing on it, on the
   input tape or on the memory tape. Measured: with the LSTM path, agents
   trained on RepeatCopy and Reverse memorised inputs up to the training
   length and failed beyond it; with a direct symbol but LSTM-made memory
-  vectors, RepeatCopy agents kept the memory head on one cell and replayed
-  the input from it (``results/rlntm.md``);
+  vectors, or with embedded vectors under a per-dimension LSTM gate,
+  RepeatCopy agents kept the memory head on one cell and replayed the input
+  from it (``results/rlntm.md``);
 * a gate in (0, 1) and a vector in (-1, 1) that are written to the memory at
   the head's next location (trained by backpropagation; with
-  ``symbol_source="direct"`` the vector embeds the observed symbol);
+  ``symbol_source="direct"``, one scalar gate and the embedded observed symbol);
 * a learned baseline of the reward-to-go, computed from the LSTM state with
   the gradient stopped, so the baseline's regression never moves the policy.
 """
@@ -86,7 +88,7 @@ class Controller(nn.Module):
         carry, h = nn.OptimizedLSTMCell(self.hidden, name="lstm")(carry, x)
         direct = self.symbol_source == "direct"
         sizes = (self.num_in_moves, self.num_mem_moves, 2, 0 if direct else self.base,
-                 self.mem_dim, 0 if direct else self.mem_dim)
+                 1 if direct else self.mem_dim, 0 if direct else self.mem_dim)
         out = nn.Dense(sum(sizes), name="heads")(h)
         splits = np.cumsum(sizes)[:-1].tolist()
         in_l, mem_l, wr_l, sym_l, gate, vec = jnp.split(out, splits, axis=-1)
@@ -94,12 +96,17 @@ class Controller(nn.Module):
             # x starts with the one-hot observation (base + 1) and the memory read.
             obs = x[..., :self.base + 1]
             sym_l = nn.Dense(self.base, name="symbol")(x[..., :self.base + 1 + self.mem_dim])
-            vec = nn.Dense(self.mem_dim, name="mem_embed")(obs)
+            # One scalar gate: the cell becomes g * old + (1 - g) * embedding(observation).
+            g = jax.nn.sigmoid(gate)
+            mem_gate = jnp.broadcast_to(g, g.shape[:-1] + (self.mem_dim,))
+            mem_vector = (1.0 - g) * jnp.tanh(nn.Dense(self.mem_dim, name="mem_embed")(obs))
+        else:
+            mem_gate, mem_vector = jax.nn.sigmoid(gate), jnp.tanh(vec)
         baseline = nn.Dense(1, name="baseline")(jax.lax.stop_gradient(h))[..., 0]
         s = self.logit_scale
         return carry, ControllerOutput(
             in_logits=s * in_l, mem_logits=s * mem_l, write_logits=s * wr_l,
-            symbol_logits=sym_l, mem_gate=jax.nn.sigmoid(gate), mem_vector=jnp.tanh(vec),
+            symbol_logits=sym_l, mem_gate=mem_gate, mem_vector=mem_vector,
             baseline=baseline)
 
     def input_size(self, obs_size: int) -> int:

@@ -154,7 +154,7 @@ def test_direct_symbol_depends_on_observation_and_memory_only():
         if source == "direct":
             np.testing.assert_allclose(a, b, rtol=1e-6)   # state and past actions ignored
             assert "symbol" in params["params"]
-            assert params["params"]["heads"]["kernel"].shape[-1] == 3 + 3 + 2 + 3
+            assert params["params"]["heads"]["kernel"].shape[-1] == 3 + 3 + 2 + 1
         else:
             assert np.max(np.abs(np.asarray(a) - np.asarray(b))) > 1e-4
             assert "symbol" not in params["params"]
@@ -172,13 +172,16 @@ def test_direct_symbol_equals_linear_map_of_observation_and_memory():
     w = params["params"]["symbol"]
     expected = np.asarray(x[:6]) @ np.asarray(w["kernel"]) + np.asarray(w["bias"])
     np.testing.assert_allclose(out.symbol_logits, expected, rtol=1e-5, atol=1e-6)
-    # The memory vector embeds the observed symbol only.
+    # A write mixes in the embedded observed symbol under one scalar gate:
+    # cell <- g * cell + (1 - g) * tanh(E obs); the LSTM state only moves g.
     e = params["params"]["mem_embed"]
     vec = np.tanh(np.asarray(x[:4]) @ np.asarray(e["kernel"]) + np.asarray(e["bias"]))
-    np.testing.assert_allclose(out.mem_vector, vec, rtol=1e-5, atol=1e-6)
     other = model.apply(params, (jnp.ones(5), -jnp.ones(5)), x)[1]
-    np.testing.assert_allclose(other.mem_vector, out.mem_vector, rtol=1e-6)
-    assert np.max(np.abs(np.asarray(other.mem_gate) - np.asarray(out.mem_gate))) > 1e-4
+    for o in (out, other):
+        g = np.asarray(o.mem_gate)
+        np.testing.assert_allclose(g, g[0])                    # one gate for every dimension
+        np.testing.assert_allclose(o.mem_vector, (1 - g[0]) * vec, rtol=1e-5, atol=1e-6)
+    assert abs(float(other.mem_gate[0]) - float(out.mem_gate[0])) > 1e-4
 
 
 # ------------------------------------------------------------------ gradient check
