@@ -31,15 +31,19 @@ def _flatten(d: dict, prefix: str = "") -> dict:
   return out
 
 
-def check_workdir_config(workdir: str, config) -> None:
-  """Records the config in a new workdir, or checks it matches an existing one."""
+def check_workdir_config(workdir: str, config, resumable=RESUMABLE_KEYS) -> None:
+  """Records the config in a new workdir, or checks it matches an existing one.
+
+  ``resumable``: top-level keys that may change between runs in one workdir
+  (run length, logging); any other difference raises ValueError naming it.
+  """
   path = os.path.join(workdir, "config.json")
   new = json.loads(config.to_json())
   if os.path.exists(path):
     with open(path) as f:
       old = json.load(f)
-    a = {k: v for k, v in _flatten(old).items() if k.split(".")[0] not in RESUMABLE_KEYS}
-    b = {k: v for k, v in _flatten(new).items() if k.split(".")[0] not in RESUMABLE_KEYS}
+    a = {k: v for k, v in _flatten(old).items() if k.split(".")[0] not in resumable}
+    b = {k: v for k, v in _flatten(new).items() if k.split(".")[0] not in resumable}
     diff = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
     if diff:
       detail = ", ".join(f"{k}: {a.get(k)!r} -> {b.get(k)!r}" for k in diff[:8])

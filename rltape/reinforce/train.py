@@ -51,6 +51,11 @@ class TrainState:
     solved_step: jax.Array  # int32 [], update at which it was first solved (-1)
 
 
+# Config keys a run may change when it resumes a workdir (budgets and reporting only).
+RESUMABLE_KEYS = ("max_updates", "max_wall_s", "progress_bar", "final_eval_episodes",
+                  "num_traces", "trace_length", "checkpoint_every_chunks")
+
+
 def agent_config(config: ml_collections.ConfigDict) -> agent_lib.AgentConfig:
     a = config.agent
     return agent_lib.AgentConfig(
@@ -219,15 +224,20 @@ def _seed_keys(config):
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     """Trains ``config.num_seeds`` seeds in one vmapped program; returns a summary.
 
-    Writes into ``workdir``: ``checkpoints/`` (orbax, resumed from the latest),
-    TensorBoard events, ``metrics.jsonl``, ``summary.json`` and ``traces.txt``.
+    Writes into ``workdir``: ``config.json``, ``checkpoints/`` (orbax, resumed from
+    the latest), TensorBoard events, ``metrics.jsonl``, ``summary.json`` and
+    ``traces.txt``. A workdir holding a run made with another config (other than
+    in ``RESUMABLE_KEYS``) is refused with a ValueError before anything is written.
     """
     import orbax.checkpoint as ocp
     import tqdm
     from tensorboardX import SummaryWriter
 
-    init, train_chunk, evaluate, _ = make_programs(config)
-    os.makedirs(workdir, exist_ok=True)
+    from neuralgpu.checkpoint import check_workdir_config
+
+    init, train_chunk, evaluate, _ = make_programs(config)   # validates the config first
+    # A workdir remembers its config: a resumed run may only change RESUMABLE_KEYS.
+    check_workdir_config(workdir, config, resumable=RESUMABLE_KEYS)
     init_v = jax.jit(jax.vmap(init))
     chunk_v = jax.jit(jax.vmap(train_chunk), donate_argnums=0)
     eval_cache = {}

@@ -72,6 +72,23 @@ def test_validate_rejects_bad_agent_values():
         train.validate(c)
 
 
+def test_workdir_with_another_config_is_refused_before_anything_is_written(tmp_path):
+    from neuralgpu.checkpoint import check_workdir_config
+    workdir = str(tmp_path / "run")
+    a = _configs().get_config("smoke")
+    check_workdir_config(workdir, a, resumable=train.RESUMABLE_KEYS)
+    before = open(os.path.join(workdir, "config.json")).read()
+    b = _configs().get_config("smoke,symbol=direct")
+    with pytest.raises(ValueError, match=r"different config \(agent.symbol_source: 'lstm' -> 'direct'"):
+        train.train_and_evaluate(b, workdir)
+    assert os.listdir(workdir) == ["config.json"]
+    assert open(os.path.join(workdir, "config.json")).read() == before
+    # Budgets may change on resume.
+    c = _configs().get_config("smoke,wall=99")
+    c.max_updates = 50
+    check_workdir_config(workdir, c, resumable=train.RESUMABLE_KEYS)
+
+
 @pytest.mark.slow
 def test_train_and_evaluate_smoke_writes_checkpoints_and_resumes(tmp_path):
     c = _configs().get_config("smoke")
