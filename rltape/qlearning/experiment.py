@@ -10,7 +10,9 @@ one vmapped program) so that it can log, test and checkpoint between chunks:
   existing checkpoints are never overwritten (a resumed run continues after the
   latest one) and only successful saves make orbax drop the oldest;
 * `workdir/summary.json` at the end: success rate over seeds at the test length,
-  the update at which each seed first passed the test (-1: not within budget).
+  the update at which each seed first passed the test (-1: not within budget);
+* `workdir/config.json`: the config of the run that made the workdir; a run with
+  another config (outside `RESUMABLE_KEYS`) is refused before anything is written.
 """
 from __future__ import annotations
 
@@ -26,8 +28,14 @@ import orbax.checkpoint as ocp
 import tqdm
 from tensorboardX import SummaryWriter
 
+from neuralgpu.checkpoint import check_workdir_config
 from rltape.qlearning import config as config_lib
 from rltape.qlearning import train as train_lib
+
+# Config keys a run may change when it resumes a workdir: budgets, bookkeeping, and
+# the top of the curriculum (a run may be continued with a longer curriculum).
+RESUMABLE_KEYS = ("num_updates", "checkpoint_every_chunks", "test_every_chunks",
+                  "stop_when_all_solved", "wall_budget_s", "train_max_length")
 
 _COMPILED = {}
 
@@ -44,7 +52,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
                        env=None, test_env=None, progress: bool = True) -> dict:
   """Trains `config.num_seeds` agents; returns the summary written to disk."""
   config_lib.validate(config)
-  os.makedirs(workdir, exist_ok=True)
+  # A workdir remembers its config: resuming may change only RESUMABLE_KEYS.
+  check_workdir_config(workdir, config, resumable=RESUMABLE_KEYS)
   agent = train_lib.make_train(config, env, test_env)
   # The budget and bookkeeping fields do not change the compiled functions.
   compiled = config.to_dict()
@@ -83,8 +92,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
     state = mgr.restore(start, args=ocp.args.StandardRestore(state))
   start = int(start or 0)
 
-  with open(os.path.join(workdir, "config.json"), "w") as f:
-    f.write(config.to_json(indent=2))
   writer = SummaryWriter(workdir)
   n_chunks = config.num_updates // config.chunk_updates
   first_chunk = start // config.chunk_updates

@@ -385,3 +385,21 @@ def test_env_buckets_run_advances_and_resumes(tmp_path):
   assert len([l for l in open(tmp_path / "metrics.jsonl")]) == 8
   with pytest.raises(ValueError, match="env_buckets=True"):
     experiment.train_and_evaluate(c, str(tmp_path / "x"), _ENV, _TEST_ENV, progress=False)
+
+
+def test_workdir_with_another_config_is_refused(tmp_path):
+  """A Q-learning workdir keeps the config that made it; another one is refused
+  before anything is written, while budgets may change."""
+  from neuralgpu.checkpoint import check_workdir_config
+  c = config_lib.default_config()
+  check_workdir_config(str(tmp_path), c, resumable=experiment.RESUMABLE_KEYS)
+  before = (tmp_path / "config.json").read_text()
+  c2 = config_lib.default_config()
+  c2.learning_rate = 0.5
+  with pytest.raises(ValueError, match="learning_rate: 0.1 -> 0.5"):
+    experiment.train_and_evaluate(c2, str(tmp_path), progress=False)
+  assert os.listdir(tmp_path) == ["config.json"]
+  assert (tmp_path / "config.json").read_text() == before
+  c3 = config_lib.default_config()
+  c3.num_updates, c3.train_max_length = 7, 50
+  check_workdir_config(str(tmp_path), c3, resumable=experiment.RESUMABLE_KEYS)
