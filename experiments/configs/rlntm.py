@@ -5,6 +5,7 @@
   task=Copy|DuplicatedInput|Reverse|RepeatCopy|ForwardReverse   (default Copy)
   train=N        longest training length (default per task); test = 2 * train
   seeds=N, updates=N, chunk=N, batch=N, wall=SECONDS, hidden=N, seed=N
+  entropy=X, lr=X  entropy bonus (default 0.01) and Adam learning rate (default 3e-3)
   nobaseline     REINFORCE without the learned baseline
   envreturn      the REINFORCE return is the environment reward only; log p(target)
                  trains the symbol softmax as a supervised loss where the agent writes
@@ -96,6 +97,14 @@ def get_config(arg=None):
         c.agent.use_baseline = False
     if opts.pop("envreturn", None):
         c.agent.nll_in_return = False
+    for name, target in (("entropy", "entropy_coef"), ("lr", "learning_rate")):
+        if name in opts:
+            v = opts.pop(name)
+            try:
+                v = float(v)
+            except (TypeError, ValueError):
+                raise ValueError(f"{name} must be a number, got {v!r}") from None
+            (c.agent if name == "entropy" else c.optimizer)[target] = v
     if "symbol" in opts:
         c.agent.symbol_source = opts.pop("symbol")
         if c.agent.symbol_source not in ("lstm", "direct"):
@@ -108,7 +117,7 @@ def get_config(arg=None):
             c[_INT_KEYS[k]] = float(v) if k == "wall" else v
     if opts:
         raise ValueError(f"unknown config options {sorted(opts)}; allowed: task, smoke, "
-                         f"nobaseline, envreturn, hidden, symbol, {', '.join(sorted(_INT_KEYS))}")
+                         f"nobaseline, envreturn, hidden, symbol, entropy, lr, {', '.join(sorted(_INT_KEYS))}")
     c.test_length = 2 * c.train_length
     return c
 

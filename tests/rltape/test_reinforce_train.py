@@ -35,6 +35,7 @@ def test_configs_validate_and_test_at_twice_the_training_length(task):
     ("task=Copy,seeds=ten", "seeds must be an int"),
     ("task=Copy,colour=red", "unknown config options"),
     ("task=Copy,symbol=tape", "symbol must be 'lstm' or 'direct'"),
+    ("task=Copy,entropy=lots", "entropy must be a number"),
 ])
 def test_bad_config_args(arg, match):
     with pytest.raises(ValueError, match=match):
@@ -59,8 +60,9 @@ def test_validate_rejects_bad_agent_values():
     c.agent.gamma = 1.5
     with pytest.raises(ValueError, match="gamma"):
         train.validate(c)
-    c = _configs().get_config("task=Reverse,envreturn,symbol=direct")
+    c = _configs().get_config("task=Reverse,envreturn,symbol=direct,entropy=0.05,lr=0.001")
     assert not c.agent.nll_in_return and c.agent.symbol_source == "direct"
+    assert (c.agent.entropy_coef, c.optimizer.learning_rate) == (0.05, 0.001)
     assert not train.agent_config(c).nll_in_return
     c = _configs().get_config("smoke")
     c.agent.symbol_source = "memory"
