@@ -334,3 +334,47 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     with open(os.path.join(workdir, "summary.json"), "w") as f:
         json.dump(summary, f, indent=1)
     return summary
+
+
+def evaluate_workdir(workdir: str, lengths, episodes: int = 256, seed: int = 12345,
+                     fold_length: bool = True) -> dict:
+    """Greedy accuracy (fraction of ``episodes`` solved) per seed of a workdir's latest
+    checkpoint at each input length in ``lengths``: ``{length: [accuracy per seed]}``.
+
+    Lengths may exceed the run's test length (the environment is rebuilt for each).
+    Episode keys: ``split(fold_in(key(seed), length), num_seeds)``, or without the
+    fold when ``fold_length`` is False (then ``seed = config.seed + 2`` at the test
+    length repeats the run's final test).
+    Raises ValueError naming a workdir without ``config.json`` or checkpoints, or a
+    length < 1, before anything is compiled.
+    """
+    import orbax.checkpoint as ocp
+
+    path = os.path.join(workdir, "config.json")
+    if not os.path.exists(path):
+        raise ValueError(f"{workdir!r} is not an RL-NTM workdir: {path!r} is missing")
+    lengths = [int(n) for n in lengths]
+    bad = [n for n in lengths if n < 1]
+    if bad or int(episodes) < 1:
+        raise ValueError(f"lengths and episodes must be >= 1, got lengths {lengths}, "
+                         f"episodes {episodes}")
+    with open(path) as f:
+        base = ml_collections.ConfigDict(json.load(f))
+    mgr = ocp.CheckpointManager(os.path.abspath(os.path.join(workdir, "checkpoints")))
+    step = mgr.latest_step()
+    if step is None:
+        raise ValueError(f"{workdir!r} has no checkpoint to evaluate")
+    init = make_programs(base)[0]
+    state = mgr.restore(step, args=ocp.args.StandardRestore(
+        jax.jit(jax.vmap(init))(_seed_keys(base))))
+    out = {}
+    for n in lengths:
+        cfg = ml_collections.ConfigDict(base.to_dict())
+        cfg.test_length = max(n, 2 * cfg.train_length)
+        evaluate = make_programs(cfg)[2]
+        key = jax.random.key(seed)
+        keys = jax.random.split(jax.random.fold_in(key, n) if fold_length else key,
+                                base.num_seeds)
+        acc = jax.jit(jax.vmap(lambda p, k: evaluate(p, k, n, int(episodes))))(state.params, keys)
+        out[n] = [float(a) for a in np.asarray(acc)]
+    return out

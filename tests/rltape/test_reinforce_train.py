@@ -74,6 +74,18 @@ def test_validate_rejects_bad_agent_values():
         train.validate(c)
 
 
+def test_evaluate_workdir_names_bad_input(tmp_path):
+    with pytest.raises(ValueError, match="not an RL-NTM workdir"):
+        train.evaluate_workdir(str(tmp_path), [4])
+    from neuralgpu.checkpoint import check_workdir_config
+    check_workdir_config(str(tmp_path), _configs().get_config("smoke"),
+                         resumable=train.RESUMABLE_KEYS)
+    with pytest.raises(ValueError, match="lengths and episodes must be >= 1"):
+        train.evaluate_workdir(str(tmp_path), [0])
+    with pytest.raises(ValueError, match="no checkpoint"):
+        train.evaluate_workdir(str(tmp_path), [4])
+
+
 def test_workdir_with_another_config_is_refused_before_anything_is_written(tmp_path):
     from neuralgpu.checkpoint import check_workdir_config
     workdir = str(tmp_path / "run")
@@ -109,6 +121,14 @@ def test_train_and_evaluate_smoke_writes_checkpoints_and_resumes(tmp_path):
     lines = [json.loads(l) for l in open(os.path.join(workdir, "metrics.jsonl"))]
     assert [l["updates"] for l in lines] == [2, 4, 6, 8, 10]
     assert summary2["updates"] == 10
+    # Evaluating the workdir at the run's own test length repeats its final test
+    # (same key, same episodes); a longer length builds a longer environment.
+    res = train.evaluate_workdir(workdir, [c.test_length, 3 * c.test_length],
+                                 episodes=c.final_eval_episodes, seed=c.seed + 2,
+                                 fold_length=False)
+    np.testing.assert_allclose(res[c.test_length], summary2["final_test_accuracy"])
+    assert len(res[3 * c.test_length]) == c.num_seeds
+    assert all(0.0 <= a <= 1.0 for a in res[3 * c.test_length])
 
 
 @pytest.mark.slow
