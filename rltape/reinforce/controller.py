@@ -16,10 +16,9 @@ discrete actions. It emits
   input head and the vector read from memory only, and a memory write is
   ``cell = g * cell + (1 - g) * embedding(symbol under the input head)`` with
   one scalar gate ``g`` from the LSTM (the LSTM still sets the gate and every
-  move). The LSTM then cannot store the input
-  in its state and replay it, neither directly nor through memory vectors of
-  its own making: a symbol can only be written by standing on it, on the
-  input tape or on the memory tape. Measured: with the LSTM path, agents
+  move). The LSTM then cannot store the input in its state and replay it,
+  neither directly nor through memory vectors of its own making: what is
+  written comes from what the two heads stand on. Measured: with the LSTM path, agents
   trained on RepeatCopy and Reverse memorised inputs up to the training
   length and failed beyond it; with a direct symbol but LSTM-made memory
   vectors, or with embedded vectors under a per-dimension LSTM gate,

@@ -61,7 +61,7 @@ def agent_config(config: ml_collections.ConfigDict) -> agent_lib.AgentConfig:
     return agent_lib.AgentConfig(
         hidden=a.hidden, mem_dim=a.mem_dim, logit_scale=a.logit_scale, gamma=a.gamma,
         nll_coef=a.nll_coef, entropy_coef=a.entropy_coef, baseline_coef=a.baseline_coef,
-        use_baseline=a.use_baseline, symbol_source=a.symbol_source,
+        use_baseline=a.use_baseline, symbol_source=a.get("symbol_source", "lstm"),
         nll_in_return=bool(a.get("nll_in_return", True)))
 
 
@@ -116,7 +116,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
     if a.hidden < 1 or a.mem_dim < 1:
         raise ValueError(f"config.agent.hidden and mem_dim must be >= 1, got "
                          f"{a.hidden}, {a.mem_dim}")
-    if a.symbol_source not in SYMBOL_SOURCES:
+    if a.get("symbol_source", "lstm") not in SYMBOL_SOURCES:
         raise ValueError(f"config.agent.symbol_source must be one of {SYMBOL_SOURCES}, got "
                          f"{a.symbol_source!r}")
     if not 0.0 <= a.gamma <= 1.0:
