@@ -24,6 +24,8 @@ needed. Launch (10 seeds, at most 2 hours):
 """
 import ml_collections
 
+from rltape.reinforce.controller import SYMBOL_SOURCES
+
 TASKS = ("Copy", "DuplicatedInput", "Reverse", "RepeatCopy", "ForwardReverse")
 # Longest training length per task; the test length is twice it.
 _TRAIN_LENGTH = dict(Copy=10, DuplicatedInput=10, Reverse=8, RepeatCopy=6, ForwardReverse=8)
@@ -107,8 +109,9 @@ def get_config(arg=None):
             (c.agent if name == "entropy" else c.optimizer)[target] = v
     if "symbol" in opts:
         c.agent.symbol_source = opts.pop("symbol")
-        if c.agent.symbol_source not in ("lstm", "direct"):
-            raise ValueError(f"symbol must be 'lstm' or 'direct', got {c.agent.symbol_source!r}")
+        if c.agent.symbol_source not in SYMBOL_SOURCES:
+            raise ValueError(f"symbol must be {' or '.join(map(repr, SYMBOL_SOURCES))}, got "
+                             f"{c.agent.symbol_source!r}")
     if "hidden" in opts:
         c.agent.hidden = _as_int("hidden", opts.pop("hidden"))
     for k in list(opts):

@@ -32,10 +32,12 @@ from neuralgpu.checkpoint import check_workdir_config
 from rltape.qlearning import config as config_lib
 from rltape.qlearning import train as train_lib
 
-# Config keys a run may change when it resumes a workdir: budgets, bookkeeping, and
-# the top of the curriculum (a run may be continued with a longer curriculum).
-RESUMABLE_KEYS = ("num_updates", "checkpoint_every_chunks", "test_every_chunks",
-                  "stop_when_all_solved", "wall_budget_s", "train_max_length")
+# Budget and bookkeeping keys: they do not change the compiled functions.
+BUDGET_KEYS = ("num_updates", "checkpoint_every_chunks", "test_every_chunks",
+               "stop_when_all_solved", "wall_budget_s")
+# Config keys a run may change when it resumes a workdir: the budget keys and the top
+# of the curriculum (a run may be continued with a longer curriculum).
+RESUMABLE_KEYS = BUDGET_KEYS + ("train_max_length",)
 
 _COMPILED = {}
 
@@ -57,8 +59,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
   agent = train_lib.make_train(config, env, test_env)
   # The budget and bookkeeping fields do not change the compiled functions.
   compiled = config.to_dict()
-  for k in ("num_updates", "checkpoint_every_chunks", "test_every_chunks",
-            "stop_when_all_solved", "wall_budget_s"):
+  for k in BUDGET_KEYS:
     compiled.pop(k)
   cache_key = (json.dumps(compiled, sort_keys=True), id(env), id(test_env))
   chunk_fn, test_fn, record_fn = _jitted(agent, cache_key)
