@@ -12,6 +12,9 @@
   symbol=lstm|direct   where the output symbol comes from (default lstm): the
                  LSTM output, or directly the symbol under the input head and the
                  memory read (the LSTM cannot memorise the input and replay it)
+  memwrite=gate|sampled   how a memory cell is written (default gate): blended by a
+                 gate trained by backpropagation, or overwritten / kept by a sampled
+                 action trained by REINFORCE (a cell then holds one vector, never a blend)
   smoke          a seconds-long run (tiny controller, 2 seeds) for tests
 
 Moves: the input head gets left / stay / right (moves=(-1, 0, 1)) except on
@@ -24,7 +27,7 @@ needed. Launch (10 seeds, at most 2 hours):
 """
 import ml_collections
 
-from rltape.reinforce.controller import SYMBOL_SOURCES
+from rltape.reinforce.controller import MEMORY_WRITES, SYMBOL_SOURCES
 
 TASKS = ("Copy", "DuplicatedInput", "Reverse", "RepeatCopy", "ForwardReverse")
 # Longest training length per task; the test length is twice it.
@@ -82,6 +85,7 @@ def get_config(arg=None):
     c.agent.use_baseline = True
     c.agent.symbol_source = "lstm"
     c.agent.nll_in_return = True
+    c.agent.memory_write = "gate"
 
     c.optimizer = ml_collections.ConfigDict()
     c.optimizer.name = "adam"
@@ -112,6 +116,11 @@ def get_config(arg=None):
         if c.agent.symbol_source not in SYMBOL_SOURCES:
             raise ValueError(f"symbol must be {' or '.join(map(repr, SYMBOL_SOURCES))}, got "
                              f"{c.agent.symbol_source!r}")
+    if "memwrite" in opts:
+        c.agent.memory_write = opts.pop("memwrite")
+        if c.agent.memory_write not in MEMORY_WRITES:
+            raise ValueError(f"memwrite must be {' or '.join(map(repr, MEMORY_WRITES))}, got "
+                             f"{c.agent.memory_write!r}")
     if "hidden" in opts:
         c.agent.hidden = _as_int("hidden", opts.pop("hidden"))
     for k in list(opts):
@@ -120,7 +129,7 @@ def get_config(arg=None):
             c[_INT_KEYS[k]] = float(v) if k == "wall" else v
     if opts:
         raise ValueError(f"unknown config options {sorted(opts)}; allowed: task, smoke, "
-                         f"nobaseline, envreturn, hidden, symbol, entropy, lr, {', '.join(sorted(_INT_KEYS))}")
+                         f"nobaseline, envreturn, hidden, symbol, memwrite, entropy, lr, {', '.join(sorted(_INT_KEYS))}")
     c.test_length = 2 * c.train_length
     return c
 

@@ -61,6 +61,9 @@ class AgentConfig:
     # (with it in G_t, "never write" (-1 at the time limit) beat writing a guess
     # (-0.5 + log(1/base)), and seeds collapsed into silence).
     nll_in_return: bool = True
+    # "gate": the memory write is a gate in (0, 1) trained by backpropagation. "sampled":
+    # a fourth sampled action (keep the cell / overwrite it), trained by REINFORCE.
+    memory_write: str = "gate"
 
 
 class Trajectory(NamedTuple):
@@ -70,7 +73,8 @@ class Trajectory(NamedTuple):
     write: jax.Array       # int32 in {0, 1}
     symbol: jax.Array      # int32, the argmax symbol (written when write == 1)
     log_prob: jax.Array    # float: log pi of the three sampled actions
-    log_prob_heads: jax.Array  # float [T, 3]: per head (input move, memory move, write)
+    log_prob_heads: jax.Array  # float [T, H]: per head (input move, memory move, write
+                               # [, memory write])
     entropy: jax.Array     # float: summed entropy of the three distributions
     target_ll: jax.Array   # float: log p(target symbol), 0 when there is no target
     env_reward: jax.Array  # float
@@ -79,13 +83,14 @@ class Trajectory(NamedTuple):
     baseline: jax.Array    # float
     mem_head: jax.Array    # int32, memory head after this step's move
     solved: jax.Array      # bool [], (final) every target written correctly
+    mem_write: jax.Array = None  # int32 [T]: 1 = overwrote the memory cell (-1: gated write)
 
 
 def make_controller(cfg: AgentConfig, env) -> Controller:
     return Controller(hidden=cfg.hidden, num_in_moves=env.num_moves,
                       num_mem_moves=len(cfg.mem_moves), base=env.base,
                       mem_dim=cfg.mem_dim, logit_scale=cfg.logit_scale,
-                      symbol_source=cfg.symbol_source)
+                      symbol_source=cfg.symbol_source, memory_write=cfg.memory_write)
 
 
 def init_params(key: jax.Array, cfg: AgentConfig, env) -> PyTree:
@@ -118,8 +123,8 @@ def unroll(params: PyTree, cfg: AgentConfig, env, env_params, key: jax.Array,
       env_params: its ``EnvParams``.
       key: PRNG key for sampling the actions.
       obs0, state0: the reset observation and state.
-      forced_actions: optional int32[T, 3] (in move, memory move, write) used
-        instead of sampling (for exact enumeration in gradient checks).
+      forced_actions: optional int32[T, H] (in move, memory move, write[, memory
+        write]) used instead of sampling (for exact enumeration in gradient checks).
       greedy: take the most likely actions instead of sampling.
       num_steps: scan length (default ``env.max_steps``).
       record_states: also return the env states (reset state first) for rendering.
@@ -131,9 +136,16 @@ def unroll(params: PyTree, cfg: AgentConfig, env, env_params, key: jax.Array,
     dtype = params["params"]["heads"]["kernel"].dtype
     num_steps = env.max_steps if num_steps is None else num_steps
     mem0 = memory_lib.init(memory_size(env), cfg.mem_dim, dtype)
-    prev0 = jnp.zeros((env.num_moves + len(cfg.mem_moves) + 2,), dtype)
+    num_heads = model.num_heads
+    sampled_write = num_heads == 4
+    prev0 = jnp.zeros((env.num_moves + len(cfg.mem_moves) + 2 + (2 if sampled_write else 0),),
+                      dtype)
     keys = jax.random.split(key, num_steps)
-    xs = (keys, jnp.zeros((num_steps, 3), jnp.int32) if forced_actions is None
+    if forced_actions is not None and jnp.shape(forced_actions)[-1] != num_heads:
+        raise ValueError(f"forced_actions must have {num_heads} actions per step "
+                         f"(memory_write={cfg.memory_write!r}), got shape "
+                         f"{jnp.shape(forced_actions)}")
+    xs = (keys, jnp.zeros((num_steps, num_heads), jnp.int32) if forced_actions is None
           else jnp.asarray(forced_actions, jnp.int32))
 
     def step(carry, inp):
@@ -143,18 +155,20 @@ def unroll(params: PyTree, cfg: AgentConfig, env, env_params, key: jax.Array,
                              memory_lib.read(mem), prev])
         lstm, out = model.apply(params, lstm, x)
         heads = (out.in_logits, out.mem_logits, out.write_logits)
+        if sampled_write:
+            heads += (out.mem_write_logits,)
         if forced_actions is not None:
-            acts = [forced[i] for i in range(3)]
+            acts = [forced[i] for i in range(num_heads)]
         elif greedy:
             acts = [jnp.argmax(l).astype(jnp.int32) for l in heads]
         else:
-            ks = jax.random.split(k, 3)
+            ks = jax.random.split(k, num_heads)
             acts = [jax.random.categorical(kk, l).astype(jnp.int32) for kk, l in zip(ks, heads)]
         terms = [_categorical_terms(l, a) for l, a in zip(heads, acts)]
         log_prob_heads = jnp.stack([t[0] for t in terms])
         log_prob = jnp.sum(log_prob_heads)
         entropy = sum(t[1] for t in terms)
-        in_move, mem_move, write = acts
+        in_move, mem_move, write = acts[:3]
         symbol = jnp.argmax(out.symbol_logits).astype(jnp.int32)
         alive = ~(st.terminated | st.truncated)
         obs, st2, reward, _, _, info = env.step(
@@ -162,15 +176,24 @@ def unroll(params: PyTree, cfg: AgentConfig, env, env_params, key: jax.Array,
         target = info["target"]
         sym_logp = jax.nn.log_softmax(out.symbol_logits)
         target_ll = jnp.where(target >= 0, sym_logp[jnp.maximum(target, 0)], 0.0)
-        mem = memory_lib.move_and_write(mem, mem_move, out.mem_gate, out.mem_vector,
-                                        cfg.mem_moves)
-        prev = jnp.concatenate([jax.nn.one_hot(in_move, env.num_moves, dtype=dtype),
-                                jax.nn.one_hot(mem_move, len(cfg.mem_moves), dtype=dtype),
-                                jax.nn.one_hot(write, 2, dtype=dtype)])
+        if sampled_write:
+            mem_write = acts[3]
+            # Keep (gate 1) or overwrite (gate 0) the cell at the head's next location.
+            w = mem_write.astype(dtype)
+            gate, vector = jnp.broadcast_to(1 - w, out.mem_vector.shape), w * out.mem_vector
+        else:
+            mem_write, gate, vector = jnp.int32(-1), out.mem_gate, out.mem_vector
+        mem = memory_lib.move_and_write(mem, mem_move, gate, vector, cfg.mem_moves)
+        prev = [jax.nn.one_hot(in_move, env.num_moves, dtype=dtype),
+                jax.nn.one_hot(mem_move, len(cfg.mem_moves), dtype=dtype),
+                jax.nn.one_hot(write, 2, dtype=dtype)]
+        if sampled_write:
+            prev.append(jax.nn.one_hot(mem_write, 2, dtype=dtype))
+        prev = jnp.concatenate(prev)
         rec = dict(in_move=in_move, mem_move=mem_move, write=write, symbol=symbol,
                    log_prob=log_prob, log_prob_heads=log_prob_heads, entropy=entropy, target_ll=target_ll,
                    env_reward=reward.astype(dtype), alive=alive, target=target,
-                   baseline=out.baseline, mem_head=mem.head)
+                   baseline=out.baseline, mem_head=mem.head, mem_write=mem_write)
         return (lstm, mem, obs, st2, prev), (rec, st2 if record_states else None)
 
     carry0 = (model.initial_carry(dtype), mem0, obs0, state0, prev0)
@@ -260,7 +283,8 @@ def make_gradcheck_fns(cfg: AgentConfig, env, env_params, inputs, baseline_param
         pass deliberately broken ones.
 
     Returns:
-      (log_prob_and_return, grad_estimator), functions of (policy params, actions[T, 3]).
+      (log_prob_and_return, grad_estimator), functions of (policy params, actions[T, H]),
+      H = 3, or 4 with ``memory_write="sampled"``.
     """
     loss_fn = episode_loss if loss_fn is None else loss_fn
     obs0, state0 = env.reset_to(inputs, env_params)

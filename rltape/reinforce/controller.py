@@ -27,6 +27,10 @@ discrete actions. It emits
 * a gate in (0, 1) and a vector in (-1, 1) that are written to the memory at
   the head's next location (trained by backpropagation; with
   ``symbol_source="direct"``, one scalar gate and the embedded observed symbol);
+* with ``memory_write="sampled"``, a fourth sampled action instead of the
+  gate: write (the cell becomes the vector) or keep the cell as it is, trained
+  by REINFORCE like the moves, so a cell holds exactly one written vector and
+  never a blend (``mem_write_logits``; ``mem_gate`` is then unused);
 * a learned baseline of the reward-to-go, computed from the LSTM state with
   the gradient stopped, so the baseline's regression never moves the policy.
 """
@@ -41,6 +45,7 @@ import numpy as np
 
 
 SYMBOL_SOURCES = ("lstm", "direct")
+MEMORY_WRITES = ("gate", "sampled")
 
 
 class ControllerOutput(NamedTuple):
@@ -52,6 +57,7 @@ class ControllerOutput(NamedTuple):
     mem_gate: jax.Array       # [mem_dim], in (0, 1)
     mem_vector: jax.Array     # [mem_dim], in (-1, 1)
     baseline: jax.Array       # [], estimate of the reward-to-go
+    mem_write_logits: jax.Array  # [2] (keep, write); zeros unless memory_write="sampled"
 
 
 class Controller(nn.Module):
@@ -66,6 +72,8 @@ class Controller(nn.Module):
       logit_scale: multiplier on the three action heads' logits.
       symbol_source: "lstm" (symbol logits from the LSTM output) or "direct"
         (from the observation and the memory read only; see the module doc).
+      memory_write: "gate" (a gate in (0, 1) blends the cell with the vector,
+        trained by backpropagation) or "sampled" (a sampled keep/write action).
     """
     hidden: int
     num_in_moves: int
@@ -74,6 +82,7 @@ class Controller(nn.Module):
     mem_dim: int
     logit_scale: float = 1.0
     symbol_source: str = "lstm"
+    memory_write: str = "gate"
 
     def initial_carry(self, dtype=jnp.float32):
         return (jnp.zeros((self.hidden,), dtype), jnp.zeros((self.hidden,), dtype))
@@ -84,10 +93,16 @@ class Controller(nn.Module):
         if self.symbol_source not in SYMBOL_SOURCES:
             raise ValueError(f"symbol_source must be one of {SYMBOL_SOURCES}, got "
                              f"{self.symbol_source!r}")
+        if self.memory_write not in MEMORY_WRITES:
+            raise ValueError(f"memory_write must be one of {MEMORY_WRITES}, got "
+                             f"{self.memory_write!r}")
         carry, h = nn.OptimizedLSTMCell(self.hidden, name="lstm")(carry, x)
         direct = self.symbol_source == "direct"
+        sampled = self.memory_write == "sampled"
+        # The gate slot holds the two keep/write logits when the write is sampled.
+        gate_size = 2 if sampled else (1 if direct else self.mem_dim)
         sizes = (self.num_in_moves, self.num_mem_moves, 2, 0 if direct else self.base,
-                 1 if direct else self.mem_dim, 0 if direct else self.mem_dim)
+                 gate_size, 0 if direct else self.mem_dim)
         out = nn.Dense(sum(sizes), name="heads")(h)
         splits = np.cumsum(sizes)[:-1].tolist()
         in_l, mem_l, wr_l, sym_l, gate, vec = jnp.split(out, splits, axis=-1)
@@ -95,19 +110,33 @@ class Controller(nn.Module):
             # x starts with the one-hot observation (base + 1) and the memory read.
             obs = x[..., :self.base + 1]
             sym_l = nn.Dense(self.base, name="symbol")(x[..., :self.base + 1 + self.mem_dim])
-            # One scalar gate: the cell becomes g * old + (1 - g) * embedding(observation).
-            g = jax.nn.sigmoid(gate)
-            mem_gate = jnp.broadcast_to(g, g.shape[:-1] + (self.mem_dim,))
-            mem_vector = (1.0 - g) * jnp.tanh(nn.Dense(self.mem_dim, name="mem_embed")(obs))
+            embed = jnp.tanh(nn.Dense(self.mem_dim, name="mem_embed")(obs))
+            if sampled:
+                mem_gate, mem_vector = jnp.zeros_like(embed), embed
+            else:
+                # One scalar gate: the cell becomes g * old + (1 - g) * embedding(observation).
+                g = jax.nn.sigmoid(gate)
+                mem_gate = jnp.broadcast_to(g, g.shape[:-1] + (self.mem_dim,))
+                mem_vector = (1.0 - g) * embed
+        elif sampled:
+            mem_vector = jnp.tanh(vec)
+            mem_gate = jnp.zeros_like(mem_vector)
         else:
             mem_gate, mem_vector = jax.nn.sigmoid(gate), jnp.tanh(vec)
+        mem_write_logits = gate if sampled else jnp.zeros(gate.shape[:-1] + (2,), gate.dtype)
         baseline = nn.Dense(1, name="baseline")(jax.lax.stop_gradient(h))[..., 0]
         s = self.logit_scale
         return carry, ControllerOutput(
             in_logits=s * in_l, mem_logits=s * mem_l, write_logits=s * wr_l,
             symbol_logits=sym_l, mem_gate=mem_gate, mem_vector=mem_vector,
-            baseline=baseline)
+            baseline=baseline, mem_write_logits=s * mem_write_logits)
 
     def input_size(self, obs_size: int) -> int:
         """Size of the per-step input vector built by the agent."""
-        return obs_size + self.mem_dim + self.num_in_moves + self.num_mem_moves + 2
+        extra = 2 if self.memory_write == "sampled" else 0
+        return obs_size + self.mem_dim + self.num_in_moves + self.num_mem_moves + 2 + extra
+
+    @property
+    def num_heads(self) -> int:
+        """Number of sampled actions per step (3, or 4 with a sampled memory write)."""
+        return 4 if self.memory_write == "sampled" else 3

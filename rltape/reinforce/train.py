@@ -34,7 +34,7 @@ from flax import struct
 
 import rltape.envs as envs
 from rltape.reinforce import agent as agent_lib
-from rltape.reinforce.controller import SYMBOL_SOURCES
+from rltape.reinforce.controller import MEMORY_WRITES, SYMBOL_SOURCES
 
 PyTree = Any
 
@@ -62,7 +62,8 @@ def agent_config(config: ml_collections.ConfigDict) -> agent_lib.AgentConfig:
         hidden=a.hidden, mem_dim=a.mem_dim, logit_scale=a.logit_scale, gamma=a.gamma,
         nll_coef=a.nll_coef, entropy_coef=a.entropy_coef, baseline_coef=a.baseline_coef,
         use_baseline=a.use_baseline, symbol_source=a.get("symbol_source", "lstm"),
-        nll_in_return=bool(a.get("nll_in_return", True)))
+        nll_in_return=bool(a.get("nll_in_return", True)),
+        memory_write=a.get("memory_write", "gate"))
 
 
 def make_envs(config: ml_collections.ConfigDict):
@@ -119,6 +120,9 @@ def validate(config: ml_collections.ConfigDict) -> None:
     if a.get("symbol_source", "lstm") not in SYMBOL_SOURCES:
         raise ValueError(f"config.agent.symbol_source must be one of {SYMBOL_SOURCES}, got "
                          f"{a.symbol_source!r}")
+    if a.get("memory_write", "gate") not in MEMORY_WRITES:
+        raise ValueError(f"config.agent.memory_write must be one of {MEMORY_WRITES}, got "
+                         f"{a.memory_write!r}")
     if not 0.0 <= a.gamma <= 1.0:
         raise ValueError(f"config.agent.gamma must be in [0, 1], got {a.gamma!r}")
     if not a.logit_scale > 0:
@@ -213,6 +217,10 @@ def render_trace(config, params: PyTree, key: jax.Array, length: int) -> tuple[s
     alive = np.asarray(traj.alive)
     heads = np.asarray(traj.mem_head)[alive] - agent_lib.memory_size(test_env) // 2
     text += "\nmemory head after each step (0 = start): " + " ".join(str(int(h)) for h in heads)
+    if cfg.memory_write == "sampled":
+        writes = np.asarray(traj.mem_write)[alive]
+        text += "\nmemory cell overwritten after each step (1 = yes): " + " ".join(
+            str(int(w)) for w in writes)
     return text, bool(traj.solved)
 
 

@@ -184,23 +184,74 @@ def test_direct_symbol_equals_linear_map_of_observation_and_memory():
     assert abs(float(other.mem_gate[0]) - float(out.mem_gate[0])) > 1e-4
 
 
+def test_sampled_memory_write_overwrites_or_keeps_the_cell(copy_env):
+    """memory_write="sampled": a 4th action; a write replaces the cell, a keep leaves it.
+
+    Hand-worked: the memory head stays on one cell, so the vector read at step t is
+    the embedding of the observation at the last step s < t that wrote (zero before
+    any write). With the direct symbol, log p(target) at step t is a function of
+    (observation, read) only, which gives an exact oracle for the read.
+    """
+    env = copy_env
+    cfg = agent.AgentConfig(hidden=4, mem_dim=3, symbol_source="direct",
+                            memory_write="sampled")
+    params = agent.init_params(jax.random.key(5), cfg, env)
+    p = params["params"]
+    assert p["heads"]["kernel"].shape[-1] == 2 + 3 + 2 + 2   # moves, memory moves, write, keep/write
+    inputs = np.array([1, 0, 1])
+    obs, st = env.reset_to(inputs, env.default_params)
+    pattern = [1, 0, 1, 0, 0, 1]
+    t = len(pattern)
+    forced = jnp.array([[1, 1, 0, w] for w in pattern], jnp.int32)  # right, mem stay, no write
+    traj = agent.unroll(params, cfg, env, env.default_params, jax.random.key(1), obs, st,
+                        forced_actions=forced, num_steps=t)
+    np.testing.assert_array_equal(traj.mem_write, pattern)
+    assert traj.log_prob_heads.shape == (t, 4)
+    np.testing.assert_allclose(traj.log_prob, jnp.sum(traj.log_prob_heads, -1), rtol=1e-6)
+
+    def dense(name, v):
+        return np.asarray(v) @ np.asarray(p[name]["kernel"]) + np.asarray(p[name]["bias"])
+
+    cell = np.zeros(3)
+    o, s_ = obs, st
+    for step, w in enumerate(pattern):
+        one_hot = np.eye(env.obs_size)[int(o)]
+        logits = dense("symbol", np.concatenate([one_hot, cell]))
+        logp = logits - np.log(np.sum(np.exp(logits)))
+        target = int(traj.target[step])
+        assert target == inputs[0]                                # nothing written yet
+        np.testing.assert_allclose(traj.target_ll[step], logp[target], rtol=1e-5, atol=1e-6)
+        if w:
+            cell = np.tanh(dense("mem_embed", one_hot))
+        o, s_, *_ = env.step(jax.random.key(0), s_, jnp.array([1, 0, 0]), env.default_params)
+    # The gated agent takes three actions per step and names the mismatch.
+    with pytest.raises(ValueError, match="forced_actions must have 3 actions"):
+        agent.unroll(agent.init_params(jax.random.key(0), agent.AgentConfig(hidden=4, mem_dim=3),
+                                       env), agent.AgentConfig(hidden=4, mem_dim=3), env,
+                     env.default_params, jax.random.key(1), obs, st, forced_actions=forced)
+
+
 # ------------------------------------------------------------------ gradient check
 T_CHECK = 3
 
 
 @functools.lru_cache(maxsize=None)
-def _check_setup(use_baseline: bool, loss_name: str = "correct", symbol_source: str = "lstm"):
+def _check_setup(use_baseline: bool, loss_name: str = "correct", symbol_source: str = "lstm",
+                 memory_write: str = "gate", num_steps: int = T_CHECK):
     env = envs.make("Copy", max_length=2, base=2, moves=(0, 1))
     cfg = agent.AgentConfig(hidden=3, mem_dim=2, use_baseline=use_baseline, entropy_coef=0.0,
-                            nll_coef=1.0, gamma=1.0, symbol_source=symbol_source)
+                            nll_coef=1.0, gamma=1.0, symbol_source=symbol_source,
+                            memory_write=memory_write)
     variables = agent.init_params(jax.random.key(1), cfg, env)
     policy, baseline = agent.split_params(variables)
     # A baseline far from zero, so that a mistake in its use shows.
     baseline = jax.tree_util.tree_map(lambda x: x + 0.7, baseline)
     lpr, est = agent.make_gradcheck_fns(cfg, env, env.default_params, np.array([1, 0]), baseline,
-                                        T_CHECK, loss_fn=BROKEN_LOSSES[loss_name])
-    acts = gradcheck.enumerate_action_sequences(T_CHECK, (env.num_moves, 3, 2))
-    if (use_baseline, loss_name) != (True, "correct") and symbol_source == "lstm":
+                                        num_steps, loss_fn=BROKEN_LOSSES[loss_name])
+    choices = (env.num_moves, 3, 2) + ((2,) if memory_write == "sampled" else ())
+    acts = gradcheck.enumerate_action_sequences(num_steps, choices)
+    if ((use_baseline, loss_name) != (True, "correct") and symbol_source == "lstm"
+            and memory_write == "gate"):
         # The exact objective does not depend on the estimator: share its compiled program.
         lpr = _check_setup(True, "correct")[0]
     return lpr, est, policy, acts
@@ -221,8 +272,15 @@ def _loss_unstopped_return(traj, cfg):
     return -jnp.sum(alive * traj.log_prob * adv) - jnp.sum(r_t), {}
 
 
+def _loss_missing_memory_write_logprob(traj, cfg):
+    """Broken: the sampled memory write's log-probability is left out of the score."""
+    return agent.episode_loss(traj._replace(log_prob=jnp.sum(traj.log_prob_heads[:, :3], -1)),
+                              cfg)
+
+
 BROKEN_LOSSES = {"correct": None, "missing_mem_logprob": _loss_missing_memory_logprob,
-                 "unstopped_return": _loss_unstopped_return}
+                 "unstopped_return": _loss_unstopped_return,
+                 "missing_mem_write_logprob": _loss_missing_memory_write_logprob}
 
 
 @pytest.mark.parametrize("use_baseline", [True, pytest.param(False, marks=pytest.mark.slow)])
@@ -250,12 +308,29 @@ def test_gradient_check_passes_with_direct_symbol_output():
 
 
 @pytest.mark.slow
+def test_gradient_check_passes_with_sampled_memory_write():
+    """The keep/write action is scored by REINFORCE; the embedding by backprop."""
+    lpr, est, policy, acts = _check_setup(True, symbol_source="direct", memory_write="sampled",
+                                          num_steps=2)
+    assert acts.shape == (24 ** 2, 2, 4)
+    result = gradcheck.check_reinforce_gradient(lpr, est, policy, acts, raise_on_failure=True)
+    assert result.passed
+    assert result.total_probability == pytest.approx(1.0, abs=1e-12)
+    g = result.finite_diff_grad
+    assert np.max(np.abs(np.asarray(g["mem_embed"]["kernel"]))) > 1e-4   # memory in the loop
+    assert np.max(np.abs(np.asarray(g["heads"]["kernel"][:, -2:]))) > 1e-4  # keep/write logits
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("loss_name,bad_leaf", [
     ("missing_mem_logprob", "['heads']"),
     ("unstopped_return", "['heads']"),
+    ("missing_mem_write_logprob", "['heads']"),
 ])
 def test_gradient_check_fails_for_broken_estimators(loss_name, bad_leaf):
-    lpr, est, policy, acts = _check_setup(True, loss_name)
+    kw = (dict(symbol_source="direct", memory_write="sampled", num_steps=2)
+          if loss_name == "missing_mem_write_logprob" else {})
+    lpr, est, policy, acts = _check_setup(True, loss_name, **kw)
     result = gradcheck.check_reinforce_gradient(lpr, est, policy, acts)
     assert not result.passed
     report = result.report()

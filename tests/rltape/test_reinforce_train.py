@@ -36,6 +36,7 @@ def test_configs_validate_and_test_at_twice_the_training_length(task):
     ("task=Copy,colour=red", "unknown config options"),
     ("task=Copy,symbol=tape", "symbol must be 'lstm' or 'direct'"),
     ("task=Copy,entropy=lots", "entropy must be a number"),
+    ("task=Copy,memwrite=hard", "memwrite must be 'gate' or 'sampled'"),
 ])
 def test_bad_config_args(arg, match):
     with pytest.raises(ValueError, match=match):
@@ -64,6 +65,12 @@ def test_validate_rejects_bad_agent_values():
     assert not c.agent.nll_in_return and c.agent.symbol_source == "direct"
     assert (c.agent.entropy_coef, c.optimizer.learning_rate) == (0.05, 0.001)
     assert not train.agent_config(c).nll_in_return
+    assert train.agent_config(c).memory_write == "gate"
+    c = _configs().get_config("task=Reverse,symbol=direct,memwrite=sampled")
+    assert train.agent_config(c).memory_write == "sampled"
+    c.agent.memory_write = "soft"
+    with pytest.raises(ValueError, match="memory_write must be one of"):
+        train.validate(c)
     c = _configs().get_config("smoke")
     c.agent.symbol_source = "memory"
     with pytest.raises(ValueError, match="symbol_source must be one of"):
