@@ -15,6 +15,9 @@
   memwrite=gate|sampled   how a memory cell is written (default gate): blended by a
                  gate trained by backpropagation, or overwritten / kept by a sampled
                  action trained by REINFORCE (a cell then holds one vector, never a blend)
+  core=lstm|ff   the controller (default lstm): the RL-NTM's LSTM, or a feed-forward
+                 layer on the observation, memory read and previous actions (it
+                 cannot count steps)
   smoke          a seconds-long run (tiny controller, 2 seeds) for tests
 
 Moves: the input head gets left / stay / right (moves=(-1, 0, 1)) except on
@@ -27,7 +30,7 @@ needed. Launch (10 seeds, at most 2 hours):
 """
 import ml_collections
 
-from rltape.reinforce.controller import MEMORY_WRITES, SYMBOL_SOURCES
+from rltape.reinforce.controller import CORES, MEMORY_WRITES, SYMBOL_SOURCES
 
 TASKS = ("Copy", "DuplicatedInput", "Reverse", "RepeatCopy", "ForwardReverse")
 # Longest training length per task; the test length is twice it.
@@ -86,6 +89,7 @@ def get_config(arg=None):
     c.agent.symbol_source = "lstm"
     c.agent.nll_in_return = True
     c.agent.memory_write = "gate"
+    c.agent.core = "lstm"
 
     c.optimizer = ml_collections.ConfigDict()
     c.optimizer.name = "adam"
@@ -121,6 +125,11 @@ def get_config(arg=None):
         if c.agent.memory_write not in MEMORY_WRITES:
             raise ValueError(f"memwrite must be {' or '.join(map(repr, MEMORY_WRITES))}, got "
                              f"{c.agent.memory_write!r}")
+    if "core" in opts:
+        c.agent.core = opts.pop("core")
+        if c.agent.core not in CORES:
+            raise ValueError(f"core must be {' or '.join(map(repr, CORES))}, got "
+                             f"{c.agent.core!r}")
     if "hidden" in opts:
         c.agent.hidden = _as_int("hidden", opts.pop("hidden"))
     for k in list(opts):
@@ -129,7 +138,7 @@ def get_config(arg=None):
             c[_INT_KEYS[k]] = float(v) if k == "wall" else v
     if opts:
         raise ValueError(f"unknown config options {sorted(opts)}; allowed: task, smoke, "
-                         f"nobaseline, envreturn, hidden, symbol, memwrite, entropy, lr, {', '.join(sorted(_INT_KEYS))}")
+                         f"nobaseline, envreturn, hidden, symbol, memwrite, core, entropy, lr, {', '.join(sorted(_INT_KEYS))}")
     c.test_length = 2 * c.train_length
     return c
 

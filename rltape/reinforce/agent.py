@@ -64,6 +64,7 @@ class AgentConfig:
     # "gate": the memory write is a gate in (0, 1) trained by backpropagation. "sampled":
     # a fourth sampled action (keep the cell / overwrite it), trained by REINFORCE.
     memory_write: str = "gate"
+    core: str = "lstm"             # "lstm" or "ff" (see rltape.reinforce.controller)
 
 
 class Trajectory(NamedTuple):
@@ -90,7 +91,8 @@ def make_controller(cfg: AgentConfig, env) -> Controller:
     return Controller(hidden=cfg.hidden, num_in_moves=env.num_moves,
                       num_mem_moves=len(cfg.mem_moves), base=env.base,
                       mem_dim=cfg.mem_dim, logit_scale=cfg.logit_scale,
-                      symbol_source=cfg.symbol_source, memory_write=cfg.memory_write)
+                      symbol_source=cfg.symbol_source, memory_write=cfg.memory_write,
+                      core=cfg.core)
 
 
 def init_params(key: jax.Array, cfg: AgentConfig, env) -> PyTree:

@@ -46,6 +46,7 @@ import numpy as np
 
 SYMBOL_SOURCES = ("lstm", "direct")
 MEMORY_WRITES = ("gate", "sampled")
+CORES = ("lstm", "ff")
 
 
 class ControllerOutput(NamedTuple):
@@ -74,6 +75,11 @@ class Controller(nn.Module):
         (from the observation and the memory read only; see the module doc).
       memory_write: "gate" (a gate in (0, 1) blends the cell with the vector,
         trained by backpropagation) or "sampled" (a sampled keep/write action).
+      core: "lstm" (the RL-NTM's recurrent controller) or "ff" (one tanh layer of
+        ``hidden`` units on this step's input: the observation, the memory read and
+        the previous actions; the carry is passed through unchanged). A
+        feed-forward policy cannot count steps, so whatever it remembers must
+        be on the tapes or in its last actions.
     """
     hidden: int
     num_in_moves: int
@@ -83,6 +89,7 @@ class Controller(nn.Module):
     logit_scale: float = 1.0
     symbol_source: str = "lstm"
     memory_write: str = "gate"
+    core: str = "lstm"
 
     def initial_carry(self, dtype=jnp.float32):
         return (jnp.zeros((self.hidden,), dtype), jnp.zeros((self.hidden,), dtype))
@@ -96,7 +103,12 @@ class Controller(nn.Module):
         if self.memory_write not in MEMORY_WRITES:
             raise ValueError(f"memory_write must be one of {MEMORY_WRITES}, got "
                              f"{self.memory_write!r}")
-        carry, h = nn.OptimizedLSTMCell(self.hidden, name="lstm")(carry, x)
+        if self.core not in CORES:
+            raise ValueError(f"core must be one of {CORES}, got {self.core!r}")
+        if self.core == "lstm":
+            carry, h = nn.OptimizedLSTMCell(self.hidden, name="lstm")(carry, x)
+        else:
+            h = jnp.tanh(nn.Dense(self.hidden, name="ff")(x))
         direct = self.symbol_source == "direct"
         sampled = self.memory_write == "sampled"
         # The gate slot holds the two keep/write logits when the write is sampled.

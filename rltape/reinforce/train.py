@@ -34,7 +34,7 @@ from flax import struct
 
 import rltape.envs as envs
 from rltape.reinforce import agent as agent_lib
-from rltape.reinforce.controller import MEMORY_WRITES, SYMBOL_SOURCES
+from rltape.reinforce.controller import CORES, MEMORY_WRITES, SYMBOL_SOURCES
 
 PyTree = Any
 
@@ -63,7 +63,7 @@ def agent_config(config: ml_collections.ConfigDict) -> agent_lib.AgentConfig:
         nll_coef=a.nll_coef, entropy_coef=a.entropy_coef, baseline_coef=a.baseline_coef,
         use_baseline=a.use_baseline, symbol_source=a.get("symbol_source", "lstm"),
         nll_in_return=bool(a.get("nll_in_return", True)),
-        memory_write=a.get("memory_write", "gate"))
+        memory_write=a.get("memory_write", "gate"), core=a.get("core", "lstm"))
 
 
 def make_envs(config: ml_collections.ConfigDict):
@@ -123,6 +123,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
     if a.get("memory_write", "gate") not in MEMORY_WRITES:
         raise ValueError(f"config.agent.memory_write must be one of {MEMORY_WRITES}, got "
                          f"{a.memory_write!r}")
+    if a.get("core", "lstm") not in CORES:
+        raise ValueError(f"config.agent.core must be one of {CORES}, got {a.core!r}")
     if not 0.0 <= a.gamma <= 1.0:
         raise ValueError(f"config.agent.gamma must be in [0, 1], got {a.gamma!r}")
     if not a.logit_scale > 0:

@@ -231,17 +231,44 @@ def test_sampled_memory_write_overwrites_or_keeps_the_cell(copy_env):
                      env.default_params, jax.random.key(1), obs, st, forced_actions=forced)
 
 
+def test_feed_forward_core_is_one_tanh_layer_and_ignores_the_carry():
+    """core="ff": every output is a function of this step's input only."""
+    from rltape.reinforce.controller import Controller
+    model = Controller(hidden=5, num_in_moves=3, num_mem_moves=3, base=2, mem_dim=2,
+                       symbol_source="direct", core="ff")
+    rng = np.random.default_rng(1)
+    x = jnp.asarray(rng.normal(size=model.input_size(3)), jnp.float32)
+    params = model.init(jax.random.key(0), model.initial_carry(), x)
+    assert "lstm" not in params["params"] and "ff" in params["params"]
+    other_carry = (jnp.ones(5), -jnp.ones(5))
+    c1, a = model.apply(params, model.initial_carry(), x)
+    c2, b = model.apply(params, other_carry, x)
+    for u, v in zip(a, b):
+        np.testing.assert_allclose(u, v, rtol=1e-6)
+    np.testing.assert_array_equal(c2[0], other_carry[0])   # carry passed through
+    p = params["params"]
+    h = np.tanh(np.asarray(x) @ np.asarray(p["ff"]["kernel"]) + np.asarray(p["ff"]["bias"]))
+    heads = h @ np.asarray(p["heads"]["kernel"]) + np.asarray(p["heads"]["bias"])
+    np.testing.assert_allclose(a.in_logits, heads[:3], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(a.mem_logits, heads[3:6], rtol=1e-5, atol=1e-6)
+    _, c = model.apply(params, model.initial_carry(), -x)
+    assert np.max(np.abs(np.asarray(a.in_logits) - np.asarray(c.in_logits))) > 1e-4
+    with pytest.raises(ValueError, match="core must be one of"):
+        Controller(hidden=5, num_in_moves=3, num_mem_moves=3, base=2, mem_dim=2,
+                   core="gru").init(jax.random.key(0), model.initial_carry(), x)
+
+
 # ------------------------------------------------------------------ gradient check
 T_CHECK = 3
 
 
 @functools.lru_cache(maxsize=None)
 def _check_setup(use_baseline: bool, loss_name: str = "correct", symbol_source: str = "lstm",
-                 memory_write: str = "gate", num_steps: int = T_CHECK):
+                 memory_write: str = "gate", num_steps: int = T_CHECK, core: str = "lstm"):
     env = envs.make("Copy", max_length=2, base=2, moves=(0, 1))
     cfg = agent.AgentConfig(hidden=3, mem_dim=2, use_baseline=use_baseline, entropy_coef=0.0,
                             nll_coef=1.0, gamma=1.0, symbol_source=symbol_source,
-                            memory_write=memory_write)
+                            memory_write=memory_write, core=core)
     variables = agent.init_params(jax.random.key(1), cfg, env)
     policy, baseline = agent.split_params(variables)
     # A baseline far from zero, so that a mistake in its use shows.
@@ -251,7 +278,7 @@ def _check_setup(use_baseline: bool, loss_name: str = "correct", symbol_source: 
     choices = (env.num_moves, 3, 2) + ((2,) if memory_write == "sampled" else ())
     acts = gradcheck.enumerate_action_sequences(num_steps, choices)
     if ((use_baseline, loss_name) != (True, "correct") and symbol_source == "lstm"
-            and memory_write == "gate"):
+            and memory_write == "gate" and core == "lstm"):
         # The exact objective does not depend on the estimator: share its compiled program.
         lpr = _check_setup(True, "correct")[0]
     return lpr, est, policy, acts
@@ -303,6 +330,16 @@ def test_gradient_check_passes_with_direct_symbol_output():
     result = gradcheck.check_reinforce_gradient(lpr, est, policy, acts, raise_on_failure=True)
     assert result.passed
     assert any("symbol" in k for k in result.max_rel_error)
+    flat = np.concatenate([np.ravel(x) for x in jax.tree_util.tree_leaves(result.finite_diff_grad)])
+    assert np.max(np.abs(flat)) > 1e-3
+
+
+@pytest.mark.slow
+def test_gradient_check_passes_with_feed_forward_core():
+    lpr, est, policy, acts = _check_setup(True, symbol_source="direct", core="ff")
+    result = gradcheck.check_reinforce_gradient(lpr, est, policy, acts, raise_on_failure=True)
+    assert result.passed
+    assert any("['ff']" in k for k in result.max_rel_error)
     flat = np.concatenate([np.ravel(x) for x in jax.tree_util.tree_leaves(result.finite_diff_grad)])
     assert np.max(np.abs(flat)) > 1e-3
 

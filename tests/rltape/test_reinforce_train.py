@@ -37,6 +37,7 @@ def test_configs_validate_and_test_at_twice_the_training_length(task):
     ("task=Copy,symbol=tape", "symbol must be 'lstm' or 'direct'"),
     ("task=Copy,entropy=lots", "entropy must be a number"),
     ("task=Copy,memwrite=hard", "memwrite must be 'gate' or 'sampled'"),
+    ("task=Copy,core=gru", "core must be 'lstm' or 'ff'"),
 ])
 def test_bad_config_args(arg, match):
     with pytest.raises(ValueError, match=match):
@@ -68,8 +69,13 @@ def test_validate_rejects_bad_agent_values():
     assert train.agent_config(c).memory_write == "gate"
     c = _configs().get_config("task=Reverse,symbol=direct,memwrite=sampled")
     assert train.agent_config(c).memory_write == "sampled"
+    assert train.agent_config(c).core == "lstm"
+    assert train.agent_config(_configs().get_config("task=Reverse,core=ff")).core == "ff"
     c.agent.memory_write = "soft"
     with pytest.raises(ValueError, match="memory_write must be one of"):
+        train.validate(c)
+    c.agent.memory_write, c.agent.core = "gate", "rnn"
+    with pytest.raises(ValueError, match="core must be one of"):
         train.validate(c)
     c = _configs().get_config("smoke")
     c.agent.symbol_source = "memory"
