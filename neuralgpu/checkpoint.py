@@ -31,12 +31,17 @@ def _flatten(d: dict, prefix: str = "") -> dict:
   return out
 
 
-def check_workdir_config(workdir: str, config, resumable=RESUMABLE_KEYS) -> None:
+def check_workdir_config(workdir: str, config, resumable=RESUMABLE_KEYS,
+                         added_defaults: dict | None = None) -> None:
   """Records the config in a new workdir, or checks it matches an existing one.
 
   ``resumable``: top-level keys that may change between runs in one workdir
   (run length, logging); any other difference raises ValueError naming it.
+  ``added_defaults``: ``{"dotted.key": value}`` for keys added to the config after
+  a workdir may have been made; a workdir without such a key matches a config
+  holding its default value (the trainer reads the missing key as that default).
   """
+  added_defaults = added_defaults or {}
   path = os.path.join(workdir, "config.json")
   new = json.loads(config.to_json())
   if os.path.exists(path):
@@ -44,6 +49,9 @@ def check_workdir_config(workdir: str, config, resumable=RESUMABLE_KEYS) -> None
       old = json.load(f)
     a = {k: v for k, v in _flatten(old).items() if k.split(".")[0] not in resumable}
     b = {k: v for k, v in _flatten(new).items() if k.split(".")[0] not in resumable}
+    for k, v in added_defaults.items():
+      if k in b and k not in a and k.split(".")[0] not in resumable:
+        a[k] = v
     diff = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
     if diff:
       detail = ", ".join(f"{k}: {a.get(k)!r} -> {b.get(k)!r}" for k in diff[:8])

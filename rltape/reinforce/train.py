@@ -56,14 +56,22 @@ RESUMABLE_KEYS = ("max_updates", "max_wall_s", "progress_bar", "final_eval_episo
                   "num_traces", "trace_length", "checkpoint_every_chunks")
 
 
+# Agent keys added after the first workdirs were made, with the value a config
+# without them means (the defaults of the original agent).
+ADDED_AGENT_DEFAULTS = {"agent.symbol_source": "lstm", "agent.nll_in_return": True,
+                        "agent.memory_write": "gate", "agent.core": "lstm"}
+
+
 def agent_config(config: ml_collections.ConfigDict) -> agent_lib.AgentConfig:
     a = config.agent
+    added = {k.split(".", 1)[1]: a.get(k.split(".", 1)[1], v)
+             for k, v in ADDED_AGENT_DEFAULTS.items()}
     return agent_lib.AgentConfig(
         hidden=a.hidden, mem_dim=a.mem_dim, logit_scale=a.logit_scale, gamma=a.gamma,
         nll_coef=a.nll_coef, entropy_coef=a.entropy_coef, baseline_coef=a.baseline_coef,
-        use_baseline=a.use_baseline, symbol_source=a.get("symbol_source", "lstm"),
-        nll_in_return=bool(a.get("nll_in_return", True)),
-        memory_write=a.get("memory_write", "gate"), core=a.get("core", "lstm"))
+        use_baseline=a.use_baseline, symbol_source=added["symbol_source"],
+        nll_in_return=bool(added["nll_in_return"]), memory_write=added["memory_write"],
+        core=added["core"])
 
 
 def make_envs(config: ml_collections.ConfigDict):
@@ -247,7 +255,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
 
     init, train_chunk, evaluate, _ = make_programs(config)   # validates the config first
     # A workdir remembers its config: a resumed run may only change RESUMABLE_KEYS.
-    check_workdir_config(workdir, config, resumable=RESUMABLE_KEYS)
+    check_workdir_config(workdir, config, resumable=RESUMABLE_KEYS,
+                         added_defaults=ADDED_AGENT_DEFAULTS)
     init_v = jax.jit(jax.vmap(init))
     chunk_v = jax.jit(jax.vmap(train_chunk), donate_argnums=0)
     eval_cache = {}

@@ -4,6 +4,7 @@ import json
 import os
 
 import jax
+import ml_collections
 import numpy as np
 import pytest
 
@@ -114,6 +115,28 @@ def test_workdir_with_another_config_is_refused_before_anything_is_written(tmp_p
     c = _configs().get_config("smoke,wall=99")
     c.max_updates = 50
     check_workdir_config(workdir, c, resumable=train.RESUMABLE_KEYS)
+
+
+def test_workdir_made_before_agent_keys_were_added_still_resumes(tmp_path):
+    """A config.json without the later agent keys means their original defaults."""
+    from neuralgpu.checkpoint import check_workdir_config
+    workdir = tmp_path / "old"
+    workdir.mkdir()
+    old = json.loads(_configs().get_config("smoke").to_json())
+    for k in train.ADDED_AGENT_DEFAULTS:
+        del old["agent"][k.split(".", 1)[1]]
+    (workdir / "config.json").write_text(json.dumps(old))
+    check_workdir_config(str(workdir), _configs().get_config("smoke"),
+                         resumable=train.RESUMABLE_KEYS,
+                         added_defaults=train.ADDED_AGENT_DEFAULTS)
+    with pytest.raises(ValueError, match=r"agent.core: 'lstm' -> 'ff'"):
+        check_workdir_config(str(workdir), _configs().get_config("smoke,core=ff"),
+                             resumable=train.RESUMABLE_KEYS,
+                             added_defaults=train.ADDED_AGENT_DEFAULTS)
+    # The trainer reads the missing keys as the same defaults.
+    cfg = train.agent_config(ml_collections.ConfigDict(old))
+    assert (cfg.symbol_source, cfg.nll_in_return, cfg.memory_write, cfg.core) == (
+        "lstm", True, "gate", "lstm")
 
 
 @pytest.mark.slow
