@@ -127,8 +127,11 @@ def test_two_processes_equal_one_process(runs):
     np.testing.assert_allclose(x, y, rtol=2e-5, atol=2e-6)
 
 
-@pytest.mark.parametrize("loop,use_mesh", [("vmap", False), ("map", False), ("vmap", True),
-                                           ("map", True)])
+# Each loop form runs once in the default suite (vmap with the mesh, map without);
+# the other two combinations are slow (~110 s of CPU together).
+@pytest.mark.parametrize("loop,use_mesh", [pytest.param("vmap", False, marks=pytest.mark.slow),
+                                           ("map", False), ("vmap", True),
+                                           pytest.param("map", True, marks=pytest.mark.slow)])
 def test_seed_loops_match_each_seed_alone(loop, use_mesh):
   """One device, 2 seeds at different curriculum lengths: both seed loops, with and
   without a (1-device) mesh, give each seed its solo run (`map` is what `auto` picks
