@@ -115,21 +115,14 @@ def get_config(arg=None):
             except (TypeError, ValueError):
                 raise ValueError(f"{name} must be a number, got {v!r}") from None
             (c.agent if name == "entropy" else c.optimizer)[target] = v
-    if "symbol" in opts:
-        c.agent.symbol_source = opts.pop("symbol")
-        if c.agent.symbol_source not in SYMBOL_SOURCES:
-            raise ValueError(f"symbol must be {' or '.join(map(repr, SYMBOL_SOURCES))}, got "
-                             f"{c.agent.symbol_source!r}")
-    if "memwrite" in opts:
-        c.agent.memory_write = opts.pop("memwrite")
-        if c.agent.memory_write not in MEMORY_WRITES:
-            raise ValueError(f"memwrite must be {' or '.join(map(repr, MEMORY_WRITES))}, got "
-                             f"{c.agent.memory_write!r}")
-    if "core" in opts:
-        c.agent.core = opts.pop("core")
-        if c.agent.core not in CORES:
-            raise ValueError(f"core must be {' or '.join(map(repr, CORES))}, got "
-                             f"{c.agent.core!r}")
+    for name, key, allowed in (("symbol", "symbol_source", SYMBOL_SOURCES),
+                               ("memwrite", "memory_write", MEMORY_WRITES),
+                               ("core", "core", CORES)):
+        if name in opts:
+            v = opts.pop(name)
+            if v not in allowed:
+                raise ValueError(f"{name} must be {' or '.join(map(repr, allowed))}, got {v!r}")
+            c.agent[key] = v
     if "hidden" in opts:
         c.agent.hidden = _as_int("hidden", opts.pop("hidden"))
     for k in list(opts):

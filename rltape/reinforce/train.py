@@ -125,14 +125,11 @@ def validate(config: ml_collections.ConfigDict) -> None:
     if a.hidden < 1 or a.mem_dim < 1:
         raise ValueError(f"config.agent.hidden and mem_dim must be >= 1, got "
                          f"{a.hidden}, {a.mem_dim}")
-    if a.get("symbol_source", "lstm") not in SYMBOL_SOURCES:
-        raise ValueError(f"config.agent.symbol_source must be one of {SYMBOL_SOURCES}, got "
-                         f"{a.symbol_source!r}")
-    if a.get("memory_write", "gate") not in MEMORY_WRITES:
-        raise ValueError(f"config.agent.memory_write must be one of {MEMORY_WRITES}, got "
-                         f"{a.memory_write!r}")
-    if a.get("core", "lstm") not in CORES:
-        raise ValueError(f"config.agent.core must be one of {CORES}, got {a.core!r}")
+    for key, allowed in (("symbol_source", SYMBOL_SOURCES), ("memory_write", MEMORY_WRITES),
+                         ("core", CORES)):
+        value = a.get(key, ADDED_AGENT_DEFAULTS[f"agent.{key}"])
+        if value not in allowed:
+            raise ValueError(f"config.agent.{key} must be one of {allowed}, got {value!r}")
     if not 0.0 <= a.gamma <= 1.0:
         raise ValueError(f"config.agent.gamma must be in [0, 1], got {a.gamma!r}")
     if not a.logit_scale > 0:

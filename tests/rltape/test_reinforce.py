@@ -325,21 +325,13 @@ def test_gradient_check_passes_for_project_estimator(use_baseline):
 
 
 @pytest.mark.slow
-def test_gradient_check_passes_with_direct_symbol_output():
-    lpr, est, policy, acts = _check_setup(True, symbol_source="direct")
+@pytest.mark.parametrize("core,leaf", [("lstm", "symbol"), ("ff", "['ff']")])
+def test_gradient_check_passes_with_direct_symbol_output(core, leaf):
+    """The direct symbol output, with the LSTM and with the feed-forward core."""
+    lpr, est, policy, acts = _check_setup(True, symbol_source="direct", core=core)
     result = gradcheck.check_reinforce_gradient(lpr, est, policy, acts, raise_on_failure=True)
     assert result.passed
-    assert any("symbol" in k for k in result.max_rel_error)
-    flat = np.concatenate([np.ravel(x) for x in jax.tree_util.tree_leaves(result.finite_diff_grad)])
-    assert np.max(np.abs(flat)) > 1e-3
-
-
-@pytest.mark.slow
-def test_gradient_check_passes_with_feed_forward_core():
-    lpr, est, policy, acts = _check_setup(True, symbol_source="direct", core="ff")
-    result = gradcheck.check_reinforce_gradient(lpr, est, policy, acts, raise_on_failure=True)
-    assert result.passed
-    assert any("['ff']" in k for k in result.max_rel_error)
+    assert any(leaf in k for k in result.max_rel_error)
     flat = np.concatenate([np.ravel(x) for x in jax.tree_util.tree_leaves(result.finite_diff_grad)])
     assert np.max(np.abs(flat)) > 1e-3
 
