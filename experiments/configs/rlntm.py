@@ -12,12 +12,16 @@
   symbol=lstm|direct   where the output symbol comes from (default lstm): the
                  LSTM output, or directly the symbol under the input head and the
                  memory read (the LSTM cannot memorise the input and replay it)
-  memwrite=gate|sampled   how a memory cell is written (default gate): blended by a
+  memwrite=gate|sampled|hard   how a memory cell is written (default gate): blended by a
                  gate trained by backpropagation, or overwritten / kept by a sampled
-                 action trained by REINFORCE (a cell then holds one vector, never a blend)
+                 action trained by REINFORCE (a cell then holds one vector, never a blend),
+                 or by the gate rounded to 0 / 1 with a straight-through gradient
   core=lstm|ff   the controller (default lstm): the RL-NTM's LSTM, or a feed-forward
                  layer on the observation, memory read and previous actions (it
                  cannot count steps)
+  restart=N      re-initialise a seed not solved within N updates of its current
+                 initialisation (0, the default: never); a seed is then a training run
+                 with restarts, and the summary also gives the rate per initialisation
   smoke          a seconds-long run (tiny controller, 2 seeds) for tests
 
 Moves: the input head gets left / stay / right (moves=(-1, 0, 1)) except on
@@ -37,7 +41,8 @@ TASKS = ("Copy", "DuplicatedInput", "Reverse", "RepeatCopy", "ForwardReverse")
 _TRAIN_LENGTH = dict(Copy=10, DuplicatedInput=10, Reverse=8, RepeatCopy=6, ForwardReverse=8)
 
 _INT_KEYS = dict(train="train_length", seeds="num_seeds", updates="max_updates",
-                 chunk="chunk_updates", batch="batch_size", wall="max_wall_s", seed="seed")
+                 chunk="chunk_updates", batch="batch_size", wall="max_wall_s", seed="seed",
+                 restart="restart_after")
 
 
 def parse_arg(arg):
@@ -69,6 +74,7 @@ def get_config(arg=None):
     c.chunk_updates = 100
     c.max_updates = 20_000
     c.max_wall_s = 7200.0
+    c.restart_after = 0             # updates; 0: a seed is never re-initialised
     c.eval_every_chunks = 1
     c.eval_episodes = 64
     c.final_eval_episodes = 256

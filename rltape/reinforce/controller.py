@@ -31,6 +31,9 @@ discrete actions. It emits
   gate: write (the cell becomes the vector) or keep the cell as it is, trained
   by REINFORCE like the moves, so a cell holds exactly one written vector and
   never a blend (``mem_write_logits``; ``mem_gate`` is then unused);
+* with ``memory_write="hard"``, the gate rounded to 0 or 1 in the forward pass
+  (a cell is kept or overwritten, never blended) and trained by backpropagation
+  through the unrounded gate (the straight-through estimator);
 * a learned baseline of the reward-to-go, computed from the LSTM state with
   the gradient stopped, so the baseline's regression never moves the policy.
 """
@@ -45,8 +48,13 @@ import numpy as np
 
 
 SYMBOL_SOURCES = ("lstm", "direct")
-MEMORY_WRITES = ("gate", "sampled")
+MEMORY_WRITES = ("gate", "sampled", "hard")
 CORES = ("lstm", "ff")
+
+
+def straight_through_round(g: jax.Array) -> jax.Array:
+    """``round(g)`` in the forward pass, the gradient of ``g`` in the backward pass."""
+    return g + jax.lax.stop_gradient(jnp.round(g) - g)
 
 
 class ControllerOutput(NamedTuple):
@@ -74,7 +82,9 @@ class Controller(nn.Module):
       symbol_source: "lstm" (symbol logits from the LSTM output) or "direct"
         (from the observation and the memory read only; see the module doc).
       memory_write: "gate" (a gate in (0, 1) blends the cell with the vector,
-        trained by backpropagation) or "sampled" (a sampled keep/write action).
+        trained by backpropagation), "hard" (the gate rounded to 0 or 1 in the
+        forward pass, with the gradient of the unrounded gate: straight-through)
+        or "sampled" (a sampled keep/write action).
       core: "lstm" (the RL-NTM's recurrent controller) or "ff" (one tanh layer of
         ``hidden`` units on this step's input: the observation, the memory read and
         the previous actions; the carry is passed through unchanged). A
@@ -128,6 +138,8 @@ class Controller(nn.Module):
             else:
                 # One scalar gate: the cell becomes g * old + (1 - g) * embedding(observation).
                 g = jax.nn.sigmoid(gate)
+                if self.memory_write == "hard":
+                    g = straight_through_round(g)
                 mem_gate = jnp.broadcast_to(g, g.shape[:-1] + (self.mem_dim,))
                 mem_vector = (1.0 - g) * embed
         elif sampled:
@@ -135,6 +147,8 @@ class Controller(nn.Module):
             mem_gate = jnp.zeros_like(mem_vector)
         else:
             mem_gate, mem_vector = jax.nn.sigmoid(gate), jnp.tanh(vec)
+            if self.memory_write == "hard":
+                mem_gate = straight_through_round(mem_gate)
         mem_write_logits = gate if sampled else jnp.zeros(gate.shape[:-1] + (2,), gate.dtype)
         baseline = nn.Dense(1, name="baseline")(jax.lax.stop_gradient(h))[..., 0]
         s = self.logit_scale

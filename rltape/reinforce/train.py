@@ -17,6 +17,15 @@ writes every target of ``config.eval_episodes`` episodes of length
 correctly; from then on its parameters are frozen, and a larger final test
 re-checks it. Seeds not solved within the step or wall-time budget count as
 not solved.
+
+With ``config.restart_after = N > 0`` a seed is a training *run* with restarts: a
+seed not solved within N updates of its current initialisation is re-initialised
+(fresh parameters, optimizer state and curriculum; key ``fold_in(seed key, k)`` for
+its k-th restart) and goes on within the same budgets. The summary then reports,
+besides the runs solved, every initialisation: ``restarts`` per seed and
+``init_success_rate`` = solved / (solved + restarted), the rate per initialisation
+that was given its full N updates (a last initialisation cut off by the budget is
+left out of it).
 """
 from __future__ import annotations
 
@@ -54,6 +63,10 @@ class TrainState:
 # Config keys a run may change when it resumes a workdir (budgets and reporting only).
 RESUMABLE_KEYS = ("max_updates", "max_wall_s", "progress_bar", "final_eval_episodes",
                   "num_traces", "trace_length", "checkpoint_every_chunks")
+
+# Top-level keys added after the first workdirs were made, with the value a config
+# without them means.
+ADDED_DEFAULTS = {"restart_after": 0}
 
 
 # Agent keys added after the first workdirs were made, with the value a config
@@ -118,6 +131,15 @@ def validate(config: ml_collections.ConfigDict) -> None:
     if not config.optimizer.learning_rate > 0:
         raise ValueError(f"config.optimizer.learning_rate must be > 0, got "
                          f"{config.optimizer.learning_rate!r}")
+    restart_after = config.get("restart_after", 0)
+    if (not isinstance(restart_after, int) or isinstance(restart_after, bool)
+            or restart_after < 0):
+        raise ValueError(f"config.restart_after must be an int >= 0 (0: no restarts), got "
+                         f"{restart_after!r}")
+    if restart_after and restart_after % config.chunk_updates:
+        raise ValueError(f"config.restart_after must be a multiple of chunk_updates="
+                         f"{config.chunk_updates} (restarts happen between chunks), got "
+                         f"{restart_after}")
     if not 0.0 < config.promote_threshold <= 1.0:
         raise ValueError(f"config.promote_threshold must be in (0, 1], got "
                          f"{config.promote_threshold!r}")
@@ -236,6 +258,24 @@ def _seed_keys(config):
     return jax.random.split(jax.random.key(config.seed), config.num_seeds)
 
 
+def _restarts_path(workdir, chunk):
+    return os.path.join(workdir, "restarts", f"{chunk}.json")
+
+
+def restart_keys(config, restarts) -> jax.Array:
+    """Keys of each seed's next initialisation: ``fold_in(seed key, restarts + 1)``."""
+    return jax.vmap(jax.random.fold_in)(_seed_keys(config),
+                                        jnp.asarray(restarts, jnp.uint32) + 1)
+
+
+def restart_stale(state: TrainState, fresh: TrainState, stale: np.ndarray) -> TrainState:
+    """``state`` with the seeds where ``stale`` [num_seeds] is True taken from ``fresh``."""
+    mask = jnp.asarray(stale)
+    return jax.tree_util.tree_map(
+        lambda old, new: jnp.where(mask.reshape(mask.shape + (1,) * (old.ndim - 1)), new, old),
+        state, fresh)
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     """Trains ``config.num_seeds`` seeds in one vmapped program; returns a summary.
 
@@ -253,7 +293,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     init, train_chunk, evaluate, _ = make_programs(config)   # validates the config first
     # A workdir remembers its config: a resumed run may only change RESUMABLE_KEYS.
     check_workdir_config(workdir, config, resumable=RESUMABLE_KEYS,
-                         added_defaults=ADDED_AGENT_DEFAULTS)
+                         added_defaults={**ADDED_AGENT_DEFAULTS, **ADDED_DEFAULTS})
+    restart_after = config.get("restart_after", 0)
     init_v = jax.jit(jax.vmap(init))
     chunk_v = jax.jit(jax.vmap(train_chunk), donate_argnums=0)
     eval_cache = {}
@@ -269,12 +310,25 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
                                 options=ocp.CheckpointManagerOptions(max_to_keep=2, create=True))
     meta_path = os.path.join(workdir, "progress.json")
     wall_used, start_chunk = 0.0, 0
+    # Restart bookkeeping per seed (saved as restarts/<chunk>.json with each checkpoint).
+    restarts = np.zeros(config.num_seeds, np.int64)
+    init_update = np.zeros(config.num_seeds, np.int64)
     if mgr.latest_step() is not None:
         state = mgr.restore(mgr.latest_step(), args=ocp.args.StandardRestore(state))
         start_chunk = int(mgr.latest_step())
         if os.path.exists(meta_path):
             with open(meta_path) as f:
-                wall_used = json.load(f)["wall_s"]
+                meta = json.load(f)
+            wall_used = meta["wall_s"]
+        if restart_after:
+            path = _restarts_path(workdir, start_chunk)
+            if not os.path.exists(path):
+                raise ValueError(f"{path!r} is missing: the restart counts of the checkpoint "
+                                 f"at chunk {start_chunk} cannot be recovered")
+            with open(path) as f:
+                meta = json.load(f)
+            restarts = np.asarray(meta["restarts"], np.int64)
+            init_update = np.asarray(meta["init_update"], np.int64)
     writer = SummaryWriter(workdir)
     num_chunks = -(-config.max_updates // config.chunk_updates)
     t0 = time.time() - wall_used
@@ -297,6 +351,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
                     solved=jnp.asarray(solved_test | newly),
                     solved_step=jnp.where(jnp.asarray(newly), updates, state.solved_step))
                 m["test_accuracy"] = acc
+            if restart_after:
+                stale = (~np.asarray(state.solved)) & (updates - init_update >= restart_after)
+                if stale.any():
+                    fresh = init_v(restart_keys(config, restarts))
+                    state = restart_stale(state, fresh, stale)
+                    restarts = restarts + stale
+                    init_update = np.where(stale, updates, init_update)
+                m["restarts"] = restarts
             wall = time.time() - t0
             last = dict(chunk=c + 1, updates=updates, wall_s=round(wall, 1),
                         seeds_solved=int(np.sum(np.asarray(state.solved))),
@@ -310,6 +372,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
                             length=float(np.mean(m["length"])), ret=float(np.mean(m["ret"])))
             stop = (bool(np.all(np.asarray(state.solved))) or wall > config.max_wall_s)
             if (c + 1) % config.checkpoint_every_chunks == 0 or stop or c + 1 == num_chunks:
+                if restart_after:   # written first: a checkpoint never lacks its counts
+                    os.makedirs(os.path.dirname(_restarts_path(workdir, c + 1)), exist_ok=True)
+                    with open(_restarts_path(workdir, c + 1), "w") as f:
+                        json.dump({"restarts": restarts.tolist(),
+                                   "init_update": init_update.tolist()}, f)
                 mgr.save(c + 1, args=ocp.args.StandardSave(state))
                 mgr.wait_until_finished()
                 with open(meta_path, "w") as f:
@@ -347,6 +414,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         fraction_solved=float(np.mean(solved)),
         fraction_solved_final=float(np.mean(solved & (final >= 1.0))),
         final_curriculum_length=[int(x) for x in np.asarray(state.length)])
+    if restart_after:
+        n_solved, n_restarted = int(np.sum(solved)), int(np.sum(restarts))
+        summary.update(
+            restart_after=restart_after, restarts=[int(x) for x in restarts],
+            init_update=[int(x) for x in init_update],
+            solved_after=[int(s - i) if s >= 0 else -1 for s, i in
+                          zip(np.asarray(state.solved_step), init_update)],
+            inits_full=n_solved + n_restarted,
+            init_success_rate=n_solved / max(n_solved + n_restarted, 1))
     with open(os.path.join(workdir, "summary.json"), "w") as f:
         json.dump(summary, f, indent=1)
     return summary

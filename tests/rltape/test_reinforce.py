@@ -231,6 +231,38 @@ def test_sampled_memory_write_overwrites_or_keeps_the_cell(copy_env):
                      env.default_params, jax.random.key(1), obs, st, forced_actions=forced)
 
 
+@pytest.mark.parametrize("source", ["direct", "lstm"])
+def test_hard_memory_write_rounds_the_gate_with_a_straight_through_gradient(source):
+    """memory_write="hard": same parameters as the gate, the gate rounded to 0 / 1
+    forward, and the gradient of the unrounded gate backward."""
+    from rltape.reinforce.controller import Controller
+    kw = dict(hidden=5, num_in_moves=3, num_mem_moves=3, base=3, mem_dim=2,
+              symbol_source=source)
+    soft, hard = Controller(**kw), Controller(memory_write="hard", **kw)
+    rng = np.random.default_rng(2)
+    x = jnp.asarray(rng.normal(size=soft.input_size(4)), jnp.float32)
+    params = soft.init(jax.random.key(0), soft.initial_carry(), x)
+    assert jax.tree_util.tree_structure(params) == jax.tree_util.tree_structure(
+        hard.init(jax.random.key(0), hard.initial_carry(), x))
+    for carry in (soft.initial_carry(), (jnp.ones(5), -2 * jnp.ones(5))):
+        g = np.asarray(soft.apply(params, carry, x)[1].mem_gate)
+        out = hard.apply(params, carry, x)[1]
+        np.testing.assert_array_equal(out.mem_gate, np.round(g))
+        if source == "direct":   # the vector is (1 - g) * embedding, with g rounded
+            emb = np.asarray(soft.apply(params, carry, x)[1].mem_vector) / (1 - g)
+            np.testing.assert_allclose(out.mem_vector, (1 - np.round(g)) * emb, rtol=1e-5,
+                                       atol=1e-6)
+
+    def gate_sum(model, p):
+        return jnp.sum(model.apply(p, soft.initial_carry(), x)[1].mem_gate)
+
+    g_soft = jax.grad(lambda p: gate_sum(soft, p))(params)
+    g_hard = jax.grad(lambda p: gate_sum(hard, p))(params)
+    for a, b in zip(jax.tree_util.tree_leaves(g_soft), jax.tree_util.tree_leaves(g_hard)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    assert max(float(np.max(np.abs(a))) for a in jax.tree_util.tree_leaves(g_hard)) > 1e-3
+
+
 def test_feed_forward_core_is_one_tanh_layer_and_ignores_the_carry():
     """core="ff": every output is a function of this step's input only."""
     from rltape.reinforce.controller import Controller

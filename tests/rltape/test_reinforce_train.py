@@ -37,7 +37,7 @@ def test_configs_validate_and_test_at_twice_the_training_length(task):
     ("task=Copy,colour=red", "unknown config options"),
     ("task=Copy,symbol=tape", "symbol must be 'lstm' or 'direct'"),
     ("task=Copy,entropy=lots", "entropy must be a number"),
-    ("task=Copy,memwrite=hard", "memwrite must be 'gate' or 'sampled'"),
+    ("task=Copy,memwrite=soft", "memwrite must be 'gate' or 'sampled' or 'hard'"),
     ("task=Copy,core=gru", "core must be 'lstm' or 'ff'"),
 ])
 def test_bad_config_args(arg, match):
@@ -182,3 +182,68 @@ def test_short_training_improves_the_objective(tmp_path):
         state, m = chunk(state)
         objectives.append(np.asarray(m["objective"]))
     assert np.all(objectives[-1] > objectives[0] + 0.5), objectives
+
+
+def test_restart_replaces_only_the_stale_seeds_with_fresh_initialisations():
+    state = train.TrainState(params={"w": np.arange(6.0).reshape(3, 2)}, opt_state=(),
+                             rng=np.zeros((3, 2), np.uint32), step=np.array([5, 6, 7]),
+                             length=np.array([4, 4, 4]), solved=np.array([False, True, False]),
+                             solved_step=np.array([-1, 9, -1]))
+    fresh = train.TrainState(params={"w": -np.ones((3, 2))}, opt_state=(),
+                             rng=np.ones((3, 2), np.uint32), step=np.zeros(3, int),
+                             length=np.ones(3, int), solved=np.zeros(3, bool),
+                             solved_step=-np.ones(3, int))
+    out = train.restart_stale(state, fresh, np.array([True, False, False]))
+    np.testing.assert_array_equal(out.params["w"], [[-1, -1], [2, 3], [4, 5]])
+    np.testing.assert_array_equal(out.rng, [[1, 1], [0, 0], [0, 0]])
+    np.testing.assert_array_equal(out.step, [0, 6, 7])
+    np.testing.assert_array_equal(out.length, [1, 4, 4])
+    np.testing.assert_array_equal(out.solved_step, [-1, 9, -1])
+    # Each seed's k-th restart has its own key, different from its first one and from
+    # the other seeds' keys.
+    c = _configs().get_config("smoke,seeds=3")
+    first = jax.random.key_data(train._seed_keys(c))
+    k1 = jax.random.key_data(train.restart_keys(c, np.array([0, 0, 0])))
+    k2 = jax.random.key_data(train.restart_keys(c, np.array([1, 0, 0])))
+    rows = {tuple(np.asarray(r)) for r in np.concatenate([first, k1, k2[:1]])}
+    assert len(rows) == 7
+    np.testing.assert_array_equal(k1[1:], k2[1:])
+
+
+@pytest.mark.parametrize("arg,match", [("restart=-1", "restart_after must be an int >= 0"),
+                                       ("restart=3", "multiple of chunk_updates=2")])
+def test_bad_restart_values_are_named(arg, match):
+    with pytest.raises(ValueError, match=match):
+        train.validate(_configs().get_config("smoke," + arg))
+
+
+@pytest.mark.slow
+def test_restarts_end_to_end_reinitialise_resume_and_report(tmp_path):
+    c = _configs().get_config("smoke,restart=2")
+    c.max_updates = 2
+    workdir = str(tmp_path / "run")
+    s1 = train.train_and_evaluate(c, workdir)
+    unsolved = ~np.asarray(s1["solved"])
+    assert s1["restarts"] == [int(u) for u in unsolved]
+    # A restarted seed holds exactly the initialisation of its restart key.
+    init, _, _, _ = train.make_programs(c)
+    import orbax.checkpoint as ocp
+    mgr = ocp.CheckpointManager(os.path.abspath(os.path.join(workdir, "checkpoints")))
+    like = jax.jit(jax.vmap(init))(train._seed_keys(c))
+    saved = mgr.restore(1, args=ocp.args.StandardRestore(like))
+    fresh = jax.jit(jax.vmap(init))(train.restart_keys(c, np.zeros(c.num_seeds, int)))
+    for s in np.flatnonzero(unsolved):
+        for a, b in zip(jax.tree_util.tree_leaves(saved.params),
+                        jax.tree_util.tree_leaves(fresh.params)):
+            np.testing.assert_array_equal(np.asarray(a)[s], np.asarray(b)[s])
+    assert json.load(open(os.path.join(workdir, "restarts", "1.json")))["restarts"] == s1["restarts"]
+    # Resuming reads the counts back and goes on counting.
+    c.max_updates = 4
+    s2 = train.train_and_evaluate(c, workdir)
+    for r, solved in zip(s2["restarts"], s2["solved"]):
+        assert r == 2 if not solved else r <= 1
+    assert s2["inits_full"] == sum(s2["restarts"]) + sum(s2["solved"])
+    # A checkpoint whose counts are lost is refused with a message.
+    os.remove(os.path.join(workdir, "restarts", "2.json"))
+    with pytest.raises(ValueError, match="restarts/2.json' is missing"):
+        train.train_and_evaluate(c, workdir)
