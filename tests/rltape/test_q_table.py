@@ -115,6 +115,10 @@ def _run_smoke(row, col):
 
 class SmokeTest(absltest.TestCase):
 
+  # ~19 s of CPU: slow, like every other cell's smoke run (test_every_cell_smoke);
+  # the default suite runs reverse_ff below and unit-tests the no-carry episodes
+  # (test_q_train.test_add3_extra_curriculum_episode_params).
+  @pytest.mark.slow
   def test_add3_extra_curriculum_smoke(self):
     _run_smoke("add3_extra", 8)
 
