@@ -3,7 +3,9 @@
 Loops in Python over jitted chunks of `config.chunk_updates` updates (all seeds in
 one vmapped program) so that it can log, test and checkpoint between chunks:
 
-* `workdir/metrics.jsonl`: one JSON line per chunk (seed means, per-seed
+* with `freeze_when_solved`, each chunk trains only the seeds not yet solved
+  (`compact_chunk`), so a pool gets faster as its seeds pass the test;
+* `workdir/metrics.jsonl`: one JSON line per chunk (means over the seeds trained, per-seed
   curriculum length and test accuracy, seeds solved so far, wall time);
 * TensorBoard events in `workdir` (tensorboardX);
 * orbax checkpoints in `workdir/checkpoints`, resumed from `latest_step()`;
@@ -48,6 +50,28 @@ def _jitted(agent, key):
     _COMPILED[key] = (jax.jit(agent.train_chunk, donate_argnums=0),
                       jax.jit(agent.test), jax.jit(agent.record_success))
   return _COMPILED[key]
+
+
+def compact_chunk(chunk_fn, state):
+  """`chunk_fn(state)` computed for the seeds still training only.
+
+  With `freeze_when_solved`, a solved seed's updates are computed and then discarded;
+  here the running seeds are gathered (padded with copies of the first one to a power
+  of two, at most the pool size, so that at most ~log2(seeds) + 1 shapes compile),
+  trained, and scattered back. Each seed's updates depend only on its own state (its
+  key is folded with its own step), so the running seeds get the same updates as in
+  the full pool. Returns (state, metrics of the running seeds: [updates, running])."""
+  solved = np.asarray(state.solved_at) >= 0
+  running = np.flatnonzero(~solved)
+  n, total = running.size, solved.size
+  if n in (0, total):
+    return chunk_fn(state)
+  size = min(total, 1 << (n - 1).bit_length())
+  idx = np.concatenate([running, np.repeat(running[:1], size - n)])
+  sub, metrics = chunk_fn(jax.tree.map(lambda x: jnp.asarray(x)[idx], state))
+  state = jax.tree.map(lambda full, part: jnp.asarray(full).at[running].set(part[:n]),
+                       state, sub)
+  return state, jax.tree.map(lambda v: v[:, :n], metrics)
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
@@ -103,7 +127,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
                   desc=f"{config.task}/{config.controller}")
   with open(os.path.join(workdir, "metrics.jsonl"), "a") as log:
     for c in bar:
-      state, metrics = chunk_for(state)(state)
+      if config.get("freeze_when_solved", False):
+        state, metrics = compact_chunk(chunk_for(state), state)
+      else:
+        state, metrics = chunk_for(state)(state)
       step = (c + 1) * config.chunk_updates
       rec = {k: float(np.mean(v)) for k, v in metrics.items()}
       if (c + 1) % config.test_every_chunks == 0 or c + 1 == n_chunks:

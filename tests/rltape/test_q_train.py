@@ -11,6 +11,7 @@ import re
 import tempfile
 
 from absl.testing import absltest
+import chex
 import flax.struct
 import jax
 import jax.numpy as jnp
@@ -416,3 +417,35 @@ def test_workdir_with_another_config_is_refused(tmp_path):
   c3 = config_lib.default_config()
   c3.num_updates, c3.train_max_length = 7, 50
   check_workdir_config(str(tmp_path), c3, resumable=experiment.RESUMABLE_KEYS)
+
+
+def test_compact_chunk_trains_the_running_seeds_as_the_full_pool_does():
+  """compact_chunk: the seeds not yet solved get the same updates as in the whole
+  pool's chunk; solved seeds stay as they were; metrics cover the running seeds."""
+  c = config_lib.default_config()
+  c.update(task="copy", controller="gru", units=8, batch_size=4, num_seeds=5,
+           chunk_updates=2, num_updates=2, curriculum_episodes=8,
+           train_max_length=6, test_length=6, test_batch=2)
+  agent = train_lib.make_train(c)
+  fn = jax.jit(agent.train_chunk)
+  st = agent.init(jax.random.key(0))
+  st = st.replace(solved_at=jnp.asarray([-1, 4, -1, 4, -1], jnp.int32))   # 3 running
+  full, m_full = fn(st)
+  calls = []
+
+  def counting(s):
+    calls.append(int(np.asarray(s.solved_at).shape[0]))
+    return fn(s)
+
+  part, m_part = experiment.compact_chunk(counting, st)
+  assert calls == [4]                      # 3 running seeds, padded to 4
+  chex.assert_trees_all_close(part.params, full.params, rtol=1e-5, atol=1e-7)
+  for k in ("length", "win_total", "step", "solved_at"):
+    np.testing.assert_array_equal(getattr(part, k), getattr(full, k))
+  np.testing.assert_array_equal(part.step, [2, 0, 2, 0, 2])
+  np.testing.assert_allclose(m_part["loss"], np.asarray(m_full["loss"])[:, [0, 2, 4]],
+                             rtol=1e-5)
+  # Nothing to compact: the chunk runs as it is.
+  calls.clear()
+  experiment.compact_chunk(counting, agent.init(jax.random.key(1)))
+  assert calls == [5]

@@ -1,0 +1,103 @@
+"""Q-learning chunk time with solved seeds trained along (and discarded) or left out.
+
+    python benchmarks/bench_compact.py --workdir=/tmp/rl_long/add2_col8
+    python benchmarks/bench_compact.py --running=2       # fresh mul1 seeds at --level
+
+`experiment.compact_chunk` trains only the seeds that have not passed the test (with
+`freeze_when_solved` the others' updates are thrown away). With `--workdir`, the
+state is that run's latest checkpoint (its solved seeds, levels and parameters);
+without it, fresh seeds at `--level` with all but `--running` marked solved. Both
+forms run the same chunk from the same state in interleaved rounds, after one
+untimed call each (compilation); the table gives each side's best time. JSON rows go
+to results/bench_compact.json (replaced by label).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+from rltape.qlearning import config as config_lib  # noqa: E402
+from rltape.qlearning import experiment  # noqa: E402
+from rltape.qlearning import train as train_lib  # noqa: E402
+
+
+def _state_and_config(a):
+  if a.workdir:
+    import orbax.checkpoint as ocp
+    path = os.path.join(a.workdir, "config.json")
+    if not os.path.exists(path):
+      raise SystemExit(f"--workdir={a.workdir!r}: {path!r} is missing")
+    with open(path) as f:
+      c = ml_collections.ConfigDict(json.load(f))
+    mgr = ocp.CheckpointManager(os.path.join(os.path.abspath(a.workdir), "checkpoints"))
+    if mgr.latest_step() is None:
+      raise SystemExit(f"--workdir={a.workdir!r} has no checkpoint")
+    template = train_lib.make_train(c).init(jax.random.key(c.seed))
+    state = mgr.restore(mgr.latest_step(), args=ocp.args.StandardRestore(template))
+    return state, c, f"{a.workdir} step {mgr.latest_step()}"
+  c = config_lib.default_config()
+  c.update(config_lib.column_overrides(8))
+  c.update(task=a.task, train_max_length=a.level, optimizer="adam", learning_rate=3e-3)
+  if not 1 <= a.running <= c.num_seeds:
+    raise SystemExit(f"--running={a.running} must lie in [1, {c.num_seeds}]")
+  state = train_lib.make_train(c).init(jax.random.key(0))
+  solved = np.where(np.arange(c.num_seeds) < a.running, -1, 0).astype(np.int32)
+  state = state.replace(length=jnp.full_like(state.length, a.level),
+                        solved_at=jnp.asarray(solved))
+  return state, c, f"fresh {a.task} level {a.level}, {a.running} running"
+
+
+def main():
+  ap = argparse.ArgumentParser()
+  ap.add_argument("--workdir", default="")
+  ap.add_argument("--task", default="mul1")
+  ap.add_argument("--level", type=int, default=50)
+  ap.add_argument("--running", type=int, default=2)
+  ap.add_argument("--updates", type=int, default=5)
+  ap.add_argument("--repeats", type=int, default=3)
+  ap.add_argument("--out", default="results/bench_compact.json")
+  a = ap.parse_args()
+  state, c, label = _state_and_config(a)
+  c.chunk_updates = a.updates
+  fn = jax.jit(train_lib.make_train(c).train_chunk)
+  forms = {"full": lambda s: fn(s), "compact": lambda s: experiment.compact_chunk(fn, s)}
+  first = {}
+  for name, f in forms.items():
+    t = time.perf_counter()
+    jax.block_until_ready(f(state))
+    first[name] = time.perf_counter() - t
+  best = {name: float("inf") for name in forms}
+  for _ in range(a.repeats):
+    for name, f in forms.items():
+      t = time.perf_counter()
+      jax.block_until_ready(f(state))
+      best[name] = min(best[name], time.perf_counter() - t)
+  running = int(np.sum(np.asarray(state.solved_at) < 0))
+  row = dict(label=label, task=c.task, seeds=c.num_seeds, running=running,
+             updates=a.updates, full_updates_per_s=a.updates / best["full"],
+             compact_updates_per_s=a.updates / best["compact"],
+             speedup=best["full"] / best["compact"],
+             first_call_s=first, backend=jax.default_backend(),
+             machine=platform.platform())
+  print(json.dumps(row, indent=1))
+  rows = []
+  if os.path.exists(a.out):
+    with open(a.out) as f:
+      rows = [r for r in json.load(f) if r.get("label") != label]
+  with open(a.out, "w") as f:
+    json.dump(rows + [row], f, indent=1)
+
+
+if __name__ == "__main__":
+  main()
