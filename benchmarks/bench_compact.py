@@ -22,7 +22,6 @@ import time
 
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
@@ -34,18 +33,11 @@ from rltape.qlearning import train as train_lib  # noqa: E402
 
 def _state_and_config(a):
   if a.workdir:
-    import orbax.checkpoint as ocp
-    path = os.path.join(a.workdir, "config.json")
-    if not os.path.exists(path):
-      raise SystemExit(f"--workdir={a.workdir!r}: {path!r} is missing")
-    with open(path) as f:
-      c = ml_collections.ConfigDict(json.load(f))
-    mgr = ocp.CheckpointManager(os.path.join(os.path.abspath(a.workdir), "checkpoints"))
-    if mgr.latest_step() is None:
-      raise SystemExit(f"--workdir={a.workdir!r} has no checkpoint")
-    template = train_lib.make_train(c).init(jax.random.key(c.seed))
-    state = mgr.restore(mgr.latest_step(), args=ocp.args.StandardRestore(template))
-    return state, c, f"{a.workdir} step {mgr.latest_step()}"
+    try:
+      c, state, step = experiment.load_workdir(a.workdir)
+    except ValueError as e:
+      raise SystemExit(f"--workdir: {e}") from None
+    return state, c, f"{a.workdir} step {step}"
   c = config_lib.default_config()
   c.update(config_lib.column_overrides(8))
   c.update(task=a.task, train_max_length=a.level, optimizer="adam", learning_rate=3e-3)

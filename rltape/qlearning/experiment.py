@@ -177,9 +177,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
   return summary
 
 
-def evaluate_workdir(workdir: str, test_lengths, test_batch: int | None = None) -> dict:
-  """Greedy whole-sequence accuracy per seed of a workdir's last checkpoint at each
-  complexity in ``test_lengths`` (same unit as ``test_length``); ``{length: [acc]}``."""
+def load_workdir(workdir: str):
+  """(config, state of every seed at the latest checkpoint, its update) of a
+  Q-learning workdir; ValueError naming a directory without config.json or without
+  a checkpoint."""
   path = os.path.join(workdir, "config.json")
   if not os.path.exists(path):
     raise ValueError(f"{workdir!r} is not a Q-learning workdir: {path!r} is missing")
@@ -189,12 +190,18 @@ def evaluate_workdir(workdir: str, test_lengths, test_batch: int | None = None) 
   step = mgr.latest_step()
   if step is None:
     raise ValueError(f"{workdir!r} has no checkpoint to evaluate")
+  template = train_lib.make_train(base).init(jax.random.key(base.seed))
+  return base, mgr.restore(step, args=ocp.args.StandardRestore(template)), step
+
+
+def evaluate_workdir(workdir: str, test_lengths, test_batch: int | None = None) -> dict:
+  """Greedy whole-sequence accuracy per seed of a workdir's last checkpoint at each
+  complexity in ``test_lengths`` (same unit as ``test_length``); ``{length: [acc]}``."""
   for n in test_lengths:
     if int(n) < 1:
       raise ValueError(f"test length {n!r} must be >= 1")
   # The trained state does not depend on the test length: restore it once.
-  template = train_lib.make_train(base).init(jax.random.key(base.seed))
-  state = mgr.restore(step, args=ocp.args.StandardRestore(template))
+  base, state, _ = load_workdir(workdir)
   out = {}
   for n in test_lengths:
     cfg = ml_collections.ConfigDict(base.to_dict())

@@ -318,8 +318,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         start_chunk = int(mgr.latest_step())
         if os.path.exists(meta_path):
             with open(meta_path) as f:
-                meta = json.load(f)
-            wall_used = meta["wall_s"]
+                wall_used = json.load(f)["wall_s"]
         if restart_after:
             path = _restarts_path(workdir, start_chunk)
             if not os.path.exists(path):
