@@ -18,6 +18,8 @@ FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "A Q-learning workdir (train_rltape.py / rl_table.py).")
 flags.DEFINE_list("lengths", ["100"], "Test lengths (complexities).")
 flags.DEFINE_integer("test_batch", 0, "Episodes per seed and length (0: the run's own).")
+flags.DEFINE_integer("salt", 0, "0: the episodes of the run's own test at the checkpoint's "
+                     "update; N >= 1: fresh episodes, keyed by fold_in(seed key, N).")
 
 
 def main(argv):
@@ -30,7 +32,7 @@ def main(argv):
   from rltape.qlearning import experiment
   try:
     res = experiment.evaluate_workdir(FLAGS.workdir, [int(x) for x in FLAGS.lengths],
-                                      FLAGS.test_batch or None)
+                                      FLAGS.test_batch or None, FLAGS.salt)
   except ValueError as e:
     raise app.UsageError(str(e)) from None
   for n, accs in res.items():

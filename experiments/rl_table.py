@@ -67,6 +67,9 @@ flags.DEFINE_list("set", [], "config overrides for every cell, key=value "
                   "(e.g. optimizer=adam,learning_rate=0.001)")
 flags.DEFINE_string("workroot", "/tmp/rl_table", "parent of the cells' workdirs")
 flags.DEFINE_string("out", "results/rl_table.md", "markdown output")
+flags.DEFINE_list("merge", [], "run nothing: render --out (and its .json) from these "
+                  "JSON files of earlier runs ({cell: summary}); a cell in a later file "
+                  "replaces the same cell of an earlier one")
 
 
 def parse_overrides(items, c) -> dict:
@@ -130,8 +133,9 @@ def markdown(results: dict, rows, cols) -> str:
     lines.append(f"| {ROWS[r][0]} | " + " | ".join(cells) + " |")
   lines.append("")
   lines.append("| Cell | seeds | updates run / budget | wall s (budget) | "
-               "train max len | test len | solved at update | final curriculum len |")
-  lines.append("|---|---|---|---|---|---|---|---|")
+               "train max len | test len | solved at update | final curriculum len | "
+               "overrides |")
+  lines.append("|---|---|---|---|---|---|---|---|---|")
   for r in rows:
     for c in cols:
       res = results.get(f"{r}:{c}")
@@ -142,8 +146,40 @@ def markdown(results: dict, rows, cols) -> str:
           f"{res['updates_run']} / {res['step_budget']} | "
           f"{res['wall_s_this_process']:.0f} ({res['wall_budget_s']:.0f}) | "
           f"{res['train_max_length']} | {res['test_length']} | "
-          f"{res['solved_at']} | {res['final_length']} |")
+          f"{res['solved_at']} | {res['final_length']} | "
+          f"{' '.join(res.get('overrides') or []) or 'none'} |")
   return "\n".join(lines) + "\n"
+
+
+def merge_results(paths) -> dict:
+  """{cell: summary} of the JSON files in ``paths`` (a later file's cell replaces an
+  earlier file's); ValueError naming a missing or malformed file."""
+  out = {}
+  for p in paths:
+    if not os.path.exists(p):
+      raise ValueError(f"--merge file {p!r} does not exist")
+    try:
+      with open(p) as f:
+        d = json.load(f)
+    except json.JSONDecodeError as e:
+      raise ValueError(f"--merge file {p!r} is not JSON: {e}") from None
+    for cell, res in (d.items() if isinstance(d, dict) else [(None, None)]):
+      r, _, c = str(cell).partition(":")
+      if (r not in ROWS or not c.isdigit() or not isinstance(res, dict)
+          or "success_rate" not in res):
+        raise ValueError(f"--merge file {p!r}: entry {cell!r} is not a "
+                         f"'row:col' cell summary of rl_table.py")
+      out[cell] = res
+  return out
+
+
+def write_table(results: dict, rows, cols, out: str):
+  json_path = os.path.splitext(out)[0] + ".json"
+  os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+  with open(json_path, "w") as f:
+    json.dump(results, f, indent=1)
+  with open(out, "w") as f:
+    f.write(markdown(results, rows, cols))
 
 
 def main(argv):
@@ -156,6 +192,20 @@ def main(argv):
     if r not in ROWS:
       raise app.UsageError(f"unknown row {r!r}; allowed: {sorted(ROWS)}")
   json_path = os.path.splitext(FLAGS.out)[0] + ".json"
+  if FLAGS.merge:
+    try:
+      results = merge_results(FLAGS.merge)
+    except ValueError as e:
+      raise app.UsageError(str(e)) from None
+    if os.path.abspath(json_path) in {os.path.abspath(p) for p in FLAGS.merge}:
+      raise app.UsageError(f"--out {FLAGS.out!r} would overwrite the --merge file "
+                           f"{json_path!r}")
+    cells = set(results)
+    rows = [r for r in rows if any(k.startswith(r + ":") for k in cells)]
+    cols = [c for c in cols if any(k.endswith(f":{c}") for k in cells)]
+    write_table(results, rows, cols, FLAGS.out)
+    print(json.dumps({"out": FLAGS.out, "cells": sorted(cells)}))
+    return
   results = {}
   if os.path.exists(json_path):
     with open(json_path) as f:
@@ -176,11 +226,7 @@ def main(argv):
                    cell_wall_s=time.time() - t0, workdir=workdir,
                    overrides=list(FLAGS.set))
     results[f"{r}:{c}"] = summary
-    with open(json_path, "w") as f:
-      json.dump(results, f, indent=1)
-    os.makedirs(os.path.dirname(os.path.abspath(FLAGS.out)), exist_ok=True)
-    with open(FLAGS.out, "w") as f:
-      f.write(markdown(results, rows, cols))
+    write_table(results, rows, cols, FLAGS.out)
     print(json.dumps({"cell": f"{r}:{c}",
                       "success_rate": summary["success_rate"]}), flush=True)
 

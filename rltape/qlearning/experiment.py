@@ -194,14 +194,31 @@ def load_workdir(workdir: str):
   return base, mgr.restore(step, args=ocp.args.StandardRestore(template)), step
 
 
-def evaluate_workdir(workdir: str, test_lengths, test_batch: int | None = None) -> dict:
+def resalt(state, salt: int):
+  """``state`` with each seed's key replaced by ``fold_in(key, salt)``, so a test draws
+  episodes that no test of the run drew (the run's tests use the key as it is)."""
+  keys = jax.vmap(lambda k: jax.random.key_data(
+      jax.random.fold_in(jax.random.wrap_key_data(k), salt)))(state.rng)
+  return state.replace(rng=keys)
+
+
+def evaluate_workdir(workdir: str, test_lengths, test_batch: int | None = None,
+                     salt: int = 0) -> dict:
   """Greedy whole-sequence accuracy per seed of a workdir's last checkpoint at each
-  complexity in ``test_lengths`` (same unit as ``test_length``); ``{length: [acc]}``."""
+  complexity in ``test_lengths`` (same unit as ``test_length``); ``{length: [acc]}``.
+
+  ``salt=0`` draws the episodes of the run's own test at the checkpoint's update (at
+  the run's test length and batch it repeats that test); ``salt >= 1`` draws fresh
+  episodes (``resalt``), one set per salt."""
   for n in test_lengths:
     if int(n) < 1:
       raise ValueError(f"test length {n!r} must be >= 1")
+  if not isinstance(salt, int) or salt < 0:
+    raise ValueError(f"salt must be an int >= 0, got {salt!r}")
   # The trained state does not depend on the test length: restore it once.
   base, state, _ = load_workdir(workdir)
+  if salt:
+    state = resalt(state, salt)
   out = {}
   for n in test_lengths:
     cfg = ml_collections.ConfigDict(base.to_dict())

@@ -100,6 +100,36 @@ class TableConfigTest(parameterized.TestCase):
       config_lib.validate(c)
 
 
+def _summary(rate, **kw):
+  d = dict(success_rate=rate, num_seeds=10, updates_run=100, step_budget=200,
+           wall_s_this_process=12.0, wall_budget_s=60.0, train_max_length=14,
+           test_length=100, solved_at=[5] * 10, final_length=[14] * 10)
+  d.update(kw)
+  return d
+
+
+def test_merge_renders_earlier_runs_later_files_winning(tmp_path):
+  a, b = tmp_path / "a.json", tmp_path / "b.json"
+  a.write_text(json.dumps({"copy:8": _summary(0.9), "add2:8": _summary(0.5)}))
+  b.write_text(json.dumps({"add2:8": _summary(1.0, overrides=["optimizer=adam"])}))
+  got = rl_table.merge_results([str(a), str(b)])
+  assert got["copy:8"]["success_rate"] == 0.9
+  assert got["add2:8"]["success_rate"] == 1.0
+  md = rl_table.markdown(got, ["copy", "add2"], [8])
+  assert "| Copying | **90%** of 10 (talk 100%) |" in md
+  assert "| 2-row Addition | **100%** of 10 (talk 100%) |" in md
+  assert md.rstrip().endswith("| optimizer=adam |")
+  with pytest.raises(ValueError, match="does not exist"):
+    rl_table.merge_results([str(tmp_path / "none.json")])
+  bad = tmp_path / "bad.json"
+  bad.write_text(json.dumps({"sort:8": _summary(1.0)}))
+  with pytest.raises(ValueError, match="entry 'sort:8' is not a 'row:col' cell"):
+    rl_table.merge_results([str(bad)])
+  bad.write_text("{")
+  with pytest.raises(ValueError, match="is not JSON"):
+    rl_table.merge_results([str(bad)])
+
+
 def _run_smoke(row, col):
   c = rl_table.cell_config(row, col, seeds=10, updates=10, chunk=10, max_len=10,
                            wall=0., smoke=True)

@@ -289,6 +289,28 @@ def test_evaluate_workdir_matches_the_runs_own_test(tmp_path):
     experiment.evaluate_workdir(str(tmp_path / "nothing"), [8])
   with pytest.raises(ValueError, match="test length 0"):
     experiment.evaluate_workdir(str(tmp_path), [0])
+  with pytest.raises(ValueError, match="salt must be an int >= 0, got -1"):
+    experiment.evaluate_workdir(str(tmp_path), [8], salt=-1)
+  fresh = experiment.evaluate_workdir(str(tmp_path), [8], salt=1)
+  assert len(fresh[8]) == 2 and all(0.0 <= a <= 1.0 for a in fresh[8])
+
+
+def test_resalt_gives_each_seed_a_new_key_and_keeps_the_rest():
+  """resalt replaces every seed's key by fold_in(key, salt): new, distinct per seed
+  and per salt, reproducible; parameters and step are untouched."""
+  c = config_lib.default_config()
+  c.update(task="copy", controller="ff", units=8, batch_size=4, num_seeds=3,
+           train_max_length=6, test_length=8, test_batch=4)
+  st = train_lib.make_train(c).init(jax.random.key(0))
+  a, b = experiment.resalt(st, 1), experiment.resalt(st, 2)
+  want = [np.asarray(jax.random.key_data(jax.random.fold_in(
+      jax.random.wrap_key_data(k), 1))) for k in st.rng]
+  np.testing.assert_array_equal(np.asarray(a.rng), np.stack(want))
+  keys = {tuple(np.asarray(k).tolist()) for s in (st, a, b) for k in s.rng}
+  assert len(keys) == 9
+  np.testing.assert_array_equal(np.asarray(experiment.resalt(st, 1).rng), np.asarray(a.rng))
+  chex.assert_trees_all_equal(a.params, st.params)
+  np.testing.assert_array_equal(np.asarray(a.step), np.asarray(st.step))
 
 
 def test_freeze_when_solved_keeps_a_solved_seed():
