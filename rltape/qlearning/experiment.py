@@ -227,3 +227,39 @@ def evaluate_workdir(workdir: str, test_lengths, test_batch: int | None = None,
       cfg.test_batch = int(test_batch)
     out[int(n)] = np.asarray(jax.jit(train_lib.make_train(cfg).test)(state)).tolist()
   return out
+
+
+# The success-test keys a continued run may change (retest_workdir).
+RETEST_KEYS = ("test_length", "test_batch", "success_accuracy")
+
+
+def retest_workdir(src: str, dst: str, overrides: dict) -> ml_collections.ConfigDict:
+  """Makes ``dst`` a workdir that continues ``src``'s latest checkpoint under another
+  success test: the config of ``src`` with ``overrides`` (keys of ``RETEST_KEYS`` and
+  ``BUDGET_KEYS``), the same trained state, and every seed's ``solved_at`` reset to -1,
+  so seeds frozen by the old test train on until they pass the new one (their first
+  test comes after one chunk). ``src`` is only read. Returns the new config; resume
+  it with ``train_and_evaluate(config, dst)``. ValueError (nothing written) for an
+  existing ``dst``, a key outside those lists, or a config that does not validate."""
+  allowed = RETEST_KEYS + BUDGET_KEYS
+  bad = sorted(k for k in overrides if k not in allowed)
+  if bad:
+    raise ValueError(f"cannot change {bad} when continuing a run under a new test; "
+                     f"allowed: {sorted(allowed)}")
+  if os.path.exists(dst):
+    raise ValueError(f"{dst!r} exists; continue into a new directory (nothing written)")
+  base, state, step = load_workdir(src)
+  config = ml_collections.ConfigDict(base.to_dict())
+  config.update(overrides)
+  config_lib.validate(config)
+  state = state.replace(solved_at=jnp.full_like(jnp.asarray(state.solved_at), -1))
+  os.makedirs(dst)
+  check_workdir_config(dst, config, resumable=RESUMABLE_KEYS)
+  mgr = ocp.CheckpointManager(os.path.join(os.path.abspath(dst), "checkpoints"),
+                              options=ocp.CheckpointManagerOptions(create=True))
+  mgr.save(step, args=ocp.args.StandardSave(state))
+  mgr.wait_until_finished()
+  with open(os.path.join(dst, "continued_from.json"), "w") as f:
+    json.dump(dict(workdir=os.path.abspath(src), update=int(step),
+                   overrides=overrides), f, indent=2)
+  return config

@@ -295,6 +295,41 @@ def test_evaluate_workdir_matches_the_runs_own_test(tmp_path):
   assert len(fresh[8]) == 2 and all(0.0 <= a <= 1.0 for a in fresh[8])
 
 
+def test_retest_workdir_unfreezes_seeds_under_a_new_test(tmp_path):
+  """retest_workdir copies the latest state with solved_at reset and the new test in
+  the config; the continued run trains the formerly frozen seeds; the source is left
+  as it was; an existing dst, a non-test key or a bad value is refused before anything
+  is written."""
+  c = config_lib.default_config()
+  c.update(task="copy", controller="ff", units=8, batch_size=4, num_seeds=2,
+           chunk_updates=2, num_updates=4, curriculum_episodes=8,
+           train_max_length=6, test_length=8, test_batch=4, success_accuracy=0.0)
+  src, dst = str(tmp_path / "src"), str(tmp_path / "dst")
+  s = experiment.train_and_evaluate(c, src, progress=False)
+  assert s["solved_at"] == [2, 2]   # a pass mark of 0: both pass the first test
+  before = sorted(os.listdir(src)), open(os.path.join(src, "config.json")).read()
+  _, old, step = experiment.load_workdir(src)
+  with pytest.raises(ValueError, match=r"cannot change \['units'\]"):
+    experiment.retest_workdir(src, dst, {"units": 4})
+  with pytest.raises(ValueError, match="success_accuracy"):
+    experiment.retest_workdir(src, dst, {"success_accuracy": 1.5})
+  assert not os.path.exists(dst)
+  new = experiment.retest_workdir(src, dst, {"test_batch": 6, "success_accuracy": 1.0,
+                                             "num_updates": 6})
+  assert (new.test_batch, new.success_accuracy, new.units) == (6, 1.0, 8)
+  with pytest.raises(ValueError, match="exists"):
+    experiment.retest_workdir(src, dst, {"test_batch": 6})
+  cfg, st, step2 = experiment.load_workdir(dst)
+  assert step2 == step and cfg.test_batch == 6
+  np.testing.assert_array_equal(np.asarray(st.solved_at), [-1, -1])
+  chex.assert_trees_all_equal(st.params, old.params)
+  s2 = experiment.train_and_evaluate(new, dst, progress=False)
+  _, st2, _ = experiment.load_workdir(dst)
+  np.testing.assert_array_equal(np.asarray(st2.step), [6, 6])   # trained on
+  assert s2["updates_run"] == 6
+  assert (sorted(os.listdir(src)), open(os.path.join(src, "config.json")).read()) == before
+
+
 def test_resalt_gives_each_seed_a_new_key_and_keeps_the_rest():
   """resalt replaces every seed's key by fold_in(key, salt): new, distinct per seed
   and per salt, reproducible; parameters and step are untouched."""
