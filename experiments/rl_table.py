@@ -163,8 +163,10 @@ def merge_results(paths) -> dict:
         d = json.load(f)
     except json.JSONDecodeError as e:
       raise ValueError(f"--merge file {p!r} is not JSON: {e}") from None
-    for cell, res in (d.items() if isinstance(d, dict) else [(None, None)]):
-      r, _, c = str(cell).partition(":")
+    if not isinstance(d, dict):
+      raise ValueError(f"--merge file {p!r} does not hold a {{cell: summary}} object")
+    for cell, res in d.items():
+      r, _, c = cell.partition(":")
       if (r not in ROWS or not c.isdigit() or not isinstance(res, dict)
           or "success_rate" not in res):
         raise ValueError(f"--merge file {p!r}: entry {cell!r} is not a "

@@ -189,7 +189,7 @@ def load_workdir(workdir: str):
   mgr = ocp.CheckpointManager(os.path.join(os.path.abspath(workdir), "checkpoints"))
   step = mgr.latest_step()
   if step is None:
-    raise ValueError(f"{workdir!r} has no checkpoint to evaluate")
+    raise ValueError(f"{workdir!r} has no checkpoint")
   template = train_lib.make_train(base).init(jax.random.key(base.seed))
   return base, mgr.restore(step, args=ocp.args.StandardRestore(template)), step
 
@@ -253,8 +253,7 @@ def retest_workdir(src: str, dst: str, overrides: dict) -> ml_collections.Config
   config.update(overrides)
   config_lib.validate(config)
   state = state.replace(solved_at=jnp.full_like(jnp.asarray(state.solved_at), -1))
-  os.makedirs(dst)
-  check_workdir_config(dst, config, resumable=RESUMABLE_KEYS)
+  check_workdir_config(dst, config, resumable=RESUMABLE_KEYS)   # makes dst
   mgr = ocp.CheckpointManager(os.path.join(os.path.abspath(dst), "checkpoints"),
                               options=ocp.CheckpointManagerOptions(create=True))
   mgr.save(step, args=ocp.args.StandardSave(state))
