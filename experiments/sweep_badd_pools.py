@@ -18,7 +18,13 @@ saturation cost weight x, ``late<s>x<k>`` the last k bins join the cycle only fr
 step s on, ``ema<x>`` a moving average of the parameters with decay x
 (evaluated beside the raw ones), ``cyc`` one bin per step with examples filling it,
 ``all`` every DNGPU bin every step, ``adamax`` optax AdaMax + global-norm clip, ``emb``
-Kaiser's input layer.
+Kaiser's input layer, ``to41`` all of DNGPU's bins (8..41), ``set<N>`` a fixed training
+set of N examples per length; DNGPU's training settings one at a time: ``satadapt``
+(adaptive saturation weight with DNGPU's normalisation), ``satform`` (the normalisation
+only), ``mix`` (DNGPU's lengths within a bin), ``ceplateau`` (lr decay on the task loss),
+``lrdngpu`` (DNGPU's lr decay rule on the task loss), ``gnoise`` (DNGPU's gradient noise),
+``noema`` (no parameter average). Bases: ``fast``, ``dngpu``, ``dngpu_cycle``,
+``dngpu_short`` (= ``default``, the main job's recipe) and ``dngpu_exact``.
 """
 import json
 import os
@@ -45,15 +51,64 @@ def define_flags():
   flags.DEFINE_string("out", "", "JSON file for the results (rewritten after each check).")
 
 
-def variant_config(name: str):
-  """The fast badd config with ``name``'s modifiers; ValueError on an unknown one."""
+BASES = ("fast", "dngpu", "dngpu_cycle", "dngpu_short", "dngpu_exact", "default")
+
+
+def _sat_adapt(c):
+  c.model.saturation_form = "dngpu"
+  c.model.saturation_cost = 1e-3          # DNGPU's starting weight (and cap)
+  c.optim.saturation_adapt = "dngpu"
+
+
+def _lr_dngpu(c):
+  c.optim.lr_decay = "dngpu"
+  c.optim.lr_decay_on = "ce"
+  c.optim.plateau_window = 200
+  c.optim.plateau_factor = 0.7
+
+
+def _noise_dngpu(c):
+  c.optim.grad_noise_form = "dngpu"
+  c.optim.grad_noise = 1e-4
+
+
+def _set(path, value):
+  def f(c):
+    section, key = path.split(".")
+    c[section][key] = value
+  return f
+
+
+# Modifiers that switch on one of DNGPU's training settings (Freivalds & Liepins 2017).
+DNGPU_OPTIONS = {
+    "satadapt": _sat_adapt,                          # adaptive weight, DNGPU's normalisation
+    "satform": _set("model.saturation_form", "dngpu"),  # DNGPU's normalisation, fixed weight
+    "mix": _set("curriculum.fill_form", "dngpu"),    # DNGPU's lengths within a bin
+    "ceplateau": _set("optim.lr_decay_on", "ce"),    # lr decay sees the task loss only
+    "lrdngpu": _lr_dngpu,                            # DNGPU's lr decay rule, on the CE
+    "gnoise": _noise_dngpu,                          # DNGPU's gradient noise
+    "noema": _set("optim.ema_decay", 0.0),           # checks on the raw parameters
+}
+
+
+def variant_config(name: str, task: str = "badd"):
+  """A single-seed config of ``task``: a base variant of ``experiments/configs/ngpu.py``
+  (``default`` = the main job's ``dngpu_short``) with ``name``'s modifiers; ValueError on
+  an unknown one."""
   from experiments.configs import ngpu
   parts = name.split("+")
-  if parts[0] not in ("fast", "dngpu"):
-    raise ValueError(f"variant {name!r} must start with 'fast' or 'dngpu'")
-  c = ngpu.get_config(f"variant={parts[0]},task=badd")
+  if parts[0] not in BASES:
+    raise ValueError(f"variant {name!r} must start with one of {BASES}")
+  base = "dngpu_short" if parts[0] == "default" else parts[0]
+  c = ngpu.get_config(f"variant={base},task={task},seeds=1")
   for part in parts[1:]:
-    if part == "cyc":      # one bin per step, cycling, examples filling their bin
+    if part in DNGPU_OPTIONS:
+      DNGPU_OPTIONS[part](c)
+    elif part == "to41":   # all of DNGPU's bins, up to length 41
+      ngpu.train_on_bins(c, ngpu.DNGPU_BINS)
+    elif part.startswith("set") and part[3:].isdigit():   # a fixed training set
+      c.curriculum.train_set_size = int(part[3:])
+    elif part == "cyc":      # one bin per step, cycling, examples filling their bin
       c.curriculum.bucket_mode = "cycle"
       c.curriculum.fill_bins = True
     elif part == "all":    # every bin every step, examples filling their bin
@@ -107,7 +162,8 @@ def variant_config(name: str):
     else:
       raise ValueError(f"unknown modifier {part!r} in variant {name!r}; allowed: d<p>, 2c, "
                        "m<n>, lr<x>, b<n>, max<n>, bins<a>-<b>-..., late<step>x<k>, sat<x>, "
-                       "ema<x>, long, cap, cyc, all, adamax, emb")
+                       "ema<x>, set<N>, long, cap, cyc, all, adamax, emb, to41, "
+                       f"{', '.join(DNGPU_OPTIONS)}")
   from neuralgpu import config as config_lib
   config_lib.validate(c)
   return c

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ml_collections
 
+from neuralgpu import curriculum as curriculum_lib
 from neuralgpu import model as model_lib
 from neuralgpu import tasks as tasks_lib
 
@@ -20,6 +21,20 @@ RESUMABLE_KEYS = ("num_train_steps", "max_train_minutes", "log_every", "checkpoi
 BUCKET_MODES = ("cap", "cycle", "all")
 ALL_BINS_FORMS = ("auto", "separate", "ragged")
 B2_SCHEDULES = ("none", "dngpu")
+SATURATION_ADAPT = ("fixed", "dngpu")
+LR_DECAYS = ("plateau", "dngpu")
+LR_DECAY_ON = ("loss", "ce")
+GRAD_NOISE_FORMS = ("kaiser", "dngpu")
+# Keys added after workdirs were made with this config: a workdir without one of them
+# resumes under a config holding its default (checkpoint.check_workdir_config).
+ADDED_DEFAULTS = {
+    "model.saturation_form": "mean",
+    "optim.saturation_adapt": "fixed", "optim.saturation_adapt_every": 200,
+    "optim.saturation_max": 1e-3, "optim.saturation_min": 1e-20,
+    "optim.lr_decay": "plateau", "optim.lr_decay_on": "loss",
+    "optim.grad_noise_form": "kaiser",
+    "curriculum.fill_form": "top", "curriculum.train_set_size": 0,
+}
 CONV_IMPLS = ("auto",) + model_lib.CONV_IMPLS
 
 
@@ -44,7 +59,9 @@ def default_config() -> ml_collections.ConfigDict:
   m.cutoff = 1.2
   m.gate_type = "cutoff_sigmoid"   # or "hard" (DNGPU hard sigmoid / hard tanh)
   m.diagonal_gates = False
-  m.saturation_cost = 0.0     # weight of DNGPU's saturation cost (needs gate_type=hard)
+  m.saturation_cost = 0.0     # weight of DNGPU's saturation cost (needs gate_type=hard);
+                              # with optim.saturation_adapt="dngpu", its starting value
+  m.saturation_form = "mean"  # mean | dngpu (normalisation, see model.SATURATION_FORMS)
   m.candidate_dropout = 0.0   # DNGPU: dropout on the candidate
   m.dropout = 0.15            # state dropout rate = dropout * 8 / n
   m.num_sets = 6              # weight sets per CGRU position (6 x 2 CGRUs = 12)
@@ -76,6 +93,18 @@ def default_config() -> ml_collections.ConfigDict:
   o.plateau_patience = 5      # in units of plateau_window steps
   o.plateau_window = 200
   o.grad_noise = 0.0          # 0 = off; std = grad_noise * sqrt(step^-0.55 * max(0, seq_err - 0.02))
+  o.grad_noise_form = "kaiser"  # or "dngpu": truncated normal x lr x grad_noise (DNGPU: 1e-4)
+  # Saturation-cost weight: fixed (model.saturation_cost) or DNGPU's adaptive rule (every
+  # saturation_adapt_every steps, weight = clip(lr * mean CE / mean raw cost, min, max)).
+  o.saturation_adapt = "fixed"
+  o.saturation_adapt_every = 200
+  o.saturation_max = 1e-3
+  o.saturation_min = 1e-20
+  # Learning-rate decay: optax reduce_on_plateau ("plateau") or DNGPU's rule ("dngpu":
+  # every plateau_window steps, x plateau_factor when the window before the last two was
+  # better than both), on the total loss or on the task loss (CE) only.
+  o.lr_decay = "plateau"
+  o.lr_decay_on = "loss"
   o.ema_decay = 0.0           # 0 = off; else checks and evaluations use an exponential
                               # moving average of the parameters with this decay per step
 
@@ -92,6 +121,10 @@ def default_config() -> ml_collections.ConfigDict:
   cu.bucket_mode = "cap"      # cap | cycle | all (see curriculum.sample_lengths)
   cu.fill_bins = False        # cycle: examples fill their bin as in "all" (DNGPU)
   cu.short_share = 0.05       # all / fill_bins: share of examples shorter than their bin
+  cu.fill_form = "top"        # all / fill_bins: "top" (the bin's top length, short_share
+                              # shorter) or "dngpu" (DNGPU's mix of every odd length)
+  cu.train_set_size = 0       # 0 = fresh examples every step; N = a fixed training set of
+                              # N examples per length (DNGPU: 10,000)
   cu.late_bins = 0            # cycle: the last late_bins buckets join the cycle only
   cu.late_from_step = 0       # from this step on (short bins first, then longer ones)
   cu.all_bins_form = "auto"   # all: separate forwards per bin | ragged (one padded batch)
@@ -169,6 +202,9 @@ def validate(config) -> None:
   _require(0.0 <= float(m.dropout) < 1.0, f"model.dropout={m.dropout} must be in [0, 1)")
   _require(0.0 <= float(m.candidate_dropout) < 1.0,
            f"model.candidate_dropout={m.candidate_dropout} must be in [0, 1)")
+  _require(m.get("saturation_form", "mean") in model_lib.SATURATION_FORMS,
+           f"model.saturation_form={m.get('saturation_form')!r}; allowed: "
+           f"{model_lib.SATURATION_FORMS}")
   _require(float(m.saturation_cost) >= 0.0,
            f"model.saturation_cost={m.saturation_cost} must be >= 0")
   _require(float(m.saturation_cost) == 0.0 or m.gate_type == "hard",
@@ -191,6 +227,24 @@ def validate(config) -> None:
   _require(0 < float(o.plateau_factor) <= 1.0,
            f"optim.plateau_factor={o.plateau_factor} must be in (0, 1]")
   _require(float(o.grad_noise) >= 0, f"optim.grad_noise={o.grad_noise} must be >= 0")
+  _require(o.get("grad_noise_form", "kaiser") in GRAD_NOISE_FORMS,
+           f"optim.grad_noise_form={o.get('grad_noise_form')!r}; allowed: {GRAD_NOISE_FORMS}")
+  _require(o.get("saturation_adapt", "fixed") in SATURATION_ADAPT,
+           f"optim.saturation_adapt={o.get('saturation_adapt')!r}; allowed: {SATURATION_ADAPT}")
+  if o.get("saturation_adapt", "fixed") != "fixed":
+    _require(int(o.saturation_adapt_every) >= 1,
+             f"optim.saturation_adapt_every={o.saturation_adapt_every} must be >= 1")
+    _require(0.0 < float(o.saturation_min) <= float(o.saturation_max),
+             f"need 0 < optim.saturation_min={o.saturation_min} <= optim.saturation_max="
+             f"{o.saturation_max}")
+    _require(float(m.saturation_cost) > 0,
+             f"optim.saturation_adapt={o.saturation_adapt!r} needs model.saturation_cost > 0 "
+             f"(the starting weight), got {m.saturation_cost}")
+  _require(o.get("lr_decay", "plateau") in LR_DECAYS,
+           f"optim.lr_decay={o.get('lr_decay')!r}; allowed: {LR_DECAYS}")
+  _require(o.get("lr_decay_on", "loss") in LR_DECAY_ON,
+           f"optim.lr_decay_on={o.get('lr_decay_on')!r}; allowed: {LR_DECAY_ON}")
+  _require(int(o.plateau_window) >= 1, f"optim.plateau_window={o.plateau_window} must be >= 1")
   _require(0.0 <= float(o.get("ema_decay", 0.0)) < 1.0,
            f"optim.ema_decay={o.get('ema_decay')} must be in [0, 1) (0 = off)")
   cu = config.curriculum
@@ -219,6 +273,13 @@ def validate(config) -> None:
            f"curriculum.all_bins_form={cu.all_bins_form!r}; allowed: {ALL_BINS_FORMS}")
   _require(0.0 <= float(cu.short_share) <= 1.0,
            f"curriculum.short_share={cu.short_share} must be in [0, 1]")
+  _require(cu.get("fill_form", "top") in curriculum_lib.FILL_FORMS,
+           f"curriculum.fill_form={cu.get('fill_form')!r}; allowed: {curriculum_lib.FILL_FORMS}")
+  n_set = cu.get("train_set_size", 0)
+  _require(isinstance(n_set, int) and n_set >= 0,
+           f"curriculum.train_set_size={n_set!r} must be an int >= 0 (0 = fresh examples)")
+  _require(n_set == 0 or len(task_names(config)) == 1,
+           f"curriculum.train_set_size={n_set} needs a single task, got task={config.task!r}")
   e = config.eval
   _require(len(e.lengths) == len(e.examples),
            f"eval.lengths={e.lengths} and eval.examples={e.examples} must have the same length")

@@ -21,6 +21,7 @@ from __future__ import annotations
 import flax
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from neuralgpu import model as model_lib
 
@@ -71,7 +72,7 @@ def choose_task(key: jax.Array, cs: CurriculumState, cfg) -> jax.Array:
 
 
 def sample_lengths(key: jax.Array, batch: int, cur: jax.Array, is_long: jax.Array,
-                   cfg, bucket: int | None = None) -> jax.Array:
+                   cfg, bucket: int | None = None, base: int = 2) -> jax.Array:
   """Example lengths for one step.
 
   ``bucket_mode="cap"`` (Kaiser & Sutskever): a share ``p_current`` at ``cur``,
@@ -88,7 +89,7 @@ def sample_lengths(key: jax.Array, batch: int, cur: jax.Array, is_long: jax.Arra
   """
   cu = cfg.curriculum
   if cu.bucket_mode == "cycle" and cu.fill_bins:
-    return fill_lengths(key, batch, cur, cfg, int(bucket))
+    return fill_lengths(key, batch, cur, cfg, int(bucket), base)
   k_min = (int(cu.min_length) - 1) // 2
   k_cur = (cur - 1) // 2
   k1, k2 = jax.random.split(key)
@@ -107,11 +108,35 @@ def sample_lengths(key: jax.Array, batch: int, cur: jax.Array, is_long: jax.Arra
   return (2 * k + 1).astype(jnp.int32)
 
 
-def fill_lengths(key: jax.Array, batch: int, cur: jax.Array, cfg, bucket: int) -> jax.Array:
-  """``bucket_mode="all"`` (DNGPU): examples that fill ``bucket`` (the longest odd
-  length <= bucket, capped at ``cur``); a share ``short_share`` is uniform over the
-  shorter lengths, so the model also sees padding."""
+FILL_FORMS = ("top", "dngpu")
+DNGPU_SET_SIZE = 10_000   # examples per length in DNGPU's training set (their data_size)
+
+
+def fill_lengths(key: jax.Array, batch: int, cur: jax.Array, cfg, bucket: int,
+                 base: int = 2) -> jax.Array:
+  """Lengths of examples that fill their bin (``bucket_mode="all"``, or ``"cycle"`` with
+  ``fill_bins``), in one of two forms (``curriculum.fill_form``):
+
+  * ``"top"``: the longest odd length <= bucket (capped at ``cur``); a share
+    ``short_share`` is uniform over the shorter lengths, so the model also sees padding.
+  * ``"dngpu"``: DNGPU's mixture (Freivalds & Liepins 2017; their data generator): every
+    odd length goes to the smallest bin that holds it, each length weighted by the
+    number of distinct examples it has in a training set of ``train_set_size`` examples
+    per length (``min(base^(2k), N)``, N = 10,000 when the set is not fixed), and 1/21 of
+    a bin's examples come from a uniformly chosen smaller bin. Bin 25 is then about a
+    third each of 21, 23 and 25.
+  """
   cu = cfg.curriculum
+  if cu.get("fill_form", "top") == "dngpu":
+    probs = dngpu_length_probs(tuple(int(b) for b in cu.buckets), int(bucket),
+                               int(cu.min_length), int(base),
+                               int(cu.get("train_set_size", 0)) or DNGPU_SET_SIZE)
+    lengths = jnp.arange(probs.shape[0], dtype=jnp.int32)
+    p = jnp.where(lengths <= cur, jnp.asarray(probs, jnp.float32), 0.0)
+    # Past the curriculum cap every length is too long: fall back to the cap itself.
+    top = 2 * ((jnp.minimum(cur, int(bucket)) - 1) // 2) + 1
+    p = jnp.where(jnp.sum(p) > 0, p, (lengths == top).astype(jnp.float32))
+    return jax.random.choice(key, lengths, (batch,), p=p / jnp.sum(p)).astype(jnp.int32)
   k_min = (int(cu.min_length) - 1) // 2
   k_top = jnp.minimum((int(bucket) - 1) // 2, (cur - 1) // 2)
   k1, k2 = jax.random.split(key)
@@ -119,6 +144,37 @@ def fill_lengths(key: jax.Array, batch: int, cur: jax.Array, cfg, bucket: int) -
   short = jax.random.uniform(k2, (batch,)) < cu.short_share
   k = jnp.where(short & (k_top > k_min), jnp.minimum(k_short, k_top), k_top)
   return (2 * k + 1).astype(jnp.int32)
+
+
+def dngpu_length_probs(buckets: tuple, bucket: int, min_length: int, base: int,
+                       set_size: int) -> np.ndarray:
+  """P(length) for an example of bin ``bucket`` in DNGPU's data (index = length).
+
+  Own lengths: odd l in (previous bin, bin] (from ``min_length`` for the first bin),
+  weighted by ``min(base^(l - 1), set_size)`` distinct examples (``l - 1 = 2k`` operand
+  digits); with probability 1/21 (their 5% extra items) the example is instead drawn
+  from a uniformly chosen smaller bin with that bin's own weights.
+  """
+  buckets = tuple(int(b) for b in buckets)
+  if bucket not in buckets:
+    raise ValueError(f"bucket={bucket} is not one of the bins {buckets}")
+
+  def own(i):
+    lo = buckets[i - 1] + 1 if i > 0 else min_length
+    w = np.zeros(buckets[-1] + 1)
+    for l in range(max(lo, min_length), buckets[i] + 1):
+      if l % 2 == 1:
+        w[l] = float(min(float(base) ** (l - 1), float(set_size)))
+    if w.sum() == 0:
+      raise ValueError(f"bin {buckets[i]} holds no odd length >= {min_length}")
+    return w / w.sum()
+
+  i = buckets.index(int(bucket))
+  p = own(i)
+  if i > 0:
+    smaller = sum(own(j) for j in range(i)) / i
+    p = (20.0 * p + smaller) / 21.0
+  return p[:int(bucket) + 1]
 
 
 def record(cs: CurriculumState, task: jax.Array, lengths: jax.Array,

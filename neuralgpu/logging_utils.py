@@ -97,22 +97,41 @@ class MetricWriter:
 
 
 class progress:
-  """A tqdm bar over steps with the curriculum length, errors and steps/s."""
+  """A tqdm bar towards the run's real stop: the larger of the fraction of
+  ``num_train_steps`` done and the fraction of the ``max_train_minutes`` budget used
+  (when one is set), so a time-limited run's bar and ETA end at its time limit, not at
+  a step count it never reaches. A solved run closes it early. The postfix shows the
+  step, the curriculum length, errors and steps/s."""
 
-  def __init__(self, config, start_step: int):
+  SCALE = 1000   # the bar counts per-mille of the budget
+
+  def __init__(self, config, start_step: int, elapsed_s: float = 0.0):
+    import time
     self._bar = None
+    self._steps = max(int(config.num_train_steps), 1)
+    self._budget_s = float(config.max_train_minutes or 0.0) * 60.0
+    self._t0 = time.time() - float(elapsed_s)
+    self._time = time.time
     if config.progress_bar:
       from tqdm import tqdm
-      self._bar = tqdm(total=int(config.num_train_steps), initial=start_step, unit="step",
-                       dynamic_ncols=True)
-    self._last = start_step
+      self._bar = tqdm(total=self.SCALE, initial=self._fraction(start_step),
+                       dynamic_ncols=True,
+                       bar_format="{l_bar}{bar}| {elapsed}<{remaining}{postfix}")
+      self._bar.set_postfix(step=start_step)
+
+  def _fraction(self, step: int) -> int:
+    f = step / self._steps
+    if self._budget_s > 0:
+      f = max(f, (self._time() - self._t0) / self._budget_s)
+    return int(min(f, 1.0) * self.SCALE)
 
   def update(self, step: int, summary: dict) -> None:
     if self._bar is None:
       return
-    self._bar.update(step - self._last)
-    self._last = step
-    self._bar.set_postfix(len=summary.get("cur_length"),
+    n = self._fraction(step)
+    if n > self._bar.n:
+      self._bar.update(n - self._bar.n)
+    self._bar.set_postfix(step=step, len=summary.get("cur_length"),
                           seq_err=f"{summary.get('train_seq_error', 0):.3f}",
                           dig_err=f"{summary.get('train_digit_error', 0):.4f}",
                           sps=f"{summary.get('steps_per_s', 0):.1f}")

@@ -39,6 +39,14 @@ Params = Mapping[str, Any]
 CONV_IMPLS = ("shifted", "xla")
 REMAT_POLICIES = ("none", "every_step", "every_k")
 GATE_TYPES = ("cutoff_sigmoid", "hard")
+# How the saturation cost is normalised (``model.saturation_form``):
+# "mean": the mean of relu(|x| - 0.9) over the elements of each gate's pre-activations,
+#   averaged over steps and CGRUs, plus the input layer's mean (this project's first form).
+# "dngpu": Freivalds & Liepins (2017): per example, the sum over the maps of every gate
+#   (reset, update, candidate) and the input layer, averaged over the positions of the
+#   example's length bin and over its steps (their code divides each bin's sum by
+#   length^2 x batch), then averaged over examples.
+SATURATION_FORMS = ("mean", "dngpu")
 # "embed_tanh_conv": Kaiser & Sutskever (embedding, tanh, 1x1 conv).
 # "hard_tanh": DNGPU (one-hot, 1x1 conv = an embedding row plus bias, hard tanh with
 # saturation cost, dropout at the candidate-dropout rate).
@@ -167,15 +175,28 @@ CGRU_KEYS = ("gate_w", "gate_b", "cand_w", "cand_b")
 # ----------------------------------------------------------------------------
 def cgru(w: Mapping[str, jax.Array], s: jax.Array, cfg, *,
          dropout_key: Optional[jax.Array] = None,
-         candidate_dropout: float = 0.0) -> tuple[jax.Array, jax.Array]:
-  """One convolutional GRU. Returns (new state, saturation cost)."""
+         candidate_dropout: float = 0.0,
+         sat_mask: Optional[jax.Array] = None) -> tuple[jax.Array, jax.Array]:
+  """One convolutional GRU. Returns (new state, saturation cost).
+
+  The saturation cost is a scalar (the mean over every element, ``saturation_form=
+  "mean"``) unless ``sat_mask`` (float ``[B, n, 1, 1]``, 1 on the positions an example
+  owns) is given: then it is a per-example ``[B]`` sum over those positions (and the
+  height) of the mean over channels ("mean") or of the sum over channels ("dngpu").
+  """
   m = s.shape[-1]
   g = conv(s, w["gate_w"], cfg) + w["gate_b"]
-  sat = jnp.zeros((), s.dtype)
+  sat = jnp.zeros((), s.dtype) if sat_mask is None else jnp.zeros((s.shape[0],), s.dtype)
+
+  def cost(x):
+    if sat_mask is None:
+      return saturation_cost(x)
+    return per_example_saturation(x, sat_mask, cfg.saturation_form)
+
   if cfg.gate_type == "hard":
     u, r = hard_sigmoid(g[..., :m]), hard_sigmoid(g[..., m:])
     if cfg.saturation_cost > 0:
-      sat = sat + saturation_cost(g)
+      sat = sat + cost(g)
   else:
     u = cutoff_sigmoid(g[..., :m], cfg.cutoff)
     r = cutoff_sigmoid(g[..., m:], cfg.cutoff)
@@ -183,7 +204,7 @@ def cgru(w: Mapping[str, jax.Array], s: jax.Array, cfg, *,
   if cfg.gate_type == "hard":
     c = hard_tanh(pre_c)
     if cfg.saturation_cost > 0:
-      sat = sat + saturation_cost(pre_c)
+      sat = sat + cost(pre_c)
   else:
     c = jnp.tanh(pre_c)
   if candidate_dropout > 0 and dropout_key is not None:
@@ -193,18 +214,32 @@ def cgru(w: Mapping[str, jax.Array], s: jax.Array, cfg, *,
   return u * carried + (1.0 - u) * c, sat
 
 
+def per_example_saturation(x: jax.Array, sat_mask: jax.Array, form: str,
+                           limit: float = 0.9) -> jax.Array:
+  """``[B]``: relu(|x| - limit) summed over each example's own positions (``sat_mask``,
+  ``[B, n, 1, 1]`` or ``[B, n, 1]``) and over the height, of the mean over channels
+  (``form="mean"``) or of the sum over channels (``"dngpu"``: Freivalds & Liepins 2017
+  sum the cost over every map)."""
+  v = jax.nn.relu(jnp.abs(x) - limit)
+  v = jnp.sum(v, axis=-1) if form == "dngpu" else jnp.mean(v, axis=-1)
+  return jnp.sum(v * sat_mask[..., 0], axis=tuple(range(1, v.ndim)))
+
+
 def _select_set(stacked: Mapping[str, jax.Array], t, active_sets):
   idx = jnp.mod(t, active_sets)
   return {k: lax.dynamic_index_in_dim(stacked[k], idx, 0, keepdims=False)
           for k in CGRU_KEYS}
 
 
-def _make_step_fn(cfg, mask, n_static, active_sets, rng, train, step_counts=None):
+def _make_step_fn(cfg, mask, n_static, active_sets, rng, train, step_counts=None,
+                  sat_mask=None):
   """The scan body: applies cgrus_per_step CGRUs to the state at step t.
 
   With ``step_counts`` (int32 ``[B]``), example b keeps its state after its own
   ``step_counts[b]`` steps (ragged depth: examples of several lengths padded to one
-  width run exactly as many steps as they would alone at their own width).
+  width run exactly as many steps as they would alone at their own width). With
+  ``sat_mask`` the saturation cost is per example (``[B]``) and counts only the steps
+  each example runs.
   """
   j_count = int(cfg.cgrus_per_step)
   state_drop = float(cfg.dropout) * 8.0 / n_static if train else 0.0
@@ -214,13 +249,15 @@ def _make_step_fn(cfg, mask, n_static, active_sets, rng, train, step_counts=None
   def step(params_stack, s, t):
     s_in = s
     w_t = _select_set(params_stack, t, active_sets)
-    sat_total = jnp.zeros((), s.dtype)
+    sat_total = (jnp.zeros((), s.dtype) if sat_mask is None
+                 else jnp.zeros((s.shape[0],), s.dtype))
     for j in range(j_count):
       w = {k: v[j] for k, v in w_t.items()}
       dkey = None
       if rng is not None and (state_drop > 0 or cand_drop > 0):
         dkey = jax.random.fold_in(jax.random.fold_in(rng, t), j)
-      s, sat = cgru(w, s, cfg, dropout_key=dkey, candidate_dropout=cand_drop)
+      s, sat = cgru(w, s, cfg, dropout_key=dkey, candidate_dropout=cand_drop,
+                    sat_mask=sat_mask)
       s = s * mask
       sat_total = sat_total + sat
     if state_drop > 0 and rng is not None:
@@ -232,13 +269,14 @@ def _make_step_fn(cfg, mask, n_static, active_sets, rng, train, step_counts=None
       live = (t < step_counts)
       s = jnp.where(live[:, None, None, None], s, s_in)
       # Saturation cost as if each example stopped at its own depth.
-      sat_total = sat_total * jnp.mean(live.astype(s.dtype))
+      sat_total = sat_total * live.astype(s.dtype)
     return s, sat_total
 
   return step
 
 
-def run_steps(params_stack, s0, num_steps: int, step, remat: str, remat_k: int):
+def run_steps(params_stack, s0, num_steps: int, step, remat: str, remat_k: int,
+              sat_shape: tuple = ()):
   """Applies ``step`` num_steps times with ``lax.scan`` and the remat policy.
 
   ``every_step`` checkpoints each step (memory O(num_steps) states, one extra
@@ -250,7 +288,7 @@ def run_steps(params_stack, s0, num_steps: int, step, remat: str, remat_k: int):
     s, sat_t = step(params_stack, s, t)
     return (s, sat + sat_t), None
 
-  init = (s0, jnp.zeros((), s0.dtype))
+  init = (s0, jnp.zeros(sat_shape, s0.dtype))
   if remat == "none":
     carry, _ = lax.scan(body, init, jnp.arange(num_steps))
     return carry
@@ -284,7 +322,8 @@ def apply(params: Params, inputs: jax.Array, cfg, *,
           rng: Optional[jax.Array] = None,
           train: bool = False,
           positions: Optional[jax.Array] = None,
-          step_counts: Optional[jax.Array] = None) -> tuple[jax.Array, jax.Array]:
+          step_counts: Optional[jax.Array] = None,
+          widths: Optional[jax.Array] = None) -> tuple[jax.Array, jax.Array]:
   """Runs the Neural GPU.
 
   Args:
@@ -300,9 +339,13 @@ def apply(params: Params, inputs: jax.Array, cfg, *,
     step_counts: int32 ``[B]``, optional: example b runs ``step_counts[b]`` steps
       (at most the width's step count) and then keeps its state; used to train
       several length bins in one padded batch.
+    widths: int32 ``[B]``, optional: the width each example owns (its length bin
+      when several bins are padded into one batch; default ``n``). The saturation
+      cost counts only those positions and, with ``step_counts``, only those steps,
+      so a padded batch costs what each example would cost alone at its own width.
 
   Returns:
-    (logits ``[B, n, vocab]``, total saturation cost scalar).
+    (logits ``[B, n, vocab]``, saturation cost: a scalar, the mean over examples).
   """
   b, n = inputs.shape
   m, h = int(cfg.num_maps), int(cfg.height)
@@ -310,13 +353,22 @@ def apply(params: Params, inputs: jax.Array, cfg, *,
     positions = inputs > 0
   dtype = params["embed"].dtype
   mask = positions.astype(dtype)[:, :, None, None]
+  form = cfg.get("saturation_form", "mean")
+  use_sat = cfg.gate_type == "hard" and float(cfg.saturation_cost) > 0
+  per_example = use_sat and (form != "mean" or step_counts is not None or widths is not None)
+  own_width = (jnp.full((b,), n, jnp.int32) if widths is None
+               else jnp.minimum(jnp.asarray(widths, jnp.int32), n))
+  sat_mask = None
+  if per_example:
+    sat_mask = (jnp.arange(n)[None, :] < own_width[:, None]).astype(dtype)[:, :, None, None]
   emb = jnp.take(params["embed"], inputs, axis=0)
   in_sat = jnp.zeros((), dtype)
   if cfg.input_layer == "hard_tanh":
     pre = emb + params["in_b"]
     x = hard_tanh(pre)
-    if cfg.saturation_cost > 0:
-      in_sat = saturation_cost(pre)
+    if use_sat:
+      in_sat = (saturation_cost(pre) if sat_mask is None
+                else per_example_saturation(pre, sat_mask[:, :, 0], form))
     p = float(cfg.candidate_dropout)
     if train and rng is not None and p > 0:
       keep = jax.random.bernoulli(jax.random.fold_in(rng, 0x7FFFFFFF), 1.0 - p, x.shape)
@@ -330,10 +382,21 @@ def apply(params: Params, inputs: jax.Array, cfg, *,
   if step_counts is not None:
     step_counts = jnp.minimum(jnp.asarray(step_counts, jnp.int32), steps)
   step = _make_step_fn(cfg, mask, n, jnp.asarray(active_sets, jnp.int32),
-                       rng if train else None, train, step_counts)
-  s, sat = run_steps(stack, s0, steps, step, cfg.remat, cfg.remat_k)
+                       rng if train else None, train, step_counts, sat_mask)
+  s, sat = run_steps(stack, s0, steps, step, cfg.remat, cfg.remat_k,
+                     sat_shape=(b,) if per_example else ())
   logits = s[:, :, 0, :] @ params["out_w"] + params["out_b"]
-  return logits, sat / (steps * int(cfg.cgrus_per_step)) + in_sat
+  if not per_example:
+    return logits, sat / (steps * int(cfg.cgrus_per_step)) + in_sat
+  # Per example: the gates' sum over its own steps and cells, divided by steps x cells
+  # (x CGRUs per step in the "mean" form, which averages over units); the input layer's
+  # sum over its own positions divided by them. Then the mean over examples.
+  own_steps = (jnp.full((b,), steps, jnp.int32) if step_counts is None else step_counts)
+  cells = (own_width * h).astype(dtype)
+  units = int(cfg.cgrus_per_step) if form == "mean" else 1
+  gate_part = sat / (jnp.maximum(own_steps, 1).astype(dtype) * cells * units)
+  in_part = in_sat / own_width.astype(dtype)
+  return logits, jnp.mean(gate_part + in_part)
 
 
 def relaxation_pull_loss(params: Params, active_sets: jax.Array) -> jax.Array:

@@ -45,6 +45,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec as P
 
+from neuralgpu import config as config_lib
 from neuralgpu import evaluate as evaluate_lib
 from neuralgpu import train as train_lib
 
@@ -580,7 +581,8 @@ def train_pool(config, workdir: str, *, record_buckets: list | None = None) -> d
   lead = jax.process_index() == 0
   os.makedirs(workdir, exist_ok=True)
   if lead:
-    ckpt_lib.check_workdir_config(workdir, config)
+    ckpt_lib.check_workdir_config(workdir, config,
+                                  added_defaults=config_lib.ADDED_DEFAULTS)
     logging_utils.write_provenance(workdir, config, mcfg)
   manager = ckpt_lib.make_manager(workdir, config)
   template = init_pool(seeds, config, len(tasks), mesh)
@@ -612,7 +614,8 @@ def train_pool(config, workdir: str, *, record_buckets: list | None = None) -> d
   evals = []
   last_per = None  # per-seed train metrics of the last logged window
   stop_reason = "num_train_steps"
-  bar = logging_utils.progress(config, step) if lead else None
+  # The bar runs towards this invocation's time limit (measured from t_start, as below).
+  bar = logging_utils.progress(config, step, time.time() - t_start) if lead else None
 
   # A seed is solved when it passes ``pool.confirm_checks`` checks in a row.
   confirm = int(config.pool.get("confirm_checks", 1))

@@ -47,6 +47,48 @@ class TrainState:
   metrics: dict                   # float32 sums since the last log
   # Moving average of ``params`` (``optim.ema_decay`` > 0), else None.
   ema_params: Any = None
+  # The adaptive saturation-cost weight and its window sums
+  # (``optim.saturation_adapt="dngpu"``), else None.
+  saturation: Any = None
+
+
+@flax.struct.dataclass
+class SaturationState:
+  """DNGPU's adaptive saturation-cost weight (Freivalds & Liepins 2017, section 3; their
+  trainer): every ``every`` steps ``weight <- clip(lr * mean CE * weight / (weight *
+  mean raw cost + 1e-20), min, max)``, so the weighted term stays near lr x CE."""
+  weight: jax.Array    # float32, the weight used by the next steps
+  ce_sum: jax.Array    # float32, sum of the task loss (CE) over the current window
+  raw_sum: jax.Array   # float32, sum of the unweighted saturation cost over it
+  count: jax.Array     # int32, steps in the window
+
+
+def saturation_adaptive(cfg) -> bool:
+  return cfg.optim.get("saturation_adapt", "fixed") == "dngpu"
+
+
+def saturation_init(cfg) -> SaturationState:
+  return SaturationState(weight=jnp.asarray(float(cfg.model.saturation_cost), jnp.float32),
+                         ce_sum=jnp.zeros((), jnp.float32), raw_sum=jnp.zeros((), jnp.float32),
+                         count=jnp.zeros((), jnp.int32))
+
+
+def saturation_update(st: SaturationState, ce, raw, lr, cfg) -> SaturationState:
+  """Adds one step's CE and raw saturation cost; at the end of a window, sets the new
+  weight from the window means and the current learning rate (DNGPU's rule)."""
+  o = cfg.optim
+  every = int(o.saturation_adapt_every)
+  ce_sum = st.ce_sum + ce
+  raw_sum = st.raw_sum + raw
+  count = st.count + 1
+  at = count >= every
+  n = count.astype(jnp.float32)
+  new_w = lr * (ce_sum / n) * st.weight / (st.weight * (raw_sum / n) + 1e-20)
+  new_w = jnp.clip(new_w, float(o.saturation_min), float(o.saturation_max))
+  z = jnp.zeros((), jnp.float32)
+  return SaturationState(weight=jnp.where(at, new_w, st.weight),
+                         ce_sum=jnp.where(at, z, ce_sum), raw_sum=jnp.where(at, z, raw_sum),
+                         count=jnp.where(at, 0, count))
 
 
 def ema_decay(cfg) -> float:
@@ -109,6 +151,51 @@ def scale_by_clipped_adamax(b1: float, b2, eps: float, clip_multiplier: float = 
   return optax.GradientTransformation(init, update)
 
 
+class DngpuDecayState(flax.struct.PyTreeNode):
+  count: jax.Array    # int32 steps seen
+  acc: jax.Array      # float32 sum of the monitored loss in the current window
+  hist: jax.Array     # float32[3] means of the last three windows (oldest first)
+  scale: jax.Array    # float32 learning-rate scale
+
+
+def dngpu_lr_decay(every: int, factor: float, min_scale: float
+                   ) -> optax.GradientTransformationExtraArgs:
+  """DNGPU's learning-rate decay (their trainer): every ``every`` steps the mean of the
+  monitored loss (``value``) over the window is appended to a history that starts at
+  [1e6] * 3; when the window before the last two is better than both of them
+  (``min(h[-2:]) > min(h[-3:])``), the scale becomes ``max(min_scale, scale * factor)``.
+  The new scale applies from the next update on."""
+  def init(params):
+    del params
+    return DngpuDecayState(count=jnp.zeros((), jnp.int32), acc=jnp.zeros((), jnp.float32),
+                           hist=jnp.full((3,), 1e6, jnp.float32),
+                           scale=jnp.ones((), jnp.float32))
+
+  def update(updates, state, params=None, *, value, **extra_args):
+    del params, extra_args
+    updates = jax.tree.map(lambda u: u * state.scale.astype(u.dtype), updates)
+    count = state.count + 1
+    acc = state.acc + jnp.asarray(value, jnp.float32)
+    at = jnp.mod(count, int(every)) == 0
+    hist = jnp.where(at, jnp.concatenate([state.hist[1:], (acc / int(every))[None]]),
+                     state.hist)
+    decay = at & (jnp.minimum(hist[1], hist[2]) > jnp.min(hist))
+    scale = jnp.where(decay, jnp.maximum(float(min_scale), state.scale * float(factor)),
+                      state.scale)
+    return updates, DngpuDecayState(count=count, acc=jnp.where(at, 0.0, acc), hist=hist,
+                                    scale=scale)
+
+  return optax.GradientTransformationExtraArgs(init, update)
+
+
+def lr_scale_of(opt_state) -> jax.Array:
+  """The learning-rate scale inside the optimizer state (jittable; 1.0 if none)."""
+  for leaf in jax.tree.leaves(opt_state, is_leaf=lambda x: hasattr(x, "scale")):
+    if hasattr(leaf, "scale"):
+      return jnp.mean(jnp.asarray(leaf.scale, jnp.float32))
+  return jnp.ones((), jnp.float32)
+
+
 def make_optimizer(cfg) -> optax.GradientTransformationExtraArgs:
   o = cfg.optim
   fn = {"adam": optax.scale_by_adam, "adamax": optax.scale_by_adamax,
@@ -117,13 +204,18 @@ def make_optimizer(cfg) -> optax.GradientTransformationExtraArgs:
   if callable(b2) and o.optimizer != "clipped_adamax":  # optax's take a float b2
     fn = optax.inject_hyperparams(fn, static_args=("b1", "eps"))
   scale = fn(b1=o.b1, b2=b2, eps=o.eps)
+  if o.get("lr_decay", "plateau") == "dngpu":
+    decay = dngpu_lr_decay(int(o.plateau_window), float(o.plateau_factor),
+                           float(o.min_lr_scale))
+  else:
+    decay = optax.contrib.reduce_on_plateau(
+        factor=o.plateau_factor, patience=o.plateau_patience,
+        accumulation_size=o.plateau_window, min_scale=float(o.min_lr_scale))
   return optax.chain(
       optax.clip_by_global_norm(o.grad_clip),
       scale,
       optax.scale(-o.lr),
-      optax.contrib.reduce_on_plateau(
-          factor=o.plateau_factor, patience=o.plateau_patience,
-          accumulation_size=o.plateau_window, min_scale=float(o.min_lr_scale)),
+      decay,
   )
 
 
@@ -142,11 +234,26 @@ def init_state(key: jax.Array, cfg, num_tasks: int) -> TrainState:
       key=jax.random.key_data(k_train),
       last_seq_err=jnp.ones((), jnp.float32),
       metrics=zero_metrics(),
-      ema_params=jax.tree.map(jnp.copy, params) if ema_decay(cfg) > 0 else None)
+      ema_params=jax.tree.map(jnp.copy, params) if ema_decay(cfg) > 0 else None,
+      saturation=saturation_init(cfg) if saturation_adaptive(cfg) else None)
 
 
-def make_batch_for(key, tasks, task_idx, lengths, bucket, mode):
-  """Generates a batch of the (dynamically) chosen task."""
+def make_batch_for(key, tasks, task_idx, lengths, bucket, mode, set_key=None, set_size=0):
+  """Generates a batch of the (dynamically) chosen task.
+
+  With ``set_size`` > 0 (``curriculum.train_set_size``; one task only) the batch is
+  drawn from a fixed training set of ``set_size`` examples per length, as DNGPU trains:
+  example ``i`` of length ``l`` is generated from ``fold_in(fold_in(set_key, l), i)``
+  with ``i`` uniform in ``[0, set_size)``, so the same examples recur all run long.
+  """
+  if set_size:
+    k_idx = key
+    idx = jax.random.randint(k_idx, lengths.shape, 0, int(set_size))
+    keys = jax.vmap(lambda l, i: jax.random.fold_in(jax.random.fold_in(set_key, l), i))(
+        lengths, idx)
+    one = lambda k, l: tasks_lib.make_batch(k, tasks[0], l[None], bucket, mode=mode)
+    x, y = jax.vmap(one)(keys, lengths)
+    return x[:, 0], y[:, 0]
   if len(tasks) == 1:
     return tasks_lib.make_batch(key, tasks[0], lengths, bucket, mode=mode)
   if len({t.kind for t in tasks}) == 1:  # a base curriculum: one program, traced base
@@ -167,19 +274,48 @@ def all_bins_form(cfg) -> str:
   return form
 
 
-def _bins_batch(key, cfg, tasks, task_idx, cur, width=None):
+def _bins_batch(key, cfg, tasks, task_idx, cur, width=None, set_key=None):
   """``bucket_mode="all"``: per bin (inputs, targets, lengths), every bin's examples
   filling it (DNGPU), padded to ``width`` if given, else to the bin."""
   out = []
   for i, b in enumerate(int(x) for x in cfg.curriculum.buckets):
     k_len, k_data = jax.random.split(jax.random.fold_in(key, i))
-    lengths = curriculum_lib.fill_lengths(k_len, int(cfg.batch_size), cur, cfg, b)
-    inputs, targets = make_batch_for(k_data, tasks, task_idx, lengths, b, cfg.operand_mode)
+    lengths = curriculum_lib.fill_lengths(k_len, int(cfg.batch_size), cur, cfg, b,
+                                          tasks[-1].base)
+    inputs, targets = make_batch_for(k_data, tasks, task_idx, lengths, b, cfg.operand_mode,
+                                     set_key, train_set_size(cfg))
     if width:  # the same examples, padded (both forms see identical data)
       pad = ((0, 0), (0, int(width) - b))
       inputs, targets = jnp.pad(inputs, pad), jnp.pad(targets, pad)
     out.append((inputs, targets, lengths, b))
   return out
+
+
+def add_grad_noise(grads, key, form: str, noise: float, lr, step, last_seq_err):
+  """Gradient noise, per element, before the optimizer.
+
+  ``"kaiser"`` (Kaiser & Sutskever 2015, section 4): normal with std
+  ``noise * sqrt(t^-0.55 * max(0, seq_err - 0.02))`` at step t (1-based), so it fades as
+  training error falls. ``"dngpu"`` (Freivalds & Liepins 2017; their model): a normal
+  truncated at 2 std, times ``lr * noise`` (they use noise = 1e-4).
+  """
+  leaves, tdef = jax.tree.flatten(grads)
+  keys = jax.random.split(key, len(leaves))
+  if form == "dngpu":
+    leaves = [g + noise * lr * jax.random.truncated_normal(k, -2.0, 2.0, g.shape, g.dtype)
+              for g, k in zip(leaves, keys)]
+  else:
+    t = (step + 1).astype(jnp.float32)
+    std = noise * jnp.sqrt(t ** -0.55 * jnp.maximum(0.0, last_seq_err - 0.02))
+    leaves = [g + std * jax.random.normal(k, g.shape, g.dtype) for g, k in zip(leaves, keys)]
+  return jax.tree.unflatten(tdef, leaves)
+
+
+def train_set_size(cfg) -> int:
+  return int(cfg.curriculum.get("train_set_size", 0))
+
+
+TRAIN_SET_SALT = 0x5E7
 
 
 def make_train_step(cfg, tasks: tuple, bucket: int, mcfg=None) -> Callable[[TrainState], TrainState]:
@@ -193,43 +329,53 @@ def make_train_step(cfg, tasks: tuple, bucket: int, mcfg=None) -> Callable[[Trai
   cu = cfg.curriculum
   long_every = int(cu.long_every)
   sat_w = float(cfg.model.saturation_cost)
+  adaptive = saturation_adaptive(cfg)
   noise = float(cfg.optim.grad_noise)
+  noise_form = cfg.optim.get("grad_noise_form", "kaiser")
+  decay_on_ce = cfg.optim.get("lr_decay_on", "loss") == "ce"
+  set_size = train_set_size(cfg)
+  base = int(tasks[-1].base)
   ema = ema_decay(cfg)
   all_bins = cu.bucket_mode == "all"
   form = all_bins_form(cfg) if all_bins else None
 
-  def forward(params, inputs, targets, relax, rng, step_counts=None):
+  def forward(params, inputs, targets, relax, rng, step_counts=None, widths=None):
     """(per-example CE sums, per-example target counts, logits, saturation)."""
     logits, sat = model_lib.apply(params, inputs, mcfg, active_sets=relax.active_sets,
                                   rng=rng, train=True, positions=(inputs > 0) | (targets > 0),
-                                  step_counts=step_counts)
+                                  step_counts=step_counts, widths=widths)
     mask = (targets > 0).astype(jnp.float32)
     ce = optax.softmax_cross_entropy_with_integer_labels(logits, targets)
     return jnp.sum(ce * mask, -1), jnp.sum(mask, -1), logits, sat
 
-  def regularised(params, ce, sat, relax):
+  def regularised(params, ce, sat, relax, sat_weight):
     total = ce + relax.pull * model_lib.relaxation_pull_loss(params, relax.active_sets)
     if sat_w > 0:
-      total = total + sat_w * sat
+      total = total + sat_weight * sat
     return total
 
-  def loss_fn(params, inputs, targets, relax, rng):
+  def loss_fn(params, inputs, targets, relax, rng, sat_weight):
     ce_sum, count, logits, sat = forward(params, inputs, targets, relax, rng)
     ce = jnp.sum(ce_sum) / jnp.maximum(jnp.sum(count), 1.0)
-    return regularised(params, ce, sat, relax), (ce, [(logits, targets)])
+    return regularised(params, ce, sat, relax, sat_weight), (ce, sat, [(logits, targets)])
 
-  def loss_fn_bins(params, bins, relax, rng):
+  def loss_fn_bins(params, bins, relax, rng, sat_weight):
     nb = len(bins)
     if form == "ragged":
       inputs = jnp.concatenate([x for x, _, _, _ in bins])
       targets = jnp.concatenate([y for _, y, _, _ in bins])
       counts = jnp.concatenate([jnp.full((x.shape[0],), model_lib.num_steps_for(mcfg, b),
                                          jnp.int32) for x, _, _, b in bins])
-      ce_sum, count, logits, sat = forward(params, inputs, targets, relax, rng, counts)
+      widths = jnp.concatenate([jnp.full((x.shape[0],), b, jnp.int32)
+                                for x, _, _, b in bins])
+      # Each example's saturation cost counts only its own bin's positions and steps;
+      # with equal batches per bin the mean over examples is the mean over bins.
+      ce_sum, count, logits, sat = forward(params, inputs, targets, relax, rng, counts,
+                                           widths)
       ce_bins = (jnp.sum(ce_sum.reshape(nb, -1), -1)
                  / jnp.maximum(jnp.sum(count.reshape(nb, -1), -1), 1.0))
       ce = jnp.mean(ce_bins)
-      return regularised(params, ce, sat, relax), (ce, [(logits, targets)])
+      return regularised(params, ce, sat, relax, sat_weight), (ce, sat, [(logits, targets)])
     ces, sats, outs = [], [], []
     for i, (inputs, targets, _, _) in enumerate(bins):
       ce_sum, count, logits, sat = forward(params, inputs, targets, relax,
@@ -238,37 +384,39 @@ def make_train_step(cfg, tasks: tuple, bucket: int, mcfg=None) -> Callable[[Trai
       sats.append(sat)
       outs.append((logits, targets))
     ce = sum(ces) / nb
-    return regularised(params, ce, sum(sats) / nb, relax), (ce, outs)
+    sat = sum(sats) / nb
+    return regularised(params, ce, sat, relax, sat_weight), (ce, sat, outs)
 
   def train_step(state: TrainState) -> TrainState:
     key = jax.random.fold_in(jax.random.wrap_key_data(state.key), state.step)
     k_task, k_len, k_data, k_drop, k_noise = jax.random.split(key, 5)
     cs = state.curriculum
     task_idx = curriculum_lib.choose_task(k_task, cs, cfg)
+    set_key = (jax.random.fold_in(jax.random.wrap_key_data(state.key), TRAIN_SET_SALT)
+               if set_size else None)
+    sat_weight = state.saturation.weight if adaptive else sat_w
+    lr_now = float(cfg.optim.lr) * lr_scale_of(state.opt_state)
     if all_bins:
       width = max(int(b) for b in cu.buckets) if form == "ragged" else None
-      bins = _bins_batch(k_data, cfg, tasks, task_idx, cs.cur[task_idx], width)
+      bins = _bins_batch(k_data, cfg, tasks, task_idx, cs.cur[task_idx], width, set_key)
       lengths = jnp.concatenate([l for _, _, l, _ in bins])
-      (loss, (ce, outs)), grads = jax.value_and_grad(loss_fn_bins, has_aux=True)(
-          state.params, bins, state.relax, k_drop)
+      (loss, (ce, sat, outs)), grads = jax.value_and_grad(loss_fn_bins, has_aux=True)(
+          state.params, bins, state.relax, k_drop, sat_weight)
     else:
       is_long = (jnp.mod(state.step, long_every) == long_every - 1) if long_every > 0 \
           else jnp.zeros((), bool)
       lengths = curriculum_lib.sample_lengths(k_len, int(cfg.batch_size), cs.cur[task_idx],
-                                              is_long, cfg, bucket)
+                                              is_long, cfg, bucket, base)
       lengths = jnp.minimum(lengths, bucket)
       inputs, targets = make_batch_for(k_data, tasks, task_idx, lengths, bucket,
-                                       cfg.operand_mode)
-      (loss, (ce, outs)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-          state.params, inputs, targets, state.relax, k_drop)
+                                       cfg.operand_mode, set_key, set_size)
+      (loss, (ce, sat, outs)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+          state.params, inputs, targets, state.relax, k_drop, sat_weight)
     if noise > 0:
-      t = (state.step + 1).astype(jnp.float32)
-      std = noise * jnp.sqrt(t ** -0.55 * jnp.maximum(0.0, state.last_seq_err - 0.02))
-      leaves, tdef = jax.tree.flatten(grads)
-      nkeys = jax.random.split(k_noise, len(leaves))
-      leaves = [g + std * jax.random.normal(k, g.shape, g.dtype) for g, k in zip(leaves, nkeys)]
-      grads = jax.tree.unflatten(tdef, leaves)
-    updates, opt_state = tx.update(grads, state.opt_state, state.params, value=loss)
+      grads = add_grad_noise(grads, k_noise, noise_form, noise, lr_now, state.step,
+                             state.last_seq_err)
+    updates, opt_state = tx.update(grads, state.opt_state, state.params,
+                                   value=ce if decay_on_ce else loss)
     params = optax.apply_updates(state.params, updates)
 
     digit_wrong = digit_total = 0.0
@@ -301,9 +449,13 @@ def make_train_step(cfg, tasks: tuple, bucket: int, mcfg=None) -> Callable[[Trai
         "grad_norm": m["grad_norm"] + optax.global_norm(grads),
     }
     metrics = jax.tree.map(lambda a: a.astype(jnp.float32), metrics)
+    saturation = None
+    if adaptive:
+      saturation = saturation_update(state.saturation, ce, jax.lax.stop_gradient(sat),
+                                     lr_now, cfg)
     return TrainState(step=step, params=params, opt_state=opt_state, curriculum=cs,
                       relax=relax, key=state.key, last_seq_err=batch_seq_err,
-                      metrics=metrics, ema_params=ema_params)
+                      metrics=metrics, ema_params=ema_params, saturation=saturation)
 
   return train_step
 
@@ -438,7 +590,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   tasks = tuple(tasks_lib.get_task(n) for n in names)
   mcfg = resolve_model_config(config)
   os.makedirs(workdir, exist_ok=True)
-  ckpt_lib.check_workdir_config(workdir, config)
+  ckpt_lib.check_workdir_config(workdir, config, added_defaults=config_lib.ADDED_DEFAULTS)
   logging_utils.write_provenance(workdir, config, mcfg)
 
   manager = ckpt_lib.make_manager(workdir, config)
@@ -457,7 +609,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   last_log_t, last_log_step = time.time(), start_step
   evals = []
   solved_at = None
-  bar = logging_utils.progress(config, start_step)
+  bar = logging_utils.progress(config, start_step,
+                               train_seconds_before + time.time() - t_start)
   step = start_step
   stop_reason = "num_train_steps"
   try:

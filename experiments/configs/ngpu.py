@@ -24,6 +24,11 @@ Keys (all optional):
               checks on a moving average of the parameters (decay 0.999);
               a step costs ~2.3x less than with all 9 bins and seeds take off
               sooner (results/ngpu_main_job.md).
+            dngpu_exact: DNGPU's code exactly as it trains badd / bmul (all 9
+              bins x 32 per step, 20,000 steps, adaptive saturation weight, DNGPU's
+              lengths per bin from a fixed set of 10,000 examples per length,
+              gradient noise, lr decay on the task loss; 48 maps for badd, 96 and
+              dropout 0.1 for bmul); meant for a GPU, runs on CPU with steps=N.
             smoke: a tiny dngpu_cycle for tests (a few steps, tiny evaluation).
   task      a task name, or a base curriculum joined by '+', e.g. bmul+qmul+mul
             (= "2 -> 4 -> 10"), bmul+mul5+mul (= "2 -> 5 -> 10").
@@ -48,7 +53,7 @@ import ml_collections
 
 from neuralgpu import config as config_lib
 
-VARIANTS = ("faithful", "fast", "dngpu", "dngpu_cycle", "dngpu_short", "smoke")
+VARIANTS = ("faithful", "fast", "dngpu", "dngpu_cycle", "dngpu_short", "dngpu_exact", "smoke")
 KEYS = ("variant", "task", "width", "steps", "seed", "seeds", "restart")
 # The main job trains a pool of seeds by default (two per core on a 2-core CPU): which
 # seed takes off, and when, varies a lot from seed to seed.
@@ -141,6 +146,45 @@ def dngpu_short(c: ml_collections.ConfigDict) -> None:
   c.optim.ema_decay = 0.999
 
 
+def dngpu_exact(c: ml_collections.ConfigDict) -> None:
+  """DNGPU's code as it trains binary addition (``DNGPU_trainer.py``, Freivalds & Liepins
+  2017): all 9 bins x 32 examples every step, 20,000 steps, the saturation cost summed
+  over the maps and normalised per bin, its weight adapted every 200 steps (start and
+  cap 1e-3), every odd length in its bin from a fixed set of 10,000 examples per length,
+  gradient noise lr x 1e-4, lr x0.7 by their rule on the task loss (floor lr / 60), no
+  parameter average, no early stop. Task-dependent settings: ``dngpu_exact_task``."""
+  dngpu(c)
+  c.batch_size = 32
+  c.model.saturation_form = "dngpu"
+  c.model.saturation_cost = 1e-3
+  o = c.optim
+  o.saturation_adapt = "dngpu"
+  o.saturation_adapt_every = 200
+  o.saturation_max = 1e-3
+  o.lr_decay = "dngpu"
+  o.lr_decay_on = "ce"
+  o.plateau_window = 200
+  o.plateau_factor = 0.7
+  o.grad_noise_form = "dngpu"
+  o.grad_noise = 1e-4
+  o.ema_decay = 0.0
+  cu = c.curriculum
+  cu.fill_form = "dngpu"
+  cu.train_set_size = 10_000
+  c.num_train_steps = 20_000
+  c.max_train_minutes = 0.0
+  c.eval.stop_when_solved = False
+
+
+def dngpu_exact_task(c: ml_collections.ConfigDict) -> None:
+  """DNGPU's per-task settings: 48 maps and dropout 0.5 for badd; 96 maps and dropout
+  0.1 (their keep probability 0.9) for bmul; lr 0.01 x 48 / maps."""
+  if c.task == "bmul":
+    c.model.num_maps = 96
+    c.model.candidate_dropout = 0.1
+  c.optim.lr = 0.01 * 48 / int(c.model.num_maps)
+
+
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   a = parse_arg(arg)
   variant = a.get("variant", "dngpu_short")
@@ -155,6 +199,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     dngpu_cycle(c)
   if variant == "dngpu_short":
     dngpu_short(c)
+  if variant == "dngpu_exact":
+    dngpu_exact(c)
   if variant == "smoke":
     c.model.num_maps = 8
     c.batch_size = 4
@@ -176,6 +222,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.num_train_steps = int(a["steps"])
   if "seed" in a:
     c.seed = int(a["seed"])
+  if variant == "dngpu_exact":
+    dngpu_exact_task(c)
   seeds = int(a.get("seeds", DEFAULT_SEEDS.get(variant, 1)))
   restart = int(a.get("restart", DEFAULT_RESTART.get(variant, 0)))
   if restart < 0:
