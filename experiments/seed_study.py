@@ -46,6 +46,9 @@ def define_flags():
                     "error below 1% at each (the last length only every "
                     "--dngpu_long_every steps, once the others pass).")
   flags.DEFINE_integer("dngpu_long_every", 2000, "See --dngpu.")
+  flags.DEFINE_enum("stop_on", "both", ["both", "ours"], "A seed stops once it has met "
+                    "both bars, or once it has met ours (DNGPU's bar then counts only if "
+                    "met by that step).")
   flags.DEFINE_string("out_dir", "results/seed_study", "Output folder.")
   flags.DEFINE_bool("render_only", False, "Only render out_dir's JSON files.")
 
@@ -224,7 +227,7 @@ def main(argv):
                       dngpu_long_every=FLAGS.dngpu_long_every)
     bars.validate()
     budget = study.Budget(max_steps=FLAGS.max_steps, check_every=FLAGS.check_every,
-                          max_seconds=FLAGS.max_seconds)
+                          max_seconds=FLAGS.max_seconds, stop_on=FLAGS.stop_on)
     budget.validate()
   except ValueError as e:
     raise app.UsageError(str(e)) from None

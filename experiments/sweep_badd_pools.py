@@ -23,7 +23,7 @@ set of N examples per length; DNGPU's training settings one at a time: ``satadap
 (adaptive saturation weight with DNGPU's normalisation), ``satform`` (the normalisation
 only), ``mix`` (DNGPU's lengths within a bin), ``ceplateau`` (lr decay on the task loss),
 ``lrdngpu`` (DNGPU's lr decay rule on the task loss), ``gnoise`` (DNGPU's gradient noise),
-``noema`` (no parameter average). Bases: ``fast``, ``dngpu``, ``dngpu_cycle``,
+``noema`` (no parameter average), ``strip`` (DNGPU's stripped targets). Bases: ``fast``, ``dngpu``, ``dngpu_cycle``,
 ``dngpu_short`` (= ``default``, the main job's recipe) and ``dngpu_exact``.
 """
 import json
@@ -104,6 +104,8 @@ def variant_config(name: str, task: str = "badd"):
   for part in parts[1:]:
     if part in DNGPU_OPTIONS:
       DNGPU_OPTIONS[part](c)
+    elif part == "strip":  # DNGPU's targets (high zeros as padding, base + 1 classes)
+      ngpu.strip_targets(c)
     elif part == "to41":   # all of DNGPU's bins, up to length 41
       ngpu.train_on_bins(c, ngpu.DNGPU_BINS)
     elif part.startswith("set") and part[3:].isdigit():   # a fixed training set
@@ -162,7 +164,7 @@ def variant_config(name: str, task: str = "badd"):
     else:
       raise ValueError(f"unknown modifier {part!r} in variant {name!r}; allowed: d<p>, 2c, "
                        "m<n>, lr<x>, b<n>, max<n>, bins<a>-<b>-..., late<step>x<k>, sat<x>, "
-                       "ema<x>, set<N>, long, cap, cyc, all, adamax, emb, to41, "
+                       "ema<x>, set<N>, long, cap, cyc, all, adamax, emb, to41, strip, "
                        f"{', '.join(DNGPU_OPTIONS)}")
   from neuralgpu import config as config_lib
   config_lib.validate(c)

@@ -28,7 +28,8 @@ GRAD_NOISE_FORMS = ("kaiser", "dngpu")
 # Keys added after workdirs were made with this config: a workdir without one of them
 # resumes under a config holding its default (checkpoint.check_workdir_config).
 ADDED_DEFAULTS = {
-    "model.saturation_form": "mean",
+    "model.saturation_form": "mean", "model.output_classes": 0,
+    "model.targets": "zero_extended",
     "optim.saturation_adapt": "fixed", "optim.saturation_adapt_every": 200,
     "optim.saturation_max": 1e-3, "optim.saturation_min": 1e-20,
     "optim.lr_decay": "plateau", "optim.lr_decay_on": "loss",
@@ -50,6 +51,10 @@ def default_config() -> ml_collections.ConfigDict:
 
   m = c.model = ml_collections.ConfigDict()
   m.vocab_size = tasks_lib.VOCAB_SIZE
+  m.output_classes = 0        # 0 = the shared vocabulary; k = symbols 0..k-1 only (DNGPU:
+                              # pad + base digits, 3 for binary)
+  m.targets = "zero_extended"  # or "stripped" (DNGPU: high zeros are padding, every
+                              # position scored; see model.TARGET_FORMS)
   m.num_maps = 24
   m.height = 4
   m.kernel_width = 3          # along the sequence axis n
@@ -202,6 +207,18 @@ def validate(config) -> None:
   _require(0.0 <= float(m.dropout) < 1.0, f"model.dropout={m.dropout} must be in [0, 1)")
   _require(0.0 <= float(m.candidate_dropout) < 1.0,
            f"model.candidate_dropout={m.candidate_dropout} must be in [0, 1)")
+  _require(m.get("targets", "zero_extended") in model_lib.TARGET_FORMS,
+           f"model.targets={m.get('targets')!r}; allowed: {model_lib.TARGET_FORMS}")
+  tasks = [tasks_lib.get_task(n) for n in task_names(config)]
+  if m.get("targets", "zero_extended") == "stripped":
+    _require(all(t.is_arithmetic for t in tasks),
+             f"model.targets='stripped' needs arithmetic tasks, got task={config.task!r}")
+  n_out = m.get("output_classes", 0)
+  need = max(t.base for t in tasks) + 1
+  _require(isinstance(n_out, int) and (n_out == 0 or need <= n_out <= tasks_lib.VOCAB_SIZE),
+           f"model.output_classes={n_out!r} must be 0 (the shared vocabulary of "
+           f"{tasks_lib.VOCAB_SIZE}) or in [{need}, {tasks_lib.VOCAB_SIZE}] (padding + the "
+           f"digits of base {need - 1}) for task={config.task!r}")
   _require(m.get("saturation_form", "mean") in model_lib.SATURATION_FORMS,
            f"model.saturation_form={m.get('saturation_form')!r}; allowed: "
            f"{model_lib.SATURATION_FORMS}")

@@ -36,9 +36,10 @@ def final_key(seed: int) -> jax.Array:
   return jax.random.fold_in(jax.random.key(int(seed)), _FINAL_SALT)
 
 
-def error_counts(logits: jax.Array, targets: jax.Array) -> dict[str, jax.Array]:
-  """Wrong / total non-padding digits and wrong / total sequences (sums)."""
-  mask = targets > 0
+def error_counts(logits: jax.Array, targets: jax.Array, mask=None) -> dict[str, jax.Array]:
+  """Wrong / total scored digits and wrong / total sequences (sums); ``mask`` = the scored
+  positions (default: the non-padding targets)."""
+  mask = targets > 0 if mask is None else mask
   wrong = (jnp.argmax(logits, -1) != targets) & mask
   seq_wrong = jnp.any(wrong, axis=-1)
   has_any = jnp.any(mask, axis=-1)
@@ -105,7 +106,10 @@ def evaluate_length(key: jax.Array, params, active_sets, mcfg, eval_cfg,
     inputs, targets = make(jax.random.fold_in(key, i))
     take = min(chunk, num_examples - done)
     logits = predict_logits(params, inputs, mcfg, active_sets, (inputs > 0) | (targets > 0))
-    counts = error_counts(logits[:take], targets[:take])
+    if model_lib.stripped(mcfg):
+      targets = tasks_lib.strip_high_zeros(targets)
+    counts = error_counts(logits[:take], targets[:take],
+                          model_lib.score_mask(inputs, targets, mcfg)[:take])
     totals = counts if totals is None else jax.tree.map(jnp.add, totals, counts)
     done += take
     i += 1

@@ -51,6 +51,24 @@ SATURATION_FORMS = ("mean", "dngpu")
 # "hard_tanh": DNGPU (one-hot, 1x1 conv = an embedding row plus bias, hard tanh with
 # saturation cost, dropout at the candidate-dropout rate).
 INPUT_LAYERS = ("embed_tanh_conv", "hard_tanh")
+# The targets the output layer predicts (``model.targets``): "zero_extended" (every
+# result digit over the example's positions, high zeros included; scored on them) or
+# "stripped" (DNGPU: the result's high zeros are padding, class 0, and every position
+# of the row is scored, padding included).
+TARGET_FORMS = ("zero_extended", "stripped")
+
+
+def stripped(cfg) -> bool:
+  return cfg.get("targets", "zero_extended") == "stripped"
+
+
+def score_mask(inputs: jax.Array, targets: jax.Array, cfg) -> jax.Array:
+  """bool ``[B, n]``: the positions an evaluation scores. Zero-extended targets: the
+  target's digits. Stripped targets: every position of the example (padding classes
+  included), so a prediction is right only if it also ends where the result ends."""
+  if stripped(cfg):
+    return (inputs > 0) | (targets > 0)
+  return targets > 0
 
 
 # ----------------------------------------------------------------------------
@@ -138,9 +156,10 @@ def init_params(key: jax.Array, cfg) -> dict:
     in_w, in_b   [maps, maps], [maps]  1x1 conv after tanh(embedding)
     gate_w       [S, J, K, 2*maps]   gate_b [S, J, 2*maps] (update, reset biases)
     cand_w       [S, J, K, maps]     cand_b [S, J, maps]
-    out_w, out_b [maps, vocab], [vocab]
+    out_w, out_b [maps, V], [V]       V = output_classes (0: vocab; DNGPU: base + 1)
   """
   m, v = int(cfg.num_maps), int(cfg.vocab_size)
+  v_out = int(cfg.get("output_classes", 0)) or v
   s, j = int(cfg.num_sets), int(cfg.cgrus_per_step)
   kn, kh = _kernel_dims(cfg)
   k = kn * kh * m
@@ -162,8 +181,8 @@ def init_params(key: jax.Array, cfg) -> dict:
           jnp.full((s, j, m), float(cfg.reset_gate_bias), jnp.float32)], axis=-1),
       "cand_w": uniform(keys[3], (s, j, k, m), k),
       "cand_b": jnp.zeros((s, j, m), jnp.float32),
-      "out_w": uniform(keys[4], (m, v), m),
-      "out_b": jnp.zeros((v,), jnp.float32),
+      "out_w": uniform(keys[4], (m, v_out), m),
+      "out_b": jnp.zeros((v_out,), jnp.float32),
   }
 
 
@@ -268,8 +287,8 @@ def _make_step_fn(cfg, mask, n_static, active_sets, rng, train, step_counts=None
     if step_counts is not None:
       live = (t < step_counts)
       s = jnp.where(live[:, None, None, None], s, s_in)
-      # Saturation cost as if each example stopped at its own depth.
-      sat_total = sat_total * live.astype(s.dtype)
+      if sat_mask is not None:   # the cost as if each example stopped at its own depth
+        sat_total = sat_total * live.astype(s.dtype)
     return s, sat_total
 
   return step

@@ -20,7 +20,8 @@ runs) and records the first step at which it meets each of two bars:
 Checks use ``train.eval_params`` (the parameter average when the recipe keeps one) and
 draw their examples from ``evaluate.check_key(seed)`` folded with the step, so no two
 checks share examples. A seed stops when it has met both bars, or at its step or time
-budget. Everything a check saw is kept in the seed's record.
+budget (``Budget.stop_on="ours"``: once it has met ours). Everything a check saw is kept
+in the seed's record.
 """
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ from neuralgpu import evaluate as evaluate_lib
 from neuralgpu import train as train_lib
 
 BARS = ("ours", "dngpu")
+STOP_ON = ("both", "ours")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,8 +76,13 @@ class Budget:
   max_steps: int
   check_every: int = 500
   max_seconds: float = 1200.0   # per seed: training, compile and checks
+  # "both": a seed trains until it has met both bars; "ours": until it has met ours (its
+  # DNGPU-bar step is then the one met by that point, if any).
+  stop_on: str = "both"
 
   def validate(self) -> None:
+    if self.stop_on not in STOP_ON:
+      raise ValueError(f"stop_on={self.stop_on!r}; allowed: {STOP_ON}")
     if int(self.max_steps) < 1:
       raise ValueError(f"max_steps={self.max_steps} must be >= 1")
     if int(self.check_every) < 1 or int(self.check_every) > int(self.max_steps):
@@ -198,6 +205,9 @@ def run_seed(cfg, seed: int, task, budget: Budget, bars: Bars, *,
       log({"seed": int(seed), **_brief(entry), "first": dict(first)})
     if all(v is not None for v in first.values()):
       stop = "both_bars"
+      break
+    if budget.stop_on == "ours" and first["ours"] is not None:
+      stop = "ours_bar"
       break
     if time.time() - t_wall >= float(budget.max_seconds):
       stop = "max_seconds"

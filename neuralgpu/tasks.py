@@ -768,6 +768,28 @@ def decode_example(task: Task | str, inputs_row, targets_row=None):
   return a, b, y
 
 
+TARGET_FORMS = ("zero_extended", "stripped")
+
+
+def strip_high_zeros(targets: jax.Array) -> jax.Array:
+  """DNGPU's target form (Freivalds & Liepins 2017; their data generator): the result's
+  high zero digits become padding (symbol 0), keeping at least its lowest digit, so
+  the target is the number's own digits followed by padding. Jittable, ``[B, n]``."""
+  targets = jnp.asarray(targets)
+  idx = jnp.arange(targets.shape[-1])
+  top = jnp.max(jnp.where(targets > 1, idx, 0), axis=-1, keepdims=True)  # symbol 1 = digit 0
+  return jnp.where((idx <= top) & (targets > 0), targets, 0)
+
+
+def decode_stripped(task: Task | str, row) -> int:
+  """The integer of a stripped target (or prediction) row: digits up to the first
+  padding symbol; ValueError if a digit follows padding or a symbol is not a digit."""
+  task = get_task(task)
+  row = np.asarray(row)
+  n = _prefix_length(row, "stripped row")
+  return digits_to_int(_symbols_to_digits(row[:n], task.base, "stripped row"), task.base)
+
+
 def decode_answer(task: Task | str, predicted_symbols_row,
                   length: int | None = None) -> int:
   """Integer from predicted symbols (little-endian digits).

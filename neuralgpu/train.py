@@ -238,7 +238,15 @@ def init_state(key: jax.Array, cfg, num_tasks: int) -> TrainState:
       saturation=saturation_init(cfg) if saturation_adaptive(cfg) else None)
 
 
-def make_batch_for(key, tasks, task_idx, lengths, bucket, mode, set_key=None, set_size=0):
+def make_batch_for(key, tasks, task_idx, lengths, bucket, mode, set_key=None, set_size=0,
+                   strip=False):
+  """The batch of ``_make_batch_for``, with the result's high zeros made padding when
+  ``strip`` (``model.targets="stripped"``)."""
+  x, y = _make_batch_for(key, tasks, task_idx, lengths, bucket, mode, set_key, set_size)
+  return (x, tasks_lib.strip_high_zeros(y)) if strip else (x, y)
+
+
+def _make_batch_for(key, tasks, task_idx, lengths, bucket, mode, set_key=None, set_size=0):
   """Generates a batch of the (dynamically) chosen task.
 
   With ``set_size`` > 0 (``curriculum.train_set_size``; one task only) the batch is
@@ -283,7 +291,8 @@ def _bins_batch(key, cfg, tasks, task_idx, cur, width=None, set_key=None):
     lengths = curriculum_lib.fill_lengths(k_len, int(cfg.batch_size), cur, cfg, b,
                                           tasks[-1].base)
     inputs, targets = make_batch_for(k_data, tasks, task_idx, lengths, b, cfg.operand_mode,
-                                     set_key, train_set_size(cfg))
+                                     set_key, train_set_size(cfg),
+                                     model_lib.stripped(cfg.model))
     if width:  # the same examples, padded (both forms see identical data)
       pad = ((0, 0), (0, int(width) - b))
       inputs, targets = jnp.pad(inputs, pad), jnp.pad(targets, pad)
@@ -335,6 +344,7 @@ def make_train_step(cfg, tasks: tuple, bucket: int, mcfg=None) -> Callable[[Trai
   decay_on_ce = cfg.optim.get("lr_decay_on", "loss") == "ce"
   set_size = train_set_size(cfg)
   base = int(tasks[-1].base)
+  strip = model_lib.stripped(mcfg)
   ema = ema_decay(cfg)
   all_bins = cu.bucket_mode == "all"
   form = all_bins_form(cfg) if all_bins else None
@@ -344,7 +354,12 @@ def make_train_step(cfg, tasks: tuple, bucket: int, mcfg=None) -> Callable[[Trai
     logits, sat = model_lib.apply(params, inputs, mcfg, active_sets=relax.active_sets,
                                   rng=rng, train=True, positions=(inputs > 0) | (targets > 0),
                                   step_counts=step_counts, widths=widths)
-    mask = (targets > 0).astype(jnp.float32)
+    if strip:   # DNGPU: the CE at every position of the row (own width), padding included
+      width = inputs.shape[1] if widths is None else widths[:, None]
+      mask = (jnp.arange(inputs.shape[1])[None, :] < width).astype(jnp.float32)
+      mask = jnp.broadcast_to(mask, targets.shape)
+    else:
+      mask = (targets > 0).astype(jnp.float32)
     ce = optax.softmax_cross_entropy_with_integer_labels(logits, targets)
     return jnp.sum(ce * mask, -1), jnp.sum(mask, -1), logits, sat
 
@@ -357,7 +372,7 @@ def make_train_step(cfg, tasks: tuple, bucket: int, mcfg=None) -> Callable[[Trai
   def loss_fn(params, inputs, targets, relax, rng, sat_weight):
     ce_sum, count, logits, sat = forward(params, inputs, targets, relax, rng)
     ce = jnp.sum(ce_sum) / jnp.maximum(jnp.sum(count), 1.0)
-    return regularised(params, ce, sat, relax, sat_weight), (ce, sat, [(logits, targets)])
+    return regularised(params, ce, sat, relax, sat_weight), (ce, sat, [(logits, targets, inputs)])
 
   def loss_fn_bins(params, bins, relax, rng, sat_weight):
     nb = len(bins)
@@ -375,14 +390,14 @@ def make_train_step(cfg, tasks: tuple, bucket: int, mcfg=None) -> Callable[[Trai
       ce_bins = (jnp.sum(ce_sum.reshape(nb, -1), -1)
                  / jnp.maximum(jnp.sum(count.reshape(nb, -1), -1), 1.0))
       ce = jnp.mean(ce_bins)
-      return regularised(params, ce, sat, relax, sat_weight), (ce, sat, [(logits, targets)])
+      return regularised(params, ce, sat, relax, sat_weight), (ce, sat, [(logits, targets, inputs)])
     ces, sats, outs = [], [], []
     for i, (inputs, targets, _, _) in enumerate(bins):
       ce_sum, count, logits, sat = forward(params, inputs, targets, relax,
                                            jax.random.fold_in(rng, i))
       ces.append(jnp.sum(ce_sum) / jnp.maximum(jnp.sum(count), 1.0))
       sats.append(sat)
-      outs.append((logits, targets))
+      outs.append((logits, targets, inputs))
     ce = sum(ces) / nb
     sat = sum(sats) / nb
     return regularised(params, ce, sat, relax, sat_weight), (ce, sat, outs)
@@ -409,7 +424,7 @@ def make_train_step(cfg, tasks: tuple, bucket: int, mcfg=None) -> Callable[[Trai
                                               is_long, cfg, bucket, base)
       lengths = jnp.minimum(lengths, bucket)
       inputs, targets = make_batch_for(k_data, tasks, task_idx, lengths, bucket,
-                                       cfg.operand_mode, set_key, set_size)
+                                       cfg.operand_mode, set_key, set_size, strip)
       (loss, (ce, sat, outs)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
           state.params, inputs, targets, state.relax, k_drop, sat_weight)
     if noise > 0:
@@ -421,8 +436,8 @@ def make_train_step(cfg, tasks: tuple, bucket: int, mcfg=None) -> Callable[[Trai
 
     digit_wrong = digit_total = 0.0
     seq_wrongs = []
-    for logits, targets in outs:
-      mask = targets > 0
+    for logits, targets, inputs in outs:
+      mask = model_lib.score_mask(inputs, targets, mcfg)
       wrong = (jnp.argmax(logits, -1) != targets) & mask
       digit_wrong = digit_wrong + jnp.sum(wrong)
       digit_total = digit_total + jnp.sum(mask)

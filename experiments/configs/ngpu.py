@@ -178,11 +178,22 @@ def dngpu_exact(c: ml_collections.ConfigDict) -> None:
 
 def dngpu_exact_task(c: ml_collections.ConfigDict) -> None:
   """DNGPU's per-task settings: 48 maps and dropout 0.5 for badd; 96 maps and dropout
-  0.1 (their keep probability 0.9) for bmul; lr 0.01 x 48 / maps."""
+  0.1 (their keep probability 0.9) for bmul; lr 0.01 x 48 / maps; stripped targets over
+  base + 1 output classes."""
   if c.task == "bmul":
     c.model.num_maps = 96
     c.model.candidate_dropout = 0.1
   c.optim.lr = 0.01 * 48 / int(c.model.num_maps)
+  strip_targets(c)
+
+
+def strip_targets(c: ml_collections.ConfigDict) -> None:
+  """DNGPU's targets: high zeros as padding, every position scored, and an output layer
+  over padding + the task's digits only (3 classes for binary)."""
+  from neuralgpu import tasks as tasks_lib
+  c.model.targets = "stripped"
+  c.model.output_classes = 1 + max(tasks_lib.get_task(t).base
+                                   for t in config_lib.task_names(c))
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:

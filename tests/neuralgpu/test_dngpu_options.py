@@ -335,3 +335,66 @@ def test_old_workdir_configs_resume_under_added_defaults(tmp_path):
   c.optim.lr_decay_on = "ce"
   with pytest.raises(ValueError, match="lr_decay_on"):
     ckpt_lib.check_workdir_config(str(tmp_path), c, added_defaults=config_lib.ADDED_DEFAULTS)
+
+
+# ---------------------------------------------------------------------------
+# Stripped targets with a small output vocabulary.
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("base", list(range(2, 17)))
+def test_stripped_targets_decode_to_the_integers(base):
+  """Every base: the stripped row holds the result's digits (no high zeros, the number 0
+  as one digit) followed by padding, and decodes to the Python-integer answer."""
+  rng = np.random.default_rng(base)
+  for kind in ("add", "mul"):
+    task = tasks_lib.get_task(f"{kind}{base}")
+    cases = [(0, 0), (1, 0), (base - 1, 1), (base ** 3 - 1, base ** 3 - 1)]
+    cases += [(int(rng.integers(0, base ** 4)), int(rng.integers(0, base ** 4)))
+              for _ in range(20)]
+    rows = [tasks_lib.encode_example(task, a, b, length=11) for a, b in cases]
+    targets = jnp.asarray(np.stack([t for _, t in rows]))
+    stripped = np.asarray(tasks_lib.strip_high_zeros(targets))
+    for (a, b), row in zip(cases, stripped):
+      want = a + b if kind == "add" else a * b
+      assert tasks_lib.decode_stripped(task, row) == want
+      n_digits = max(1, len(tasks_lib.int_to_digits(want, base)))
+      assert np.all(row[:n_digits] > 0) and np.all(row[n_digits:] == 0)
+
+
+def test_stripped_targets_train_and_score_every_position():
+  c = ngpu.get_config("variant=smoke")
+  ngpu.strip_targets(c)
+  assert c.model.output_classes == 3
+  config_lib.validate(c)
+  st = train.init_state(jax.random.key(0), c, 1)
+  assert st.params["out_w"].shape[-1] == 3
+  st = jax.jit(train.make_train_step(c, (BADD,), 9))(st)
+  # Training metrics score every example position (9 per example in bin 9, 4 examples).
+  assert float(st.metrics["digit_total"]) == 4 * 9
+  # Evaluation: a prediction is right only if it ends where the result ends.
+  mcfg = train.resolve_model_config(c)
+  inputs = jnp.asarray([tasks_lib.encode_example(BADD, 1, 0, length=5)[0]])
+  targets = tasks_lib.strip_high_zeros(
+      jnp.asarray([tasks_lib.encode_example(BADD, 1, 0, length=5)[1]]))
+  np.testing.assert_array_equal(targets, [[2, 0, 0, 0, 0]])
+  good = jax.nn.one_hot(jnp.asarray([[2, 0, 0, 0, 0]]), 3)
+  zero_ext = jax.nn.one_hot(jnp.asarray([[2, 1, 1, 1, 1]]), 3)  # right digits, no end
+  mask = model_lib.score_mask(inputs, targets, mcfg)
+  from neuralgpu import evaluate
+  assert float(evaluate.error_counts(good, targets, mask)["seq_wrong"]) == 0
+  assert float(evaluate.error_counts(zero_ext, targets, mask)["digit_wrong"]) == 4
+
+
+def test_stripped_target_options_are_checked():
+  c = ngpu.get_config("variant=smoke")
+  c.model.targets = "stripped"
+  c.model.output_classes = 2
+  with pytest.raises(ValueError, match="output_classes=2"):
+    config_lib.validate(c)
+  c.model.output_classes = 0
+  c.model.targets = "trimmed"
+  with pytest.raises(ValueError, match="'trimmed'"):
+    config_lib.validate(c)
+  c = ngpu.get_config("variant=smoke,task=copy")
+  c.model.targets = "stripped"
+  with pytest.raises(ValueError, match="arithmetic"):
+    config_lib.validate(c)

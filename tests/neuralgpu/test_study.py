@@ -1,0 +1,158 @@
+"""The seed-success study: the bars' bookkeeping (with scripted check results), a tiny
+real run, the study file guard and the rendered table and plot."""
+import importlib.util
+import json
+import os
+
+import jax
+import pytest
+
+from experiments.configs import ngpu
+from neuralgpu import logging_utils
+from neuralgpu import study
+from neuralgpu import tasks as tasks_lib
+
+_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_spec = importlib.util.spec_from_file_location(
+    "seed_study", os.path.join(_ROOT, "experiments", "seed_study.py"))
+seed_study = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(seed_study)
+
+BADD = tasks_lib.get_task("badd")
+TINY_BARS = study.Bars(ours_lengths=(15,), ours_examples=(6,), screen_examples=2, confirm=2,
+                       dngpu_lengths=(15, 21), dngpu_examples=(2, 1), dngpu_long_every=4)
+
+
+def _smoke():
+  return ngpu.get_config("variant=smoke")
+
+
+def test_bars_and_budget_validate():
+  with pytest.raises(ValueError, match="ours_lengths"):
+    study.Bars(ours_lengths=(201,), ours_examples=(1, 2)).validate()
+  with pytest.raises(ValueError, match="confirm=0"):
+    study.Bars(confirm=0).validate()
+  with pytest.raises(ValueError, match="dngpu_max_digit_error=1.5"):
+    study.Bars(dngpu_max_digit_error=1.5).validate()
+  with pytest.raises(ValueError, match="check_every=50"):
+    study.Budget(max_steps=10, check_every=50).validate()
+  with pytest.raises(ValueError, match="max_steps=0"):
+    study.Budget(max_steps=0).validate()
+
+
+def test_run_seed_bookkeeping_with_scripted_checks(monkeypatch):
+  """Ours needs two passing checks in a row; DNGPU's long length waits for the short one
+  and for dngpu_long_every steps; the seed stops once both bars are met."""
+  # Per check (every 2 steps): does length 15 pass ours (all examples right) and
+  # DNGPU's (digit error < 1%)? Does 21 pass DNGPU's?
+  script = {2: (False, True, False), 4: (True, True, False), 6: (False, True, True),
+            8: (True, True, True), 10: (True, True, True), 12: (True, True, True)}
+  calls = []
+
+  def fake_eval(key, params, active_sets, mcfg, eval_cfg, task, n, count, mode="uniform"):
+    step = fake_eval.step
+    ours15, dngpu15, dngpu21 = script[step]
+    calls.append((step, n, count))
+    if n == 9:        # the training-length screen
+      ok = True
+    elif n == 21:
+      ok = dngpu21
+    else:
+      ok = ours15 if fake_eval.phase == "ours" else dngpu15
+    return {"length": n, "examples": count, "digit_error": 0.0 if ok else 0.5,
+            "seq_error": 0.0 if ok else 1.0, "seq_wrong": 0 if ok else count}
+
+  real_ours, real_dngpu = study.ours_check, study.dngpu_check
+
+  def ours(*a, **k):
+    fake_eval.phase = "ours"
+    return real_ours(*a, **k)
+
+  def dngpu(*a, **k):
+    fake_eval.phase = "dngpu"
+    return real_dngpu(*a, **k)
+
+  monkeypatch.setattr(study.evaluate_lib, "evaluate_length", fake_eval)
+  monkeypatch.setattr(study, "ours_check", ours)
+  monkeypatch.setattr(study, "dngpu_check", dngpu)
+  real_train_step = study.train_lib.StepCache.__call__
+
+  def counting(self, bucket):
+    fn = real_train_step(self, bucket)
+
+    def wrapped(state):
+      out = fn(state)
+      fake_eval.step = int(out.step)
+      return out
+    return wrapped
+
+  monkeypatch.setattr(study.train_lib.StepCache, "__call__", counting)
+  rec = study.run_seed(_smoke(), 0, BADD, study.Budget(max_steps=12, check_every=2), TINY_BARS)
+  # ours: pass at 4, fail at 6, pass at 8 and 10 -> met at 10 (second in a row).
+  # dngpu: 15 passes from 2; long length due at 2 (fails), next allowed at 6 (passes).
+  assert rec["first_step"] == {"ours": 10, "dngpu": 6}
+  assert rec["stop"] == "both_bars" and rec["steps"] == 10
+  long_checks = sorted({s for s, n, _ in calls if n == 21})
+  assert long_checks == [2, 6]
+  # A passing ours check saw exactly the bar's examples at 15 (2 screened + 4 more).
+  assert [c for s, n, c in calls if s == 8 and n == 15] == [2, 4]
+
+
+def test_run_seed_trains_and_records_for_real():
+  rec = study.run_seed(_smoke(), 3, BADD, study.Budget(max_steps=4, check_every=2),
+                       TINY_BARS)
+  assert rec["steps"] == 4 and len(rec["checks"]) == 2 and rec["stop"] == "max_steps"
+  assert rec["first_step"] == {"ours": None, "dngpu": None}   # 4 steps learn nothing
+  assert rec["examples_per_step"] == 4 and rec["train_s"] > 0
+  s = study.summarize([rec, {**rec, "seed": 4, "first_step": {"ours": 2, "dngpu": None}}], 4)
+  assert s["ours"] == {"solved": 1, "median_steps": 2.0, "max_steps": 2}
+  assert s["dngpu"]["solved"] == 0
+  curve = study.solved_fraction_curve([rec, {**rec, "first_step": {"ours": 2, "dngpu": 4}}],
+                                      "ours", [0, 2, 4])
+  assert curve == [0.0, 0.5, 0.5]
+
+
+def test_study_file_guard_and_render(tmp_path):
+  budget = study.Budget(max_steps=4, check_every=2)
+  cfg = _smoke()
+  header = seed_study._header("badd", "default", cfg, budget, TINY_BARS)
+  data = seed_study.load_or_new(str(tmp_path / "x.json"), header)
+  assert data["records"] == []
+  rec = {"seed": 0, "first_step": {"ours": 2, "dngpu": None}, "steps": 4, "train_s": 1.0,
+         "wall_s": 2.0, "examples_per_step": 16, "checks": []}
+  data["records"].append(rec)
+  seed_study.write_json(str(tmp_path / "x.json"), data)
+  assert seed_study.load_or_new(str(tmp_path / "x.json"), header)["records"] == [rec]
+  other = seed_study._header("badd", "default", cfg, study.Budget(max_steps=8), TINY_BARS)
+  with pytest.raises(ValueError, match="another budget"):
+    seed_study.load_or_new(str(tmp_path / "x.json"), other)
+  (tmp_path / "bad.json").write_text("[1, 2]")
+  with pytest.raises(ValueError, match="not a study file"):
+    seed_study.load_or_new(str(tmp_path / "bad.json"), header)
+  os.remove(tmp_path / "bad.json")
+  text = seed_study.render(str(tmp_path))
+  assert "| badd | `default` | 1 | 1/1 | 2 / 2 | 0/1 |" in text
+  assert (tmp_path / "README.md").exists() and (tmp_path / "solved_fraction.png").stat().st_size > 0
+  with pytest.raises(ValueError, match="length:examples"):
+    seed_study.parse_pairs(["201"], "ours")
+
+
+def test_progress_bar_runs_towards_the_time_budget():
+  c = _smoke()
+  c.num_train_steps = 50_000
+  c.max_train_minutes = 20.0
+  c.progress_bar = False
+  bar = logging_utils.progress(c, 0, elapsed_s=60.0)     # one minute used (compile)
+  now = [1000.0]
+  bar._time, bar._t0 = (lambda: now[0]), 1000.0 - 60.0
+  assert bar._fraction(0) == 50                          # 1 of 20 min = 5.0%
+  now[0] += 540.0                                        # 10 min in all, 1000 steps
+  assert bar._fraction(1000) == 500
+  c.max_train_minutes = 0.0                              # no time budget: steps only
+  assert logging_utils.progress(c, 0)._fraction(25_000) == 500
+
+
+def test_stop_on_must_be_known():
+  with pytest.raises(ValueError, match="stop_on='never'"):
+    study.Budget(max_steps=10, stop_on="never").validate()
+  study.Budget(max_steps=10, stop_on="ours").validate()
