@@ -13,7 +13,9 @@ Per recipe the study writes ``<out_dir>/<task>__<recipe>.json`` after every seed
 rerun with the same budget and bars skips the seeds already recorded, so an
 interrupted study resumes; a file of another budget, bars or config is refused), then
 renders every JSON file of ``out_dir`` into ``<out_dir>/README.md`` and
-``<out_dir>/solved_fraction.png`` (``--render_only`` does just that).
+``<out_dir>/solved_fraction.png`` (``--render_only`` does just that). Seeds of one recipe
+run in several processes (other ``--first_seed``, other ``--out_dir``) join with
+``--merge=<their files>``.
 """
 import json
 import os
@@ -51,6 +53,9 @@ def define_flags():
                     "met by that step).")
   flags.DEFINE_string("out_dir", "results/seed_study", "Output folder.")
   flags.DEFINE_bool("render_only", False, "Only render out_dir's JSON files.")
+  flags.DEFINE_list("merge", [], "Study files (e.g. the same recipe's other seeds, run "
+                    "in another process with another --out_dir) whose records join the "
+                    "file of the same name in out_dir; their settings must match.")
 
 
 def parse_pairs(items, what):
@@ -122,6 +127,29 @@ def run_recipe(task_name, recipe, seeds, budget, bars, out_dir, echo=print) -> d
     echo(json.dumps({"recipe": recipe, "seed": seed, "first_step": rec["first_step"],
                      "steps": rec["steps"], "wall_s": rec["wall_s"]}))
   return data
+
+
+def merge_into(out_dir: str, paths) -> list[str]:
+  """Adds each file's records (seeds not yet there) to ``out_dir``'s file of that name."""
+  from neuralgpu import study
+  done = []
+  for src in paths:
+    with open(src) as f:
+      other = json.load(f)
+    if not isinstance(other, dict) or "records" not in other:
+      raise ValueError(f"{src} is not a study file")
+    dst = os.path.join(out_dir, os.path.basename(src))
+    if os.path.abspath(dst) == os.path.abspath(src):
+      raise ValueError(f"--merge={src} is the destination itself")
+    header = {k: other[k] for k in ("task", "recipe", "budget", "bars", "config")}
+    data = load_or_new(dst, header)
+    have = {r["seed"] for r in data["records"]}
+    data["records"] += [r for r in other["records"] if r["seed"] not in have]
+    data["records"].sort(key=lambda r: r["seed"])
+    data["summary"] = study.summarize(data["records"], data["budget"]["max_steps"])
+    write_json(dst, data)
+    done.append(dst)
+  return done
 
 
 def load_all(out_dir: str) -> list[dict]:
@@ -208,7 +236,9 @@ def main(argv):
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   try:
     os.makedirs(FLAGS.out_dir, exist_ok=True)
-    if FLAGS.render_only:
+    if FLAGS.merge:
+      print("merged into", merge_into(FLAGS.out_dir, FLAGS.merge))
+    if FLAGS.render_only or FLAGS.merge:
       print(render(FLAGS.out_dir))
       return
     if FLAGS.task not in TASKS:

@@ -155,4 +155,22 @@ def test_progress_bar_runs_towards_the_time_budget():
 def test_stop_on_must_be_known():
   with pytest.raises(ValueError, match="stop_on='never'"):
     study.Budget(max_steps=10, stop_on="never").validate()
-  study.Budget(max_steps=10, stop_on="ours").validate()
+  study.Budget(max_steps=10, check_every=5, stop_on="ours").validate()
+
+
+def test_merge_joins_seeds_of_the_same_setting(tmp_path):
+  budget = study.Budget(max_steps=4, check_every=2)
+  header = seed_study._header("badd", "default", _smoke(), budget, TINY_BARS)
+  rec = lambda seed: {"seed": seed, "first_step": {"ours": None, "dngpu": None}, "steps": 4,
+                      "train_s": 1.0, "wall_s": 2.0, "examples_per_step": 4, "checks": []}
+  (tmp_path / "a").mkdir()
+  (tmp_path / "b").mkdir()
+  seed_study.write_json(str(tmp_path / "a" / "x.json"), {**header, "records": [rec(0)]})
+  seed_study.write_json(str(tmp_path / "b" / "x.json"), {**header, "records": [rec(1), rec(0)]})
+  seed_study.merge_into(str(tmp_path / "a"), [str(tmp_path / "b" / "x.json")])
+  merged = seed_study.load_or_new(str(tmp_path / "a" / "x.json"), header)
+  assert [r["seed"] for r in merged["records"]] == [0, 1]
+  other = seed_study._header("badd", "default", _smoke(), study.Budget(max_steps=6), TINY_BARS)
+  seed_study.write_json(str(tmp_path / "b" / "x.json"), {**other, "records": [rec(2)]})
+  with pytest.raises(ValueError, match="another budget"):
+    seed_study.merge_into(str(tmp_path / "a"), [str(tmp_path / "b" / "x.json")])
