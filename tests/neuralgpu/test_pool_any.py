@@ -67,3 +67,23 @@ def test_any_stop_evaluates_the_solved_seed_and_restore_loads_it(tmp_path, monke
   with pytest.raises(ValueError, match="seed_index=5"):
     restore.load(wd, seed_index=5)
   chex.assert_trees_all_equal_shapes(state.params, other.params)
+
+
+def test_pool_with_the_adaptive_saturation_weight_trains_and_resumes(tmp_path):
+  """The main job's recipe in a pool: each seed adapts its own weight; a resumed pool
+  continues from the checkpointed weights."""
+  c = ngpu.get_config("variant=smoke,seeds=2")
+  ngpu.adaptive_saturation(c)
+  c.optim.saturation_adapt_every = 2
+  c.optim.saturation_max = 1.0      # no cap, so the adapted weight moves off its start
+  c.num_train_steps = 4
+  c.eval.stop_when_solved = False
+  wd = str(tmp_path / "p")
+  pool.train_pool(c, wd)
+  cfg, _, st, step = restore.load(wd, 1)
+  assert step == 4 and st.saturation is not None
+  assert float(st.saturation.weight) != pytest.approx(1e-3)    # adapted at steps 2 and 4
+  c.num_train_steps = 6
+  pool.train_pool(c, wd)
+  _, _, st6, step6 = restore.load(wd, 1)
+  assert step6 == 6 and int(st6.saturation.count) == 0
