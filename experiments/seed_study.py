@@ -183,9 +183,9 @@ def render(out_dir: str) -> str:
       "(every check's numbers); rendered by `python experiments/seed_study.py "
       "--render_only --out_dir=<this folder>`.", "",
       "| task | recipe | seeds | ours solved | ours median / max steps | dngpu solved | "
-      "dngpu median / max steps | step budget | examples/step | seed-steps/s | "
-      "max seed wall (s) | total wall (min) |",
-      "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+      "dngpu median / max steps | step budget | seed stops at | dngpu bar | examples/step | "
+      "seed-steps/s | max seed wall (s) | total wall (min) |",
+      "|---|---|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---:|---:|"]
   for d in studies:
     s = study.summarize(d["records"], d["budget"]["max_steps"])
     o, g = s["ours"], s["dngpu"]
@@ -193,19 +193,23 @@ def render(out_dir: str) -> str:
         f"| {d['task']} | `{d['recipe']}` | {s['seeds']} | {o['solved']}/{s['seeds']} | "
         f"{_fmt(o['median_steps'])} / {_fmt(o['max_steps'])} | {g['solved']}/{s['seeds']} | "
         f"{_fmt(g['median_steps'])} / {_fmt(g['max_steps'])} | {s['max_steps']} | "
-        f"{s['examples_per_step']} | {s['seed_steps_per_s']:.1f} | "
+        f"{'both bars' if d['budget'].get('stop_on', 'both') == 'both' else 'our bar'} | "
+        f"{_bar_text(d['bars'])} | {s['examples_per_step']} | {s['seed_steps_per_s']:.1f} | "
         f"{s['max_seed_wall_s']:.0f} | {s['wall_s'] / 60:.1f} |")
-  if studies:
-    b = studies[0]["bars"]
-    lines += ["", f"Bars of the first row: ours {list(zip(b['ours_lengths'], b['ours_examples']))}"
-              f" x {b['confirm']} checks; dngpu {list(zip(b['dngpu_lengths'], b['dngpu_examples']))}"
-              f" (long length at most every {b['dngpu_long_every']} steps)."]
+  lines += ["", "dngpu bar: length:examples, the last length at most every N steps once the "
+            "others pass. A row whose seeds stop at our bar counts DNGPU's bar only if it "
+            "was met by then."]
   text = "\n".join(lines) + "\n"
   with open(os.path.join(out_dir, "README.md"), "w") as f:
     f.write(text)
   if studies:
     plot(studies, os.path.join(out_dir, "solved_fraction.png"))
   return text
+
+
+def _bar_text(b: dict) -> str:
+  pairs = ", ".join(f"{n}:{k}" for n, k in zip(b["dngpu_lengths"], b["dngpu_examples"]))
+  return f"{pairs} / {b['dngpu_long_every']}"
 
 
 def plot(studies, path: str) -> None:

@@ -137,8 +137,8 @@ def test_main_job_config_restarts_and_its_bad_values():
   assert c.pool.confirm_checks == 2 and c.pool.on_probe_fail == "stop"
   pool.validate_pool(c)
   assert ngpu.get_config("variant=dngpu_short,restart=0").pool.restart_after == 0
-  main = ngpu.get_config()          # the main job: 4 seeds, no probe, two checks in a row
-  assert main.pool.restart_after == 0 and main.pool.confirm_checks == 2
+  main = ngpu.get_config()          # the main job: 4 seeds, no probe, three checks in a row
+  assert main.pool.restart_after == 0 and main.pool.confirm_checks == 3
   pool.validate_pool(main)
   assert ngpu.get_config("variant=smoke,seeds=2,restart=30").pool.restart_after == 30
   assert ngpu.get_config("variant=smoke,seeds=2").pool.restart_after == 0

@@ -131,7 +131,7 @@ def test_study_file_guard_and_render(tmp_path):
     seed_study.load_or_new(str(tmp_path / "bad.json"), header)
   os.remove(tmp_path / "bad.json")
   text = seed_study.render(str(tmp_path))
-  assert "| badd | `default` | 1 | 1/1 | 2 / 2 | 0/1 |" in text
+  assert "| badd | `default` | 1 | 1/1 | 2 / 2 | 0/1 | - / - | 4 | both bars | 15:2, 21:1 / 4 |" in text
   assert (tmp_path / "README.md").exists() and (tmp_path / "solved_fraction.png").stat().st_size > 0
   with pytest.raises(ValueError, match="length:examples"):
     seed_study.parse_pairs(["201"], "ours")
