@@ -145,6 +145,8 @@ def default_config() -> ml_collections.ConfigDict:
   e.stop_when_solved = True   # stop once every eval length has 0 sequence errors
   e.solve_lengths = (201, 401)
   e.screen_examples = 64      # a solve check screens this many before the full count
+  e.check_examples = ()       # pools: examples per solve length in a check (empty = the
+                              # eval.examples of those lengths, as the final table)
 
   c.log_every = 100
   c.checkpoint_every = 1000
@@ -304,6 +306,10 @@ def validate(config) -> None:
   _require(all(int(k) >= 1 for k in e.examples), f"eval.examples={e.examples} must all be >= 1")
   _require(set(int(n) for n in e.solve_lengths) <= set(int(n) for n in e.lengths),
            f"eval.solve_lengths={e.solve_lengths} must be a subset of eval.lengths={e.lengths}")
+  ce = tuple(e.get("check_examples", ()) or ())
+  _require(not ce or (len(ce) == len(e.solve_lengths) and all(int(k) >= 1 for k in ce)),
+           f"eval.check_examples={ce} must be empty or one count >= 1 per solve length "
+           f"{tuple(e.solve_lengths)}")
   _require(int(e.screen_examples) >= 1,
            f"eval.screen_examples={e.screen_examples} must be >= 1")
   _require(int(e.chunk_size) >= 1, f"eval.chunk_size={e.chunk_size} must be >= 1")

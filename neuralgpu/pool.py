@@ -385,7 +385,12 @@ def seed_solve_check(key, ts_host, mcfg, cfg, task) -> dict:
   """
   lengths = [int(n) for n in cfg.eval.lengths]
   screen = int(cfg.pool.screen_examples)
-  full = {int(n): int(cfg.eval.examples[lengths.index(int(n))]) for n in cfg.eval.solve_lengths}
+  counts = tuple(cfg.eval.get("check_examples", ()) or ())
+  if counts:   # checks stricter than the final table (eval.check_examples per solve length)
+    full = {int(n): int(k) for n, k in zip(cfg.eval.solve_lengths, counts)}
+  else:
+    full = {int(n): int(cfg.eval.examples[lengths.index(int(n))])
+            for n in cfg.eval.solve_lengths}
   plan = [(int(cfg.curriculum.max_length), screen, "screen")]
   plan += [(n, min(screen, c), "screen") for n, c in full.items()]
   plan += [(n, c - screen, "rest") for n, c in full.items() if c > screen]

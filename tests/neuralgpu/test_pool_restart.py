@@ -273,3 +273,24 @@ def test_solve_check_screens_every_length_before_the_full_counts(monkeypatch):
   wrong_at = {401}
   res = pool.seed_solve_check(key, ts, None, c, None)
   assert not res["solved"] and [(n, k) for n, k, _ in calls] == [(25, 64), (201, 64), (401, 64)]
+
+
+def test_checks_can_be_stricter_than_the_final_table(monkeypatch):
+  from neuralgpu import config as config_lib
+  from neuralgpu import evaluate as evaluate_lib
+  c = ngpu.get_config()
+  c.eval.check_examples = (512, 512)      # 401 checked on 512, the final table on 128
+  config_lib.validate(c)
+  calls = []
+
+  def fake_eval(key, params, active_sets, mcfg, eval_cfg, task, n, count, mode):
+    calls.append((n, count))
+    return {"length": n, "examples": count, "seq_wrong": 0}
+
+  monkeypatch.setattr(evaluate_lib, "evaluate_length", fake_eval)
+  ts = train.init_state(jax.random.key(0), ngpu.get_config("variant=smoke"), 1)
+  assert pool.seed_solve_check(jax.random.key(3), ts, None, c, None)["solved"]
+  assert calls == [(25, 64), (201, 64), (401, 64), (201, 448), (401, 448)]
+  c.eval.check_examples = (512,)
+  with pytest.raises(ValueError, match="check_examples"):
+    config_lib.validate(c)
