@@ -73,6 +73,9 @@ def run_one(seed: int, workroot: str, long_lengths, config_arg: str = "") -> dic
   return rec
 
 
+SOLVED_REASONS = ("one_solved", "all_solved")   # neuralgpu.pool's stop reasons
+
+
 def table(records) -> str:
   lines = ["| seed=K | solved | steps | seed | wall (min) | 41 | 201 | 401 | 2001 digit / seq |",
            "|---:|---|---:|---:|---:|---|---|---|---|"]
@@ -85,7 +88,8 @@ def table(records) -> str:
     lg = r["long_eval"][0] if r.get("long_eval") else None
     lcell = "-" if lg is None else (f"{100 * lg['digit_error']:.3f}% / "
                                    f"{lg['seq_wrong']}/{lg['examples']} wrong")
-    lines.append(f"| {r['pool_seed']} | {r['stop_reason'] == 'solved'} | {r['step']} | "
+    solved = r["stop_reason"] in SOLVED_REASONS
+    lines.append(f"| {r['pool_seed']} | {solved} | {r['step']} | "
                  f"{r['best_seed']} | {r['wall_s'] / 60:.2f} | {cell(41)} | {cell(201)} | "
                  f"{cell(401)} | {lcell} |")
   return "\n".join(lines)
