@@ -103,7 +103,7 @@ def test_run_seed_trains_and_records_for_real():
                        TINY_BARS)
   assert rec["steps"] == 4 and len(rec["checks"]) == 2 and rec["stop"] == "max_steps"
   assert rec["first_step"] == {"ours": None, "dngpu": None}   # 4 steps learn nothing
-  assert rec["examples_per_step"] == 4 and rec["train_s"] > 0
+  assert rec["examples_per_step"] == 4 and rec["wall_s"] >= rec["train_s"] >= 0 and rec["wall_s"] > 0
   s = study.summarize([rec, {**rec, "seed": 4, "first_step": {"ours": 2, "dngpu": None}}], 4)
   assert s["ours"] == {"solved": 1, "median_steps": 2.0, "max_steps": 2}
   assert s["dngpu"]["solved"] == 0
