@@ -10,7 +10,6 @@ import time
 from typing import Any
 
 import jax
-import numpy as np
 
 
 def _git_commit() -> str:
@@ -60,14 +59,6 @@ def read_elapsed(workdir: str) -> float:
     return 0.0
   with open(path) as f:
     return float(json.load(f).get("train_seconds", 0.0))
-
-
-def plateau_scale(opt_state) -> float:
-  """The reduce-on-plateau lr scale inside the optimizer state (1.0 if none)."""
-  for leaf_state in jax.tree.leaves(opt_state, is_leaf=lambda x: hasattr(x, "scale")):
-    if hasattr(leaf_state, "scale"):
-      return float(np.asarray(leaf_state.scale).mean())
-  return 1.0
 
 
 class MetricWriter:

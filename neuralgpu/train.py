@@ -189,7 +189,8 @@ def dngpu_lr_decay(every: int, factor: float, min_scale: float
 
 
 def lr_scale_of(opt_state) -> jax.Array:
-  """The learning-rate scale inside the optimizer state (jittable; 1.0 if none)."""
+  """The learning-rate scale inside the optimizer state (reduce-on-plateau or DNGPU's
+  decay; jittable, and logged by the host loop; 1.0 if none)."""
   for leaf in jax.tree.leaves(opt_state, is_leaf=lambda x: hasattr(x, "scale")):
     if hasattr(leaf, "scale"):
       return jnp.mean(jnp.asarray(leaf.scale, jnp.float32))
@@ -642,7 +643,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
             steps_per_s=(step - last_log_step) / max(now - last_log_t, 1e-9),
             cur_length=max_cur,
             pull=float(state.relax.pull), active_sets=int(state.relax.active_sets),
-            lr_scale=float(logging_utils.plateau_scale(state.opt_state)),
+            lr_scale=float(lr_scale_of(state.opt_state)),
             elapsed_min=(train_seconds_before + now - t_start) / 60.0)
         last_log_t, last_log_step = now, step
         writer.write(step, summary)
