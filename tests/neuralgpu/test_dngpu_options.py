@@ -83,7 +83,7 @@ def _sat_model_cfg(form):
   c = ngpu.get_config("variant=dngpu")
   m = c.model
   m.num_maps, m.candidate_dropout, m.saturation_cost = 6, 0.0, 0.01
-  m.saturation_form, m.init_scale, m.conv_impl = form, 4.0, "shifted"
+  m.saturation_form, m.init_scale, m.conv_impl, m.remat = form, 4.0, "shifted", "none"
   return m
 
 
