@@ -24,5 +24,9 @@ setup(
     ],
     extras_require={
         "test": ["pytest>=8.0", "hypothesis>=6.100", "pytest-xdist>=3.5"],
+        # The PyTorch side of `python -m benchmarks`. On a CPU machine install the CPU
+        # build first (`pip install torch==2.13.0` where that file is at hand, or PyTorch's
+        # CPU index): a plain `torch` from PyPI brings several GB of CUDA libraries.
+        "bench": ["torch>=2.13"],
     },
 )

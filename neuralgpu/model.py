@@ -28,6 +28,8 @@ input map), so either form can load the other's checkpoints.
 """
 from __future__ import annotations
 
+import math
+
 from typing import Any, Mapping, Optional
 
 import jax
@@ -36,8 +38,8 @@ from jax import lax
 
 Params = Mapping[str, Any]
 
-CONV_IMPLS = ("shifted", "xla")
-REMAT_POLICIES = ("none", "every_step", "every_k")
+CONV_IMPLS = ("shifted", "folded", "xla")
+REMAT_POLICIES = ("none", "every_step", "every_k", "sqrt")
 GATE_TYPES = ("cutoff_sigmoid", "hard")
 # How the saturation cost is normalised (``model.saturation_form``):
 # "mean": the mean of relu(|x| - 0.9) over the elements of each gate's pre-activations,
@@ -117,6 +119,37 @@ def conv_shifted(x: jax.Array, w: jax.Array, kn: int, kh: int) -> jax.Array:
   return jnp.einsum("bnhk,ko->bnho", patches, w)
 
 
+def folded_kernel(w: jax.Array, kn: int, kh: int, h: int) -> jax.Array:
+  """``w`` (``[kn * kh * C, O]``, rows (n-offset, height-offset, channel)) as the kernel
+  of a conv along n alone over states whose height is folded into the channels:
+  ``[kn * h * C, h * O]``, block (n-offset i, input row a, output row b) = the tap of
+  height offset a - b (zero outside the kernel: SAME padding along the height)."""
+  o = w.shape[-1]
+  c = w.shape[0] // (kn * kh)
+  w4 = w.reshape(kn, kh, c, o)
+  ph = kh // 2
+  zero = jnp.zeros((c, o), w.dtype)
+  taps = []
+  for i in range(kn):
+    rows = [jnp.concatenate([w4[i, a - b + ph] if 0 <= a - b + ph < kh else zero
+                             for b in range(h)], axis=1) for a in range(h)]
+    taps.append(jnp.concatenate(rows, axis=0))
+  return jnp.concatenate(taps, axis=0)
+
+
+def conv_folded(x: jax.Array, w: jax.Array, kn: int, kh: int) -> jax.Array:
+  """The same SAME conv with the height folded into the channels: shifted slices along
+  n and one matmul against ``folded_kernel`` (h / kh times the FLOPs, in one matmul h
+  times wider; faster on XLA:CPU for small widths, see ``benchmarks/``)."""
+  b, n, h, c = x.shape
+  wf = folded_kernel(w, kn, kh, h)
+  pn = kn // 2
+  xp = jnp.pad(x.reshape(b, n, h * c), ((0, 0), (pn, kn - 1 - pn), (0, 0)))
+  cols = [xp[:, i:i + n] for i in range(kn)]
+  patches = cols[0] if len(cols) == 1 else jnp.concatenate(cols, axis=-1)
+  return jnp.einsum("bnk,ko->bno", patches, wf).reshape(b, n, h, -1)
+
+
 def conv_xla(x: jax.Array, w: jax.Array, kn: int, kh: int) -> jax.Array:
   """The same SAME conv via ``lax.conv_general_dilated`` (NHWC / HWIO)."""
   c = x.shape[-1]
@@ -130,6 +163,8 @@ def conv(x, w, cfg):
   kn, kh = _kernel_dims(cfg)
   if cfg.conv_impl == "shifted":
     return conv_shifted(x, w, kn, kh)
+  if cfg.conv_impl == "folded":
+    return conv_folded(x, w, kn, kh)
   if cfg.conv_impl == "xla":
     return conv_xla(x, w, kn, kh)
   raise ValueError(f"conv_impl={cfg.conv_impl!r}; allowed: {CONV_IMPLS}")
@@ -300,7 +335,9 @@ def run_steps(params_stack, s0, num_steps: int, step, remat: str, remat_k: int,
 
   ``every_step`` checkpoints each step (memory O(num_steps) states, one extra
   forward); ``every_k`` keeps only every k-th state and recomputes the k steps
-  inside a block (nested scan), trading compute for O(num_steps / k) memory.
+  inside a block (nested scan), trading compute for O(num_steps / k + k) memory;
+  ``sqrt`` is ``every_k`` with k = ceil(sqrt(num_steps)), O(sqrt(num_steps)) states
+  (Chen et al. 2016, "Training deep nets with sublinear memory cost", section 4).
   """
   def body(carry, t):
     s, sat = carry
@@ -314,8 +351,8 @@ def run_steps(params_stack, s0, num_steps: int, step, remat: str, remat_k: int,
   if remat == "every_step":
     carry, _ = lax.scan(jax.checkpoint(body), init, jnp.arange(num_steps))
     return carry
-  if remat == "every_k":
-    k = max(1, int(remat_k))
+  if remat in ("every_k", "sqrt"):
+    k = max(1, int(remat_k)) if remat == "every_k" else max(1, math.isqrt(num_steps - 1) + 1)
     blocks, rest = divmod(num_steps, k)
 
     @jax.checkpoint

@@ -112,6 +112,14 @@ class ConvTest(parameterized.TestCase):
     np.testing.assert_allclose(model.conv_shifted(x, w, kn, kh), model.conv_xla(x, w, kn, kh),
                                rtol=1e-5, atol=1e-5)
 
+  @parameterized.parameters((3, 3, 4, 5), (3, 1, 1, 6), (5, 3, 4, 2), (1, 1, 2, 3), (3, 3, 1, 2))
+  def test_folded_equals_numpy(self, kn, kh, h, c):
+    x = jax.random.normal(jax.random.key(4), (2, 6, h, c))
+    w = jax.random.normal(jax.random.key(5), (kn * kh * c, 3))
+    np.testing.assert_allclose(model.conv_folded(x, w, kn, kh),
+                               np_conv(np.asarray(x), np.asarray(w), kn, kh),
+                               rtol=1e-5, atol=1e-5)
+
   def test_shifted_equals_numpy(self):
     x = jax.random.normal(jax.random.key(2), (1, 5, 3, 2))
     w = jax.random.normal(jax.random.key(3), (18, 3))

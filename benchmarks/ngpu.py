@@ -1,0 +1,338 @@
+"""Neural GPU benchmarks: train step against the machine and against plain PyTorch,
+memory per remat policy, compile times, seed pools.
+
+Every ratio is measured in one process, sides interleaved in rounds (the machine may be
+shared); FLOPs are counted from the architecture (the convolutions of every CGRU at
+every step, x3 for forward + backward), never from what a remat policy recomputes.
+"""
+from __future__ import annotations
+
+import math
+import time
+
+import jax
+import numpy as np
+
+from benchmarks import common
+from experiments.configs import ngpu as ngpu_configs
+from neuralgpu import evaluate, model as model_lib, pool, tasks as tasks_lib, train
+
+try:  # PyTorch is only in the benchmarks extra
+  from benchmarks import torch_ngpu
+except ImportError:  # pragma: no cover - depends on the environment
+  torch_ngpu = None
+
+
+# ---------------------------------------------------------------------------
+# The models timed.
+# ---------------------------------------------------------------------------
+def model_config(kind: str, maps: int | None = None, batch: int | None = None):
+  """(config, padded length) of a benchmarked model.
+
+  ``default``: the main job's model and training (``dngpu_short_sat``: n x 1 x 48,
+  kernel 3 along n, one hard-gated CGRU per step, batch 16) at its longest bin, 25.
+  ``faithful``: Kaiser & Sutskever (2015) section 2, n x 4 x m, 3x3 kernels, 2 CGRUs per
+  step, batch 32 at length 41 (the figures of Price et al. 2016 are of this model)."""
+  if kind == "default":
+    c = ngpu_configs.get_config("variant=dngpu_short_sat,task=badd,seeds=1")
+    length = int(c.curriculum.buckets[-1])
+  elif kind == "faithful":
+    c = ngpu_configs.get_config("variant=faithful,task=badd")
+    c.batch_size = 32
+    c.curriculum.start_length = c.curriculum.max_length
+    c.curriculum.bucket_mode = "cap"
+    c.curriculum.long_every = 0
+    length = int(c.curriculum.max_length)
+  else:
+    raise ValueError(f"kind={kind!r}; allowed: ('default', 'faithful')")
+  if maps is not None:
+    c.model.num_maps = int(maps)
+  if batch is not None:
+    c.batch_size = int(batch)
+  return c, length
+
+
+def train_step_flops(mcfg, batch: int, n: int) -> float:
+  """FLOPs of one train step from the architecture: per CGRU forward a gate conv (2m
+  outputs) and a candidate conv (m outputs) over the n x height cells, each a
+  (kn*kh*m)-long dot product per output; every CGRU of every step; x3 for the backward.
+  For the faithful model this is 216 B n m^2 per CGRU forward."""
+  m, h = int(mcfg.num_maps), int(mcfg.height)
+  kn, kh = int(mcfg.kernel_width), int(mcfg.kernel_height)
+  per_cgru = 2.0 * batch * n * h * (kn * kh * m) * (3 * m)
+  steps = model_lib.num_steps_for(mcfg, n)
+  return 3.0 * per_cgru * int(mcfg.cgrus_per_step) * steps
+
+
+def _jax_step(cfg, length, conv_impl=None, remat=None):
+  c = cfg.copy_and_resolve_references()
+  if conv_impl:
+    c.model.conv_impl = conv_impl
+  if remat:
+    c.model.remat = remat
+  mcfg = train.resolve_model_config(c)
+  task = tasks_lib.get_task("badd")
+  fn = jax.jit(train.make_train_step(c, (task,), length, mcfg), donate_argnums=0)
+  state = train.init_state(jax.random.key(0), c, 1)
+  t0 = time.perf_counter()
+  state = jax.block_until_ready(fn(state))
+  first = time.perf_counter() - t0
+  box = [state]
+
+  def timed(reps):
+    t0 = time.perf_counter()
+    s = box[0]
+    for _ in range(reps):
+      s = fn(s)
+    box[0] = jax.block_until_ready(s)
+    return (time.perf_counter() - t0) / reps
+  return timed, first, mcfg
+
+
+def _step_cases(size: str):
+  """(kind, maps, conv forms x remat policies, reps, rounds) per model."""
+  if size == "tiny":
+    return [("default", 8, [("shifted", "every_step")], 2, 1)]
+  return [
+      ("default", None, [("shifted", "none"), ("shifted", "every_step"), ("shifted", "sqrt"),
+                         ("xla", "every_step")], 20, 3),
+      ("faithful", 24, [("shifted", "none"), ("shifted", "every_step"),
+                        ("folded", "every_step"), ("xla", "every_step")], 2, 2),
+      ("faithful", 128, [("shifted", "none"), ("shifted", "every_step"),
+                         ("folded", "every_step")], 1, 2),
+      ("faithful", 256, [("shifted", "every_step")], 1, 1),
+  ]
+
+
+def train_steps(size: str, matmul: float, with_torch: bool = True) -> dict:
+  """Train-step time per model, conv form and remat policy, against the dense matmul
+  (``matmul`` GFLOP/s) and against the same step in plain PyTorch."""
+  rows = []
+  for kind, maps, forms, reps, num_rounds in _step_cases(size):
+    cfg, length = model_config(kind, maps)
+    if size == "tiny":
+      length = 9 if kind == "default" else 7
+      cfg.curriculum.buckets = (length,)
+      cfg.curriculum.max_length = cfg.curriculum.start_length = length
+    batch = int(cfg.batch_size)
+    sides, meta = {}, {}
+    for conv_impl, remat in forms:
+      timed, first, mcfg = _jax_step(cfg, length, conv_impl, remat)
+      name = f"jax {conv_impl} remat={remat}"
+      sides[name] = (lambda t=timed: t(reps))
+      meta[name] = {"first_call_s": round(first, 2)}
+    flops = train_step_flops(mcfg, batch, length)
+    if with_torch and torch_ngpu is not None:
+      tkind = "dngpu" if kind == "default" else "faithful"
+      tstep = torch_ngpu.make_step(tkind, int(mcfg.num_maps), batch, length)
+      t0 = time.perf_counter()
+      tstep(1)
+      meta["torch eager"] = {"first_call_s": round(time.perf_counter() - t0, 2)}
+      sides["torch eager"] = (lambda f=tstep: f(reps))
+    res = common.rounds(sides, num_rounds)
+    torch_best = res.get("torch eager", {}).get("best")
+    for name, r in res.items():
+      gf = flops / r["best"] / 1e9
+      rows.append({
+          "model": kind, "maps": int(mcfg.num_maps), "height": int(mcfg.height),
+          "batch": batch, "length": length, "side": name,
+          "step_s_best": round(r["best"], 5), "step_s_median": round(r["median"], 5),
+          "model_gflops": round(gf, 2), "of_matmul": round(gf / matmul, 3),
+          "speedup_vs_torch_eager": (round(torch_best / r["best"], 3) if torch_best else None),
+          "train_step_gflop": round(flops / 1e9, 3), **meta[name]})
+  md = ["Train step (one jitted step: forward, loss, backward, optimizer), best of the "
+        "interleaved rounds. `of matmul` = model FLOP/s / the dense matmul's in the same "
+        "process; `x torch` = PyTorch eager's time / this side's.", "",
+        common.md_table(["model", "maps", "B x n", "side", "step s", "GFLOP/s", "of matmul",
+                         "x torch", "first call s"],
+                        [[r["model"], r["maps"], f"{r['batch']} x {r['length']}", r["side"],
+                          r["step_s_best"], r["model_gflops"], f"{100 * r['of_matmul']:.0f}%",
+                          r["speedup_vs_torch_eager"] or "-", r["first_call_s"]]
+                         for r in rows])]
+  return {"rows": rows, "markdown": "\n".join(md)}
+
+
+# ---------------------------------------------------------------------------
+# Memory.
+# ---------------------------------------------------------------------------
+def compiled_memory(cfg, length, remat) -> dict:
+  """XLA's memory analysis of the compiled train step (no run): temporaries, arguments
+  and outputs, in bytes."""
+  c = cfg.copy_and_resolve_references()
+  c.model.remat = remat
+  mcfg = train.resolve_model_config(c)
+  task = tasks_lib.get_task("badd")
+  step = train.make_train_step(c, (task,), length, mcfg)
+  abstract = jax.eval_shape(lambda k: train.init_state(k, c, 1), jax.random.key(0))
+  t0 = time.perf_counter()
+  compiled = jax.jit(step, donate_argnums=0).lower(abstract).compile()
+  secs = time.perf_counter() - t0
+  ma = compiled.memory_analysis()
+  temp = int(getattr(ma, "temp_size_in_bytes", 0))
+  args = int(getattr(ma, "argument_size_in_bytes", 0))
+  out = int(getattr(ma, "output_size_in_bytes", 0))
+  alias = int(getattr(ma, "alias_size_in_bytes", 0))
+  return {"remat": remat, "temp_bytes": temp, "argument_bytes": args, "output_bytes": out,
+          "alias_bytes": alias, "peak_estimate_bytes": temp + args + out - alias,
+          "compile_s": round(secs, 2)}
+
+
+def memory(size: str) -> dict:
+  """Peak bytes of the faithful train step against n and m for each remat policy."""
+  if size == "tiny":
+    cases = [(8, (9,), ("none", "sqrt"))]
+  else:
+    cases = [(128, (41, 101, 201), ("none", "every_step", "sqrt")),
+             (512, (201,), ("every_step", "sqrt"))]
+  rows = []
+  for maps, lengths, policies in cases:
+    for n in lengths:
+      cfg, _ = model_config("faithful", maps)
+      for remat in policies:
+        r = compiled_memory(cfg, n, remat)
+        rows.append({"maps": maps, "length": n, "batch": int(cfg.batch_size), **r})
+  gib = 2.0 ** 30
+  md = ["Faithful model (batch 32), XLA's memory analysis of the compiled train step "
+        "(no run): peak estimate = temporaries + arguments + outputs - donated aliases.", "",
+        common.md_table(["maps", "n", "remat", "temp GiB", "peak GiB", "compile s"],
+                        [[r["maps"], r["length"], r["remat"], f"{r['temp_bytes'] / gib:.3f}",
+                          f"{r['peak_estimate_bytes'] / gib:.3f}", r["compile_s"]]
+                         for r in rows])]
+  return {"rows": rows, "markdown": "\n".join(md)}
+
+
+# ---------------------------------------------------------------------------
+# Compile times.
+# ---------------------------------------------------------------------------
+def compile_times(size: str) -> dict:
+  """Compile (lower + compile) seconds of the default train step, of a pool step and of
+  the long-length evaluation."""
+  cfg, length = model_config("default", 8 if size == "tiny" else None)
+  eval_n = 401
+  pool_seeds = 4
+  if size == "tiny":
+    length, eval_n, pool_seeds = 9, 17, 2
+  mcfg = train.resolve_model_config(cfg)
+  task = tasks_lib.get_task("badd")
+  rows = []
+
+  def timed_compile(what, fn, *args):
+    t0 = time.perf_counter()
+    jax.jit(fn).lower(*args).compile()
+    rows.append({"what": what, "compile_s": round(time.perf_counter() - t0, 2)})
+
+  state = jax.eval_shape(lambda k: train.init_state(k, cfg, 1), jax.random.key(0))
+  timed_compile(f"default train step (n={length})",
+                train.make_train_step(cfg, (task,), length, mcfg), state)
+  ps = jax.eval_shape(lambda: pool.init_pool(np.arange(pool_seeds), cfg, 1))
+  loop = pool.resolve_seed_loop("auto")
+  timed_compile(f"pool step ({pool_seeds} seeds, {loop}, n={length})",
+                pool.make_pool_step(cfg, (task,), length, mcfg, loop), ps)
+  chunk = evaluate.chunk_size_for(eval_n, mcfg, cfg.eval)
+  params = jax.eval_shape(lambda k: model_lib.init_params(k, mcfg), jax.random.key(0))
+  x = jax.ShapeDtypeStruct((chunk, eval_n), np.int32)
+  pos = jax.ShapeDtypeStruct((chunk, eval_n), np.bool_)
+
+  def predict(p, inputs, positions):
+    return model_lib.apply(p, inputs, mcfg, active_sets=1, positions=positions)[0]
+  timed_compile(f"evaluation at n={eval_n} (chunk {chunk})", predict, params, x, pos)
+  md = ["Compile seconds (lower + compile, nothing run).", "",
+        common.md_table(["what", "compile s"], [[r["what"], r["compile_s"]] for r in rows])]
+  return {"rows": rows, "markdown": "\n".join(md)}
+
+
+# ---------------------------------------------------------------------------
+# Seed pools.
+# ---------------------------------------------------------------------------
+def pools(size: str) -> dict:
+  """Seed-steps/s of a pool of S seeds (one program) against S single-seed runs stepped
+  one after another from Python."""
+  if size == "tiny":
+    cases = [("default", 8, 9, 2, 2, 1)]
+  else:
+    cases = [("default", None, 25, 8, 5, 3), ("faithful", 24, 13, 8, 1, 2)]
+  task = tasks_lib.get_task("badd")
+  rows = []
+  for kind, maps, length, seeds, steps, num_rounds in cases:
+    cfg, _ = model_config(kind, maps)
+    cfg.curriculum.buckets = tuple(sorted(set(tuple(cfg.curriculum.buckets) + (length,))))
+    mcfg = train.resolve_model_config(cfg)
+    one = jax.jit(train.make_train_step(cfg, (task,), length, mcfg), donate_argnums=0)
+    singles = [jax.block_until_ready(one(train.init_state(jax.random.key(i), cfg, 1)))
+               for i in range(seeds)]
+    for loop in (("map",) if size == "tiny" else ("map", "vmap")):
+      pfn = jax.jit(pool.make_pool_step(cfg, (task,), length, mcfg, loop), donate_argnums=0)
+      box = [jax.block_until_ready(pfn(pool.init_pool(np.arange(seeds), cfg, 1)))]
+
+      def pool_side():
+        t0 = time.perf_counter()
+        ps = box[0]
+        for _ in range(steps):
+          ps = pfn(ps)
+        box[0] = jax.block_until_ready(ps)
+        return time.perf_counter() - t0
+
+      def seq_side():
+        t0 = time.perf_counter()
+        for i in range(seeds):
+          st = singles[i]
+          for _ in range(steps):
+            st = one(st)
+          singles[i] = jax.block_until_ready(st)
+        return time.perf_counter() - t0
+
+      res = common.rounds({"pool": pool_side, "sequential": seq_side}, num_rounds)
+      work = seeds * steps
+      rows.append({"model": kind, "maps": int(mcfg.num_maps), "length": length,
+                   "seeds": seeds, "seed_loop": loop,
+                   "pool_seed_steps_per_s": round(work / res["pool"]["best"], 2),
+                   "sequential_seed_steps_per_s": round(work / res["sequential"]["best"], 2),
+                   "ratio": round(res["sequential"]["best"] / res["pool"]["best"], 3)})
+  md = ["Seed pools: one program over S seeds (`map`: the seeds one after another inside "
+        "it, `vmap`: batched) against S single-seed runs stepped from Python; ratio > 1: "
+        "the pool is faster.", "",
+        common.md_table(["model", "maps", "n", "seeds", "form", "pool seed-steps/s",
+                         "sequential", "ratio"],
+                        [[r["model"], r["maps"], r["length"], r["seeds"], r["seed_loop"],
+                          r["pool_seed_steps_per_s"], r["sequential_seed_steps_per_s"],
+                          r["ratio"]] for r in rows])]
+  return {"rows": rows, "markdown": "\n".join(md)}
+
+
+def main_job_before_after(size: str) -> dict:
+  """Seed-steps/s of the main job's train step over its bins (each bin weighted as the
+  cycling curriculum visits them), with the scan's residuals stored (``remat=none``, the
+  default before) against ``remat=auto`` (now)."""
+  cfg, _ = model_config("default", 8 if size == "tiny" else None)
+  bins = [int(b) for b in cfg.curriculum.buckets]
+  reps = 20
+  if size == "tiny":
+    bins, reps = bins[:1], 2
+  task = tasks_lib.get_task("badd")
+  sides = {}
+  for remat in ("none", "auto"):
+    c = cfg.copy_and_resolve_references()
+    c.model.remat = remat
+    mcfg = train.resolve_model_config(c)
+    fns = {b: jax.jit(train.make_train_step(c, (task,), b, mcfg), donate_argnums=0)
+           for b in bins}
+    box = [train.init_state(jax.random.key(0), c, 1)]
+    for b in bins:
+      box[0] = jax.block_until_ready(fns[b](box[0]))
+
+    def side(fns=fns, box=box):
+      t0 = time.perf_counter()
+      s = box[0]
+      for _ in range(reps):
+        for b in bins:
+          s = fns[b](s)
+      box[0] = jax.block_until_ready(s)
+      return time.perf_counter() - t0
+    sides[f"remat={remat} ({mcfg.remat})"] = side
+  res = common.rounds(sides, 3 if size == "full" else 1)
+  rows = [{"side": k, "seed_steps_per_s": round(reps * len(bins) / v["best"], 1),
+           "bins": bins} for k, v in res.items()]
+  md = ["Main job's train step, one seed, every bin in turn (the cycling curriculum), "
+        "before (`none`) and after (`auto`) the remat default changed.", "",
+        common.md_table(["side", "seed-steps/s"], [[r["side"], r["seed_steps_per_s"]] for r in rows])]
+  return {"rows": rows, "markdown": "\n".join(md)}
