@@ -192,8 +192,16 @@ def memory(size: str) -> dict:
         r = compiled_memory(cfg, n, remat)
         rows.append({"maps": maps, "length": n, "batch": int(cfg.batch_size), **r})
   gib = 2.0 ** 30
+  notes = []
+  for maps, n in sorted({(r["maps"], r["length"]) for r in rows}):
+    best = min((r for r in rows if (r["maps"], r["length"]) == (maps, n)),
+               key=lambda r: r["peak_estimate_bytes"])
+    notes.append(f"{maps} maps at n = {n}: least with `{best['remat']}`, "
+                 f"{best['peak_estimate_bytes'] / gib:.2f} GiB"
+                 + (" (fits in 16 GiB)" if best["peak_estimate_bytes"] < 16 * gib else ""))
   md = ["Faithful model (batch 32), XLA's memory analysis of the compiled train step "
-        "(no run): peak estimate = temporaries + arguments + outputs - donated aliases.", "",
+        "(no run): peak estimate = temporaries + arguments + outputs - donated aliases. "
+        + "; ".join(notes) + ".", "",
         common.md_table(["maps", "n", "remat", "temp GiB", "peak GiB", "compile s"],
                         [[r["maps"], r["length"], r["remat"], f"{r['temp_bytes'] / gib:.3f}",
                           f"{r['peak_estimate_bytes'] / gib:.3f}", r["compile_s"]]

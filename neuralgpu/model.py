@@ -336,8 +336,10 @@ def run_steps(params_stack, s0, num_steps: int, step, remat: str, remat_k: int,
   ``every_step`` checkpoints each step (memory O(num_steps) states, one extra
   forward); ``every_k`` keeps only every k-th state and recomputes the k steps
   inside a block (nested scan), trading compute for O(num_steps / k + k) memory;
-  ``sqrt`` is ``every_k`` with k = ceil(sqrt(num_steps)), O(sqrt(num_steps)) states
-  (Chen et al. 2016, "Training deep nets with sublinear memory cost", section 4).
+  ``sqrt`` nests two levels: blocks of k = ceil(sqrt(num_steps)) steps, each step of a
+  block checkpointed too, so the backward pass holds num_steps / k + k states and one
+  step's intermediates (two extra forwards; Chen et al. 2016, "Training deep nets with
+  sublinear memory cost", section 4).
   """
   def body(carry, t):
     s, sat = carry
@@ -354,10 +356,11 @@ def run_steps(params_stack, s0, num_steps: int, step, remat: str, remat_k: int,
   if remat in ("every_k", "sqrt"):
     k = max(1, int(remat_k)) if remat == "every_k" else max(1, math.isqrt(num_steps - 1) + 1)
     blocks, rest = divmod(num_steps, k)
+    inner = body if remat == "every_k" else jax.checkpoint(body)
 
     @jax.checkpoint
     def block(carry, b):
-      carry, _ = lax.scan(body, carry, b * k + jnp.arange(k))
+      carry, _ = lax.scan(inner, carry, b * k + jnp.arange(k))
       return carry, None
 
     carry = init

@@ -162,7 +162,7 @@ class ModelTest(chex.TestCase, parameterized.TestCase):
     np.testing.assert_allclose(state_pad, jnp.broadcast_to(params["out_b"], state_pad.shape),
                                atol=1e-6)
 
-  @parameterized.parameters("every_step", "every_k")
+  @parameterized.parameters("every_step", "every_k", "sqrt")
   def test_remat_same_values_and_grads(self, remat):
     base = tiny_cfg(dropout=0.1)
     other = tiny_cfg(dropout=0.1, remat=remat, remat_k=2)
