@@ -6,7 +6,7 @@ setup(
     version="0.1.0",
     description=("Neural GPU (Kaiser & Sutskever 2015; Price et al. 2016) and "
                  "RL agents on tapes (Zaremba et al. 2016), in JAX."),
-    packages=find_packages(include=["neuralgpu", "neuralgpu.*", "rltape", "rltape.*"]),
+    packages=find_packages(include=["neuralgpu", "neuralgpu.*", "rltape", "rltape.*", "runkit", "runkit.*"]),
     python_requires=">=3.10",
     install_requires=[
         "jax>=0.4.35",

@@ -30,7 +30,7 @@ import orbax.checkpoint as ocp
 import tqdm
 from tensorboardX import SummaryWriter
 
-from neuralgpu.checkpoint import check_workdir_config
+from runkit.workdir import check_workdir_config
 from rltape.qlearning import config as config_lib
 from rltape.qlearning import train as train_lib
 

@@ -288,7 +288,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     import tqdm
     from tensorboardX import SummaryWriter
 
-    from neuralgpu.checkpoint import check_workdir_config
+    from runkit.workdir import check_workdir_config
 
     init, train_chunk, evaluate, _ = make_programs(config)   # validates the config first
     # A workdir remembers its config: a resumed run may only change RESUMABLE_KEYS.

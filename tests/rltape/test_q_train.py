@@ -461,7 +461,7 @@ def test_env_buckets_run_advances_and_resumes(tmp_path):
 def test_workdir_with_another_config_is_refused(tmp_path):
   """A Q-learning workdir keeps the config that made it; another one is refused
   before anything is written, while budgets may change."""
-  from neuralgpu.checkpoint import check_workdir_config
+  from runkit.workdir import check_workdir_config
   c = config_lib.default_config()
   check_workdir_config(str(tmp_path), c, resumable=experiment.RESUMABLE_KEYS)
   before = (tmp_path / "config.json").read_text()

@@ -91,7 +91,7 @@ def test_validate_rejects_bad_agent_values():
 def test_evaluate_workdir_names_bad_input(tmp_path):
     with pytest.raises(ValueError, match="not an RL-NTM workdir"):
         train.evaluate_workdir(str(tmp_path), [4])
-    from neuralgpu.checkpoint import check_workdir_config
+    from runkit.workdir import check_workdir_config
     check_workdir_config(str(tmp_path), _configs().get_config("smoke"),
                          resumable=train.RESUMABLE_KEYS)
     with pytest.raises(ValueError, match="lengths and episodes must be >= 1"):
@@ -101,7 +101,7 @@ def test_evaluate_workdir_names_bad_input(tmp_path):
 
 
 def test_workdir_with_another_config_is_refused_before_anything_is_written(tmp_path):
-    from neuralgpu.checkpoint import check_workdir_config
+    from runkit.workdir import check_workdir_config
     workdir = str(tmp_path / "run")
     a = _configs().get_config("smoke")
     check_workdir_config(workdir, a, resumable=train.RESUMABLE_KEYS)
@@ -119,7 +119,7 @@ def test_workdir_with_another_config_is_refused_before_anything_is_written(tmp_p
 
 def test_workdir_made_before_agent_keys_were_added_still_resumes(tmp_path):
     """A config.json without the later agent keys means their original defaults."""
-    from neuralgpu.checkpoint import check_workdir_config
+    from runkit.workdir import check_workdir_config
     workdir = tmp_path / "old"
     workdir.mkdir()
     old = json.loads(_configs().get_config("smoke").to_json())

@@ -1,0 +1,2 @@
+"""Run infrastructure shared by the trainers of ``neuralgpu`` and ``rltape``; it knows
+neither of them."""
