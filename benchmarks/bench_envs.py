@@ -28,7 +28,6 @@ import argparse
 import json
 import os
 import platform
-import random
 import sys
 import time
 
@@ -38,49 +37,15 @@ import jax.numpy as jnp
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 import rltape.envs as envs  # noqa: E402
-from rltape.envs.core import hash_bits  # noqa: E402
-from rltape.envs.reference import ReferenceEnv  # noqa: E402
+from benchmarks import rl as rl_bench  # noqa: E402
 
 DEFAULT_TASKS = ("Copy:10", "RepeatCopy:10", "ReversedAddition:10", "lsa/copy:100",
                  "lsa/add2:100", "lsa/walk:100", "Copy:1000")
 
 
-def random_actions(key, n_envs, env):
-    """int32 [n_envs, 3] uniform actions from one 32-bit word per env.
-
-    The words come from one threefry call and the environments' counter hash
-    (`rltape.envs.core.hash_bits`), as for the per-env reset seeds.
-    """
-    bits = hash_bits(jax.random.bits(key, (2,), jnp.uint32), (n_envs,), stream=1)
-    move = ((bits & 0xFFFF) * env.num_moves) >> 16
-    write = (bits >> 16) & 1
-    symbol = ((bits >> 17) * env.base) >> 15
-    return jnp.stack([move, write, symbol], axis=1).astype(jnp.int32)
-
-
 def make_jax_runner(env, params, n_envs: int, n_steps: int):
     """jit(run(key) -> (total reward, episodes finished)) over n_envs x n_steps steps."""
-    reset = jax.vmap(env.reset, in_axes=(0, None))
-    step = jax.vmap(env.step, in_axes=(None, 0, 0, None))
-
-    def run(key):
-        k_init, k_loop = jax.random.split(key)
-        _, state = reset(jax.random.split(k_init, n_envs), params)
-
-        def body(carry, t):
-            state, total, episodes = carry
-            k_act, k_reset = jax.random.split(jax.random.fold_in(k_loop, t))
-            obs, stepped, reward, term, trunc, _ = step(k_act, state,
-                                                        random_actions(k_act, n_envs, env), params)
-            done = term | trunc
-            _, state = envs.auto_reset(env, k_reset, obs, stepped, done, params)
-            return (state, total + reward.sum(), episodes + done.sum()), None
-
-        init = (state, jnp.zeros((), jnp.float32), jnp.zeros((), jnp.int32))
-        (_, total, episodes), _ = jax.lax.scan(body, init, jnp.arange(n_steps))
-        return total, episodes
-
-    return jax.jit(run)
+    return jax.jit(rl_bench.make_env_runner(env, params, n_envs, n_steps))
 
 
 def bench_jax_once(run, seed: int, n_envs: int, n_steps: int) -> dict:
@@ -93,25 +58,9 @@ def bench_jax_once(run, seed: int, n_envs: int, n_steps: int) -> dict:
 
 def bench_python_once(name: str, length: int, min_seconds: float, seed: int) -> dict:
     """One run of at least `min_seconds` of the reference env with a random policy."""
-    env = ReferenceEnv(name, seed=seed)
-    rng = random.Random(seed)
-    n_moves, base = len(env.movements), env.base
-    steps = episodes = 0
-    env.reset(length)
-    t0 = time.perf_counter()
-    while True:
-        for _ in range(1000):
-            _, _, done, _ = env.step((rng.randrange(n_moves), rng.randrange(2),
-                                      rng.randrange(base)))
-            steps += 1
-            if done:
-                episodes += 1
-                env.reset(length)
-        elapsed = time.perf_counter() - t0
-        if elapsed >= min_seconds:
-            break
-    return {"steps_per_s": steps / elapsed, "steps": steps, "seconds": elapsed,
-            "episodes_per_step": episodes / steps}
+    r = rl_bench.reference_run(name, length, min_seconds, seed)
+    return {"steps_per_s": r["steps"] / r["seconds"], "steps": r["steps"],
+            "seconds": r["seconds"], "episodes_per_step": r["episodes"] / r["steps"]}
 
 
 def bench_pair(name: str, length: int, n_envs: int, n_steps: int, repeats: int,
