@@ -65,6 +65,32 @@ def matmul_gflops(n: int = 2048, reps: int = 5, dtype=jnp.float32) -> float:
   return 2.0 * n ** 3 / best / 1e9
 
 
+def stepper(fn: Callable, state) -> Callable[[int], float]:
+  """``run(reps) -> seconds``: applies ``fn`` (a jitted ``state -> state``, possibly
+  donating its argument) ``reps`` times to a state kept between calls, and blocks."""
+  box = [state]
+
+  def run(reps: int) -> float:
+    t0 = time.perf_counter()
+    s = box[0]
+    for _ in range(reps):
+      s = fn(s)
+    box[0] = jax.block_until_ready(s)
+    return time.perf_counter() - t0
+  return run
+
+
+def cgru_train_step_flops(batch: int, n: int, height: int, kn: int, kh: int, maps: int,
+                          cgrus_per_step: int, steps: int) -> float:
+  """FLOPs of one Neural GPU train step from the architecture: per CGRU forward a gate
+  conv (2m outputs) and a candidate conv (m outputs) over the n x height cells, each a
+  (kn*kh*m)-long dot product per output; every CGRU of every step; x3 for the backward.
+  Kaiser & Sutskever's model (height 4, 3x3): 216 B n m^2 per CGRU forward. The input
+  and output layers (O(B n m V)) are left out."""
+  per_cgru = 2.0 * batch * n * height * (kn * kh * maps) * (3 * maps)
+  return 3.0 * per_cgru * cgrus_per_step * steps
+
+
 def rounds(sides: dict[str, Callable[[], float]], num_rounds: int) -> dict:
   """Runs each side (a callable returning seconds for one timed block) in interleaved
   rounds, so load from elsewhere hits all sides alike. Returns per side the list of

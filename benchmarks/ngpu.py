@@ -53,15 +53,10 @@ def model_config(kind: str, maps: int | None = None, batch: int | None = None):
 
 
 def train_step_flops(mcfg, batch: int, n: int) -> float:
-  """FLOPs of one train step from the architecture: per CGRU forward a gate conv (2m
-  outputs) and a candidate conv (m outputs) over the n x height cells, each a
-  (kn*kh*m)-long dot product per output; every CGRU of every step; x3 for the backward.
-  For the faithful model this is 216 B n m^2 per CGRU forward."""
-  m, h = int(mcfg.num_maps), int(mcfg.height)
-  kn, kh = int(mcfg.kernel_width), int(mcfg.kernel_height)
-  per_cgru = 2.0 * batch * n * h * (kn * kh * m) * (3 * m)
-  steps = model_lib.num_steps_for(mcfg, n)
-  return 3.0 * per_cgru * int(mcfg.cgrus_per_step) * steps
+  """``common.cgru_train_step_flops`` of the model config ``mcfg`` at padded length n."""
+  return common.cgru_train_step_flops(
+      batch, n, int(mcfg.height), int(mcfg.kernel_width), int(mcfg.kernel_height),
+      int(mcfg.num_maps), int(mcfg.cgrus_per_step), model_lib.num_steps_for(mcfg, n))
 
 
 def _jax_step(cfg, length, conv_impl=None, remat=None):
@@ -77,16 +72,8 @@ def _jax_step(cfg, length, conv_impl=None, remat=None):
   t0 = time.perf_counter()
   state = jax.block_until_ready(fn(state))
   first = time.perf_counter() - t0
-  box = [state]
-
-  def timed(reps):
-    t0 = time.perf_counter()
-    s = box[0]
-    for _ in range(reps):
-      s = fn(s)
-    box[0] = jax.block_until_ready(s)
-    return (time.perf_counter() - t0) / reps
-  return timed, first, mcfg
+  run = common.stepper(fn, state)
+  return (lambda reps: run(reps) / reps), first, mcfg
 
 
 def _step_cases(size: str):
@@ -266,30 +253,15 @@ def pools(size: str) -> dict:
     cfg.curriculum.buckets = tuple(sorted(set(tuple(cfg.curriculum.buckets) + (length,))))
     mcfg = train.resolve_model_config(cfg)
     one = jax.jit(train.make_train_step(cfg, (task,), length, mcfg), donate_argnums=0)
-    singles = [jax.block_until_ready(one(train.init_state(jax.random.key(i), cfg, 1)))
-               for i in range(seeds)]
+    singles = [common.stepper(one, jax.block_until_ready(
+        one(train.init_state(jax.random.key(i), cfg, 1)))) for i in range(seeds)]
     for loop in (("map",) if size == "tiny" else ("map", "vmap")):
       pfn = jax.jit(pool.make_pool_step(cfg, (task,), length, mcfg, loop), donate_argnums=0)
-      box = [jax.block_until_ready(pfn(pool.init_pool(np.arange(seeds), cfg, 1)))]
-
-      def pool_side():
-        t0 = time.perf_counter()
-        ps = box[0]
-        for _ in range(steps):
-          ps = pfn(ps)
-        box[0] = jax.block_until_ready(ps)
-        return time.perf_counter() - t0
-
-      def seq_side():
-        t0 = time.perf_counter()
-        for i in range(seeds):
-          st = singles[i]
-          for _ in range(steps):
-            st = one(st)
-          singles[i] = jax.block_until_ready(st)
-        return time.perf_counter() - t0
-
-      res = common.rounds({"pool": pool_side, "sequential": seq_side}, num_rounds)
+      run_pool = common.stepper(
+          pfn, jax.block_until_ready(pfn(pool.init_pool(np.arange(seeds), cfg, 1))))
+      res = common.rounds({"pool": lambda: run_pool(steps),
+                           "sequential": lambda: sum(run(steps) for run in singles)},
+                          num_rounds)
       work = seeds * steps
       rows.append({"model": kind, "maps": int(mcfg.num_maps), "length": length,
                    "seeds": seeds, "seed_loop": loop,
@@ -324,19 +296,13 @@ def main_job_before_after(size: str) -> dict:
     mcfg = train.resolve_model_config(c)
     fns = {b: jax.jit(train.make_train_step(c, (task,), b, mcfg), donate_argnums=0)
            for b in bins}
-    box = [train.init_state(jax.random.key(0), c, 1)]
-    for b in bins:
-      box[0] = jax.block_until_ready(fns[b](box[0]))
-
-    def side(fns=fns, box=box):
-      t0 = time.perf_counter()
-      s = box[0]
-      for _ in range(reps):
-        for b in bins:
-          s = fns[b](s)
-      box[0] = jax.block_until_ready(s)
-      return time.perf_counter() - t0
-    sides[f"remat={remat} ({mcfg.remat})"] = side
+    def every_bin(s, fns=fns):
+      for b in bins:
+        s = fns[b](s)
+      return s
+    run = common.stepper(every_bin, jax.block_until_ready(
+        every_bin(train.init_state(jax.random.key(0), c, 1))))
+    sides[f"remat={remat} ({mcfg.remat})"] = (lambda run=run: run(reps))
   res = common.rounds(sides, 3 if size == "full" else 1)
   rows = [{"side": k, "seed_steps_per_s": round(reps * len(bins) / v["best"], 1),
            "bins": bins} for k, v in res.items()]

@@ -24,7 +24,7 @@ config); the saturation weight is fixed at its starting value (ours adapts it ev
 200 steps); no learning-rate plateau decay, no metrics besides the loss, no
 relaxation pull (it is zero with one weight set).
 
-    python benchmarks/torch_ngpu.py    # both checks, then both timings
+    python -m benchmarks.torch_ngpu    # both checks, then both timings
 
     from benchmarks.torch_ngpu import train_step_time, forward_matches_jax
     train_step_time("faithful", 24, 32, 41)
@@ -39,8 +39,6 @@ into the torch module and compares the logits of both forwards on inputs with pa
 """
 from __future__ import annotations
 
-import os
-import sys
 import time
 from typing import Optional
 
@@ -48,6 +46,8 @@ import numpy as np
 import torch
 from torch import nn
 import torch.nn.functional as F
+
+from benchmarks import common
 
 KINDS = ("faithful", "dngpu")
 # Per kind: (height, kernel along n, kernel along height, CGRUs per step).
@@ -284,8 +284,7 @@ def flops_train_step(kind: str, maps: int, batch: int, length: int) -> float:
   Faithful: 216 B n m^2 per CGRU forward, 2 per step; dngpu: 18 B n m^2, 1 per step."""
   _check_kind(kind)
   height, kn, kh, per_step = _GEOMETRY[kind]
-  per_cgru = 2.0 * batch * length * height * (kn * kh * maps) * (2 * maps + maps)
-  return 3.0 * per_cgru * per_step * length
+  return common.cgru_train_step_flops(batch, length, height, kn, kh, maps, per_step, length)
 
 
 # ----------------------------------------------------------------------------
@@ -294,9 +293,6 @@ def flops_train_step(kind: str, maps: int, batch: int, length: int) -> float:
 def jax_config(kind: str, maps: int):
   """The model config of our JAX model that ``build(kind, maps)`` reproduces."""
   _check_kind(kind)
-  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-  if root not in sys.path:
-    sys.path.insert(0, root)
   from experiments.configs import ngpu
   c = ngpu.get_config(f"variant={_VARIANT[kind]},task=badd")
   m = c.model
