@@ -10,14 +10,15 @@ operands to that many digits (the talk's 000..002 x 000..001). --failure_cases
 asks the talk's adversarial questions: long carry chains, long runs of one
 digit, and zero-padded small operands.
 """
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")   # no XLA start-up lines around answers
+
 from absl import app
 from absl import flags
+from absl import logging
 import numpy as np
-
-from neuralgpu import evaluate
-from neuralgpu import restore
-from neuralgpu import tasks as tasks_lib
-from neuralgpu import train as train_lib
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Training workdir with checkpoints.")
@@ -27,6 +28,7 @@ flags.DEFINE_multi_string("question", [], "e.g. '101+11' or '2*1' (digits in the
 flags.DEFINE_string("task", None, "Task (default: the run's last task); must match the operator.")
 flags.DEFINE_integer("pad_to", 0, "Zero-pad operands to this many digits (0 = natural).")
 flags.DEFINE_bool("failure_cases", False, "Ask the talk's failure-case questions.")
+flags.DEFINE_bool("show_carries", True, "Addition: mark the digits that receive a carry.")
 flags.mark_flag_as_required("workdir")
 
 
@@ -36,32 +38,94 @@ def to_str(x, base):
   return np.base_repr(x, base) if base <= 36 else str(x)
 
 
+def digit_str(digits, base, width):
+  """Little-endian digits (any ints; non-digits as '?') as a most-significant-first
+  string of ``width`` characters."""
+  chars = [np.base_repr(d, base) if 0 <= d < base else "?" for d in digits]
+  chars = (chars + ["0"] * width)[:width]
+  return "".join(reversed(chars))
+
+
+def answer_lines(r: dict, task, digits: int, show_carries: bool = True) -> list[str]:
+  """The question, the model's answer, the truth, and marks: ``^`` under the first wrong
+  digit (the lowest wrong position), ``c`` under each digit that receives a carry."""
+  from neuralgpu import failures, tasks as tasks_lib
+  base = task.base
+  sym = "+" if task.kind == "add" else "*"
+  truth_digits = tasks_lib.int_to_digits(r["truth"], base)
+  width = max(len(truth_digits), len(to_str(r["answer"], base)) if r["answer"] is not None
+              else 1)
+  # The model writes 2k+1 digits; show the significant ones and any wrong one above.
+  model_digits = r["answer_digits"]
+  wrong = [i for i, d in enumerate(model_digits)
+           if d != (truth_digits[i] if i < len(truth_digits) else 0)]
+  if wrong:
+    width = max(width, wrong[-1] + 1)
+  lines = [f"{to_str(r['a'], base).zfill(digits)} {sym} {to_str(r['b'], base).zfill(digits)}",
+           f"  model: {digit_str(model_digits, base, width)}",
+           f"  truth: {digit_str(truth_digits, base, width)}   "
+           f"[{'right' if r['correct'] else 'WRONG'}]"]
+  pad = " " * len("  truth: ")
+  if wrong:
+    marks = [" "] * width
+    marks[width - 1 - wrong[0]] = "^"
+    lines.append(pad + "".join(marks) + f"   first wrong digit: position {wrong[0]} "
+                 f"(0 = least significant), {len(wrong)} wrong")
+  if show_carries and task.kind == "add":
+    carried = [p + 1 for p in failures.carry_positions(base, r["a"], r["b"])]
+    if carried:
+      marks = [" "] * width
+      for p in carried:
+        if p < width:
+          marks[width - 1 - p] = "c"
+      lines.append(pad + "".join(marks) + f"   carries: {len(carried)}")
+  return lines
+
+
 def ask(cfg, mcfg, state, task, a, b, digits):
+  from neuralgpu import evaluate, train as train_lib
   length = 2 * digits + 1
   r = evaluate.answer(train_lib.eval_params(state), state.relax.active_sets, mcfg, task, a, b,
                       length)
-  sym = "+" if task.kind == "add" else "*"
-  mark = "right" if r["correct"] else "WRONG"
-  print(f"{to_str(a, task.base).zfill(digits)} {sym} {to_str(b, task.base).zfill(digits)}"
-        f"\n  model: {to_str(r['answer'], task.base)}\n  truth: {to_str(r['truth'], task.base)}"
-        f"   [{mark}]")
+  print("\n".join(answer_lines(r, task, digits, FLAGS.show_carries)))
   return r
+
+
+def fail(msg: str):
+  """One line on stderr, exit status 2."""
+  print(f"ask_neuralgpu: {msg}", file=sys.stderr)
+  sys.exit(2)
 
 
 def main(argv):
   if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    fail(f"unexpected arguments: {argv[1:]}")
   if not FLAGS.question and not FLAGS.failure_cases:
-    raise app.UsageError("give --question=... (repeatable) or --failure_cases")
-  cfg, mcfg, state, step = restore.load(FLAGS.workdir, FLAGS.seed_index)
-  default = restore.task_for(cfg, FLAGS.task)
-  for q in FLAGS.question:
+    fail("give --question=... (repeatable) or --failure_cases")
+  if FLAGS.pad_to < 0:
+    fail(f"--pad_to={FLAGS.pad_to} must be >= 0")
+  logging.set_verbosity(logging.ERROR)
+  from neuralgpu import evaluate, restore, tasks as tasks_lib
+  try:
+    cfg = restore.load_config(FLAGS.workdir)
+    default = restore.task_for(cfg, FLAGS.task)
+  except ValueError as e:
+    fail(str(e))
+  if not default.is_arithmetic:
+    fail(f"the run's task {default.name!r} is not arithmetic; questions need add or mul")
+  parsed = []
+  for q in FLAGS.question:   # every question checked before the model loads
     try:
       a, kind, b, digits = evaluate.parse_question(q, default.base)
     except ValueError as e:
-      raise app.UsageError(str(e))
-    task = tasks_lib.get_task(f"{kind}{default.base}")
-    ask(cfg, mcfg, state, task, a, b, max(digits, FLAGS.pad_to))
+      fail(str(e))
+    if kind != default.kind:
+      fail(f"question {q!r} asks {'+' if kind == 'add' else '*'}, but the model was trained "
+           f"on {default.name!r} ({'+' if default.kind == 'add' else '*'})")
+    parsed.append((a, b, max(digits, FLAGS.pad_to)))
+  cfg, mcfg, state, step = restore.load(FLAGS.workdir, FLAGS.seed_index)
+  for a, b, digits in parsed:
+    ask(cfg, mcfg, state, default, a, b, digits)
   if FLAGS.failure_cases:
     for a, b, digits in evaluate.failure_questions(default, max(FLAGS.pad_to, 30)):
       ask(cfg, mcfg, state, default, a, b, digits)

@@ -35,6 +35,8 @@ ADDED_DEFAULTS = {
     "optim.lr_decay": "plateau", "optim.lr_decay_on": "loss",
     "optim.grad_noise_form": "kaiser",
     "curriculum.fill_form": "top", "curriculum.train_set_size": 0,
+    "curriculum.failure_share": 0.0, "curriculum.adversarial_set": "",
+    "curriculum.adversarial_share": 0.0,
 }
 CONV_IMPLS = ("auto",) + model_lib.CONV_IMPLS
 REMAT_POLICIES = ("auto",) + model_lib.REMAT_POLICIES
@@ -132,6 +134,13 @@ def default_config() -> ml_collections.ConfigDict:
                               # shorter) or "dngpu" (DNGPU's mix of every odd length)
   cu.train_set_size = 0       # 0 = fresh examples every step; N = a fixed training set of
                               # N examples per length (DNGPU: 10,000)
+  # Training against failure (Price et al. 2016, section 4): a share of every batch
+  # replaced by structured examples (tasks.HARD_FAMILIES: carry chains, runs of one digit,
+  # zero-padded small and all-maximum operands), and a share drawn from a saved failure
+  # set (failures.save_cases, e.g. found by failures.search) of cases that fit the bin.
+  cu.failure_share = 0.0
+  cu.adversarial_set = ""
+  cu.adversarial_share = 0.0
   cu.late_bins = 0            # cycle: the last late_bins buckets join the cycle only
   cu.late_from_step = 0       # from this step on (short bins first, then longer ones)
   cu.all_bins_form = "auto"   # all: separate forwards per bin | ragged (one padded batch)
@@ -301,6 +310,7 @@ def validate(config) -> None:
            f"curriculum.train_set_size={n_set!r} must be an int >= 0 (0 = fresh examples)")
   _require(n_set == 0 or len(task_names(config)) == 1,
            f"curriculum.train_set_size={n_set} needs a single task, got task={config.task!r}")
+  _validate_failure_training(config)
   e = config.eval
   _require(len(e.lengths) == len(e.examples),
            f"eval.lengths={e.lengths} and eval.examples={e.examples} must have the same length")
@@ -317,3 +327,30 @@ def validate(config) -> None:
   _require(int(e.chunk_size) >= 1, f"eval.chunk_size={e.chunk_size} must be >= 1")
   for k in ("log_every", "checkpoint_every", "keep_checkpoints"):
     _require(int(config[k]) >= 1, f"{k}={config[k]} must be >= 1")
+
+
+def _validate_failure_training(config) -> None:
+  cu = config.curriculum
+  share = float(cu.get("failure_share", 0.0))
+  adv_share = float(cu.get("adversarial_share", 0.0))
+  adv_set = str(cu.get("adversarial_set", "") or "")
+  _require(0.0 <= share < 1.0, f"curriculum.failure_share={share} must be in [0, 1)")
+  _require(0.0 <= adv_share < 1.0,
+           f"curriculum.adversarial_share={adv_share} must be in [0, 1)")
+  _require(share + adv_share < 1.0,
+           f"curriculum.failure_share + adversarial_share = {share + adv_share} must be < 1")
+  if not (share or adv_share or adv_set):
+    return
+  names = task_names(config)
+  _require(len(names) == 1 and tasks_lib.get_task(names[0]).is_arithmetic,
+           f"curriculum.failure_share / adversarial_share need one arithmetic task, got "
+           f"task={config.task!r}")
+  _require(int(cu.get("train_set_size", 0)) == 0,
+           "curriculum.failure_share / adversarial_share need fresh examples "
+           f"(curriculum.train_set_size=0), got {cu.get('train_set_size')}")
+  _require(bool(adv_set) == bool(adv_share),
+           f"curriculum.adversarial_set={adv_set!r} and adversarial_share={adv_share} go "
+           "together: give both or neither")
+  if adv_set:
+    from neuralgpu import failures  # reads and checks the file (no compile)
+    failures.load_cases(adv_set, names[0])

@@ -155,23 +155,38 @@ def answer(params, active_sets, mcfg, task: tasks_lib.Task, a: int, b: int,
           "answer": got, "answer_digits": digits, "truth": truth, "correct": got == truth}
 
 
-_QUESTION = re.compile(r"^\s*([0-9a-fA-F]+)\s*([+*x])\s*([0-9a-fA-F]+)\s*$")
+_OPERATORS = {"+": "add", "*": "mul", "x": "mul"}
 
 
 def parse_question(question: str, base: int) -> tuple[int, str, int, int]:
-  """Parses '101+11' / '2*1' (digits in ``base``, most significant first).
+  """Parses '101+11' / '2*1' (digits in ``base``, most significant first; ``x`` is also
+  a times sign).
 
-  Returns (a, kind, b, digits of the longer operand).
+  Returns (a, kind, b, digits of the longer operand). Raises ValueError with one line
+  naming what is wrong: no operator or another one, an empty operand, a digit outside
+  the base.
   """
-  m = _QUESTION.match(question)
-  if not m:
-    raise ValueError(f"question {question!r} is not '<number>+<number>' or '<number>*<number>'")
-  a_s, op, b_s = m.groups()
-  try:
-    a, b = int(a_s, base), int(b_s, base)
-  except ValueError:
-    raise ValueError(f"question {question!r} has a digit outside base {base}") from None
-  return a, "add" if op == "+" else "mul", b, max(len(a_s), len(b_s))
+  q = question.replace(" ", "")
+  ops = [i for i, ch in enumerate(q) if ch in "+*x"]
+  others = re.findall(r"[^0-9a-fA-Fx+*]", q.replace("x", "").replace("X", ""))
+  if others and not ops:
+    raise ValueError(f"question {question!r}: operator {others[0]!r} is not + or *")
+  if others:
+    raise ValueError(f"question {question!r} has {others[0]!r}, which is neither a digit "
+                     "nor + or *")
+  if len(ops) != 1:
+    raise ValueError(f"question {question!r} needs exactly one operator (+ or *), found "
+                     f"{len(ops)}")
+  i = ops[0]
+  a_s, op, b_s = q[:i], q[i], q[i + 1:]
+  if not a_s or not b_s:
+    raise ValueError(f"question {question!r} has an empty operand")
+  for s in (a_s, b_s):
+    bad = [ch for ch in s if int(ch, 16) >= base]
+    if bad:
+      raise ValueError(f"question {question!r} has the digit {bad[0]!r}, outside base {base} "
+                       f"(digits 0..{np.base_repr(base - 1, base)})")
+  return int(a_s, base), _OPERATORS[op], int(b_s, base), max(len(a_s), len(b_s))
 
 
 def failure_questions(task: tasks_lib.Task, digits: int = 30) -> list[tuple[int, int, int]]:

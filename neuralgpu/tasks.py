@@ -79,6 +79,7 @@ guaranteed exact on accelerators that run float32 products in TF32).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from typing import Sequence
 
@@ -374,6 +375,14 @@ def _arithmetic_example(bits, kind, base, length, pad_to, mode):
   k = (length - 1) // 2
   da, la = _random_operand(bits[: k_max + 2], k_max, k, base, mode)
   db, lb = _random_operand(bits[k_max + 2:], k_max, k, base, mode)
+  return _encode_digits(da, db, la, lb, kind, base, pad_to)
+
+
+def _encode_digits(da, db, la, lb, kind, base, pad_to):
+  """(inputs, targets) rows of operand digit vectors ``da``, ``db`` (length ``k_max``,
+  written with ``la`` and ``lb`` digits) and their exact sum or product."""
+  k_max = (pad_to - 1) // 2
+  n_res = 2 * k_max + 1
   if kind == "add":
     res = _add_digits(da, db, n_res, base)
   else:
@@ -388,6 +397,102 @@ def _arithmetic_example(bits, kind, base, length, pad_to, mode):
                                jnp.where(t < n, b_sym, PAD)))
   targets = jnp.where(t < n, res + DIGIT_OFFSET, PAD)
   return inputs.astype(jnp.int32), targets.astype(jnp.int32)
+
+
+# Structured ("hard") operands for training against failure (Price et al. 2016,
+# section 4): one family per example, drawn uniformly.
+HARD_FAMILIES = ("carry", "run", "padded", "max")
+_HARD_WORDS = 8
+
+
+def _hard_operands(bits, kind, base, k, k_max):
+  """Operand digits (length ``k_max``, ``k`` in use) of one structured example:
+
+  * ``carry``: for addition a sum of exactly ``base**c`` (a carry chain through the
+    ``c`` lowest positions) or ``base**c - 1`` (no carry at all), ``c`` uniform in
+    ``[1, k]``, the rest of one operand uniform but stopping the chain; for
+    multiplication ``(base**c - 1) * b`` with ``b`` uniform;
+  * ``run``: uniform operands with a run of one digit (length uniform in ``[1, k]``) in
+    a, b or both;
+  * ``padded``: operands with 1-3 significant digits and leading zeros (one or both);
+  * ``max``: an all-maximum operand against another or against a uniform one.
+  Operands are swapped with probability 1/2."""
+  pos = jnp.arange(k_max)
+  live = pos < k
+  ua = _uniform_below(bits[:k_max], base)
+  ub = _uniform_below(bits[k_max:2 * k_max], base)
+  w = bits[2 * k_max:]
+  fam = _uniform_below(w[0], len(HARD_FAMILIES))
+  kk = jnp.maximum(k, 1)
+  c = 1 + _uniform_below(w[1], kk)
+  # carry
+  if kind == "add":
+    a0 = 1 + _uniform_below(w[2], base - 1)
+    exact = _uniform_below(w[3], 2) == 0          # base**c, else base**c - 1
+    low_a = jnp.where((pos == 0) & exact, a0, ua)
+    low_b = jnp.where((pos == 0) & exact, base - a0, base - 1 - ua)
+    stop = jnp.minimum(ua, base - 2)              # a_c + carry <= base - 1
+    ca = jnp.where(pos < c, low_a, jnp.where(pos == c, stop, ua))
+    cb = jnp.where(pos < c, low_b, 0)
+  else:
+    ca = jnp.where(pos < c, base - 1, 0)
+    cb = ub
+  # run
+  digit = _uniform_below(w[2], base)
+  start = _uniform_below(w[3], jnp.maximum(k - c + 1, 1))
+  in_run = (pos >= start) & (pos < start + c)
+  which = _uniform_below(w[4], 3)                 # 0: a, 1: b, 2: both
+  ra = jnp.where(in_run & (which != 1), digit, ua)
+  rb = jnp.where(in_run & (which != 0), digit, ub)
+  # padded
+  sig_a = 1 + _uniform_below(w[5], jnp.minimum(kk, 3))
+  sig_b = 1 + _uniform_below(w[6], jnp.minimum(kk, 3))
+  pa = jnp.where(pos < sig_a, ua, 0)
+  pb = jnp.where(pos < sig_b, ub, 0)
+  pa = jnp.where(which == 1, ua, pa)              # b small only
+  pb = jnp.where(which == 0, ub, pb)              # a small only
+  # max
+  ma = jnp.full_like(ua, base - 1)
+  mb = jnp.where(which == 0, ma, ub)
+  da = jnp.select([fam == 0, fam == 1, fam == 2], [ca, ra, pa], ma)
+  db = jnp.select([fam == 0, fam == 1, fam == 2], [cb, rb, pb], mb)
+  swap = _uniform_below(w[7], 2) == 1
+  da, db = jnp.where(swap, db, da), jnp.where(swap, da, db)
+  return jnp.where(live, da, 0), jnp.where(live, db, 0)
+
+
+def _hard_example(bits, kind, base, length, pad_to):
+  length = jnp.clip(jnp.asarray(length, jnp.int32), 3, pad_to)
+  k_max = (pad_to - 1) // 2
+  k = (length - 1) // 2
+  da, db = _hard_operands(bits, kind, base, k, k_max)
+  return _encode_digits(da, db, k, k, kind, base, pad_to)
+
+
+@functools.partial(jax.jit, static_argnames=("kind", "pad_to"))
+def _make_hard_batch_jit(key, lengths, base, kind, pad_to):
+  k_max = (pad_to - 1) // 2
+  bits = jax.random.bits(key, (lengths.shape[0], 2 * k_max + _HARD_WORDS), jnp.uint32)
+  return jax.vmap(_hard_example, in_axes=(0, None, None, 0, None))(
+      bits, kind, base, lengths, pad_to)
+
+
+def make_hard_batch(key: jax.Array, task: "Task | str", lengths: jax.Array,
+                    pad_to: int) -> tuple[jax.Array, jax.Array]:
+  """A batch of structured arithmetic examples (``HARD_FAMILIES``: carry chains, runs of
+  one digit, zero-padded small operands, all-maximum operands), generated on device in
+  the fixed layout of :func:`make_batch` (pure, jittable). Used to train against the
+  failure cases of Price et al. (2016, section 4) (``curriculum.failure_share``).
+
+  Raises:
+    ValueError: a task that is not arithmetic, bad ``pad_to`` or lengths.
+  """
+  task, pad_to = _validate_static(task, pad_to, "uniform")
+  _require_arithmetic(task)
+  _validate_lengths(task, lengths, pad_to)
+  lengths = jnp.asarray(lengths, jnp.int32)
+  return _make_hard_batch_jit(key, lengths, jnp.int32(task.base), kind=task.kind,
+                              pad_to=pad_to)
 
 
 def _sequence_example(bits, kind, base, length, pad_to):

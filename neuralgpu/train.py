@@ -294,7 +294,7 @@ def all_bins_form(cfg) -> str:
   return form
 
 
-def _bins_batch(key, cfg, tasks, task_idx, cur, width=None, set_key=None):
+def _bins_batch(key, cfg, tasks, task_idx, cur, width=None, set_key=None, mix=None):
   """``bucket_mode="all"``: per bin (inputs, targets, lengths), every bin's examples
   filling it (DNGPU), padded to ``width`` if given, else to the bin."""
   out = []
@@ -305,6 +305,8 @@ def _bins_batch(key, cfg, tasks, task_idx, cur, width=None, set_key=None):
     inputs, targets = make_batch_for(k_data, tasks, task_idx, lengths, b, cfg.operand_mode,
                                      set_key, train_set_size(cfg),
                                      model_lib.stripped(cfg.model))
+    if mix is not None:
+      inputs, targets = mix(jax.random.fold_in(k_data, 7), lengths, b, inputs, targets)
     if width:  # the same examples, padded (both forms see identical data)
       pad = ((0, 0), (0, int(width) - b))
       inputs, targets = jnp.pad(inputs, pad), jnp.pad(targets, pad)
@@ -330,6 +332,46 @@ def add_grad_noise(grads, key, form: str, noise: float, lr, step, last_seq_err):
     std = noise * jnp.sqrt(t ** -0.55 * jnp.maximum(0.0, last_seq_err - 0.02))
     leaves = [g + std * jax.random.normal(k, g.shape, g.dtype) for g, k in zip(leaves, keys)]
   return jax.tree.unflatten(tdef, leaves)
+
+
+def failure_mixer(cfg, tasks: tuple, strip: bool):
+  """Training against failure (``curriculum.failure_share`` / ``adversarial_share``,
+  Price et al. 2016, section 4): returns ``mix(key, lengths, bucket, inputs, targets)``
+  that replaces the batch's first rows by structured examples of the rows' lengths
+  (``tasks.make_hard_batch``) and the next ones by cases of the saved failure set that fit
+  the bin (uniformly drawn; structured ones where none fits), or None when both shares
+  are 0. The row counts are static: ``round(share x batch)``, at least 1 if share > 0."""
+  cu = cfg.curriculum
+  share = float(cu.get("failure_share", 0.0))
+  adv_share = float(cu.get("adversarial_share", 0.0))
+  if not (share or adv_share):
+    return None
+  from neuralgpu import failures
+  task = tasks[0]
+  adv_cases = (failures.load_cases(cu.adversarial_set, task.name)
+               if adv_share else [])
+
+  def count(p, batch):
+    return 0 if p <= 0 else max(1, int(round(p * batch)))
+
+  def mix(key, lengths, bucket, inputs, targets):
+    batch = inputs.shape[0]
+    h, ha = count(share, batch), count(adv_share, batch)
+    h, ha = min(h, batch), min(ha, max(batch - h, 0))
+    k_hard, k_adv = jax.random.split(key)
+    rows_x, rows_y = failures.training_rows(adv_cases, int(bucket)) if ha else (None, None)
+    n_hard = h + (ha if ha and len(rows_x) == 0 else 0)
+    if n_hard:
+      hx, hy = tasks_lib.make_hard_batch(k_hard, task, lengths[:n_hard], int(bucket))
+      inputs, targets = inputs.at[:n_hard].set(hx), targets.at[:n_hard].set(
+          tasks_lib.strip_high_zeros(hy) if strip else hy)
+    if ha and len(rows_x):
+      idx = jax.random.randint(k_adv, (ha,), 0, len(rows_x))
+      ax, ay = jnp.asarray(rows_x)[idx], jnp.asarray(rows_y)[idx]
+      inputs = inputs.at[h:h + ha].set(ax)
+      targets = targets.at[h:h + ha].set(tasks_lib.strip_high_zeros(ay) if strip else ay)
+    return inputs, targets
+  return mix
 
 
 def train_set_size(cfg) -> int:
@@ -360,6 +402,7 @@ def make_train_step(cfg, tasks: tuple, bucket: int, mcfg=None) -> Callable[[Trai
   ema = ema_decay(cfg)
   all_bins = cu.bucket_mode == "all"
   form = all_bins_form(cfg) if all_bins else None
+  mix = failure_mixer(cfg, tasks, strip)
 
   def forward(params, inputs, targets, relax, rng, step_counts=None, widths=None):
     """(per-example CE sums, per-example target counts, logits, saturation)."""
@@ -425,7 +468,7 @@ def make_train_step(cfg, tasks: tuple, bucket: int, mcfg=None) -> Callable[[Trai
     lr_now = float(cfg.optim.lr) * lr_scale_of(state.opt_state)
     if all_bins:
       width = max(int(b) for b in cu.buckets) if form == "ragged" else None
-      bins = _bins_batch(k_data, cfg, tasks, task_idx, cs.cur[task_idx], width, set_key)
+      bins = _bins_batch(k_data, cfg, tasks, task_idx, cs.cur[task_idx], width, set_key, mix)
       lengths = jnp.concatenate([l for _, _, l, _ in bins])
       (loss, (ce, sat, outs)), grads = jax.value_and_grad(loss_fn_bins, has_aux=True)(
           state.params, bins, state.relax, k_drop, sat_weight)
@@ -437,6 +480,9 @@ def make_train_step(cfg, tasks: tuple, bucket: int, mcfg=None) -> Callable[[Trai
       lengths = jnp.minimum(lengths, bucket)
       inputs, targets = make_batch_for(k_data, tasks, task_idx, lengths, bucket,
                                        cfg.operand_mode, set_key, set_size, strip)
+      if mix is not None:
+        inputs, targets = mix(jax.random.fold_in(k_data, 7), lengths, bucket, inputs,
+                              targets)
       (loss, (ce, sat, outs)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
           state.params, inputs, targets, state.relax, k_drop, sat_weight)
     if noise > 0:
