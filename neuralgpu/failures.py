@@ -423,6 +423,57 @@ def first_failing_param(summary: Sequence[dict], family: str) -> int | None:
   return min(bad) if bad else None
 
 
+def _to_str(x, base):
+  if x is None:
+    return "(not a number)"
+  return np.base_repr(x, base) if base <= 36 else str(x)
+
+
+def digit_str(digits, base, width):
+  """Little-endian digits (any ints; non-digits as '?') as a most-significant-first
+  string of ``width`` characters."""
+  chars = [np.base_repr(d, base) if 0 <= d < base else "?" for d in digits]
+  chars = (chars + ["0"] * width)[:width]
+  return "".join(reversed(chars))
+
+
+def answer_lines(r: dict, task, digits: int, show_carries: bool = True) -> list[str]:
+  """The lines a person reads for one answer of ``evaluate.answer``: the question
+  (operands zero-padded to ``digits``), the model's answer, the truth, and marks: ``^``
+  under the first wrong digit (the lowest wrong position), ``c`` under each digit that
+  receives a carry (addition)."""
+  base = task.base
+  sym = "+" if task.kind == "add" else "*"
+  truth_digits = tasks_lib.int_to_digits(r["truth"], base)
+  width = max(len(truth_digits), len(_to_str(r["answer"], base)) if r["answer"] is not None
+              else 1)
+  # The model writes 2k+1 digits; show the significant ones and any wrong one above.
+  model_digits = r["answer_digits"]
+  wrong = [i for i, d in enumerate(model_digits)
+           if d != (truth_digits[i] if i < len(truth_digits) else 0)]
+  if wrong:
+    width = max(width, wrong[-1] + 1)
+  lines = [f"{_to_str(r['a'], base).zfill(digits)} {sym} {_to_str(r['b'], base).zfill(digits)}",
+           f"  model: {digit_str(model_digits, base, width)}",
+           f"  truth: {digit_str(truth_digits, base, width)}   "
+           f"[{'right' if r['correct'] else 'WRONG'}]"]
+  pad = " " * len("  truth: ")
+  if wrong:
+    marks = [" "] * width
+    marks[width - 1 - wrong[0]] = "^"
+    lines.append(pad + "".join(marks) + f"   first wrong digit: position {wrong[0]} "
+                 f"(0 = least significant), {len(wrong)} wrong")
+  if show_carries and task.kind == "add":
+    carried = [p + 1 for p in carry_positions(base, r["a"], r["b"])]
+    if carried:
+      marks = [" "] * width
+      for p in carried:
+        if p < width:
+          marks[width - 1 - p] = "c"
+      lines.append(pad + "".join(marks) + f"   carries: {len(carried)}")
+  return lines
+
+
 # ---------------------------------------------------------------------------
 # Adversarial search.
 # ---------------------------------------------------------------------------

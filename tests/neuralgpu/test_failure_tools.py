@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from experiments.configs import ngpu
-from neuralgpu import evaluate, tasks as tasks_lib, train
+from neuralgpu import evaluate, failures, tasks as tasks_lib, train
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -89,16 +89,11 @@ def test_ask_answers_without_log_lines_and_refuses_bad_questions(workdir):
 
 
 def test_answer_lines_mark_first_wrong_digit_and_carries():
-  sys.path.insert(0, os.path.join(ROOT, "experiments"))
-  try:
-    import ask_neuralgpu as ask
-  finally:
-    sys.path.pop(0)
   task = tasks_lib.get_task("badd")
   # 0111 + 0001 = 1000; the model wrote 0000 + a wrong digit at position 3.
   r = {"a": 7, "b": 1, "truth": 8, "answer": 0, "answer_digits": [0, 0, 0, 0, 0, 0, 0, 0, 0],
        "correct": False}
-  lines = ask.answer_lines(r, task, 4)
+  lines = failures.answer_lines(r, task, 4)
   assert lines[1] == "  model: 0000" and lines[2].startswith("  truth: 1000")
   col = len("  truth: ")
   assert lines[3][col:col + 4] == "^   " and "position 3" in lines[3]
