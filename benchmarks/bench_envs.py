@@ -1,7 +1,7 @@
 """Random-policy throughput of the JAX environments vs the plain-Python reference.
 
-    python benchmarks/bench_envs.py                 # table + results/bench_envs.json
-    python benchmarks/bench_envs.py --n_envs 1024 --n_steps 100 --tasks Copy:10
+    python -m benchmarks.bench_envs                 # table + results/bench_envs.json
+    python -m benchmarks.bench_envs --n_envs 1024 --n_steps 100 --tasks Copy:10
 
 JAX: one jitted program per task: `vmap` over `n_envs` environments inside a
 `lax.scan` of `n_steps` steps; every step draws a uniformly random action per env
@@ -28,13 +28,11 @@ import argparse
 import json
 import os
 import platform
-import sys
 import time
 
 import jax
 import jax.numpy as jnp
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 import rltape.envs as envs  # noqa: E402
 from benchmarks import rl as rl_bench  # noqa: E402

@@ -1,6 +1,6 @@
 r"""Throughput of a seed pool against the same seeds trained one after another.
 
-  PYTHONPATH=. nice -n 15 python benchmarks/bench_pool.py --cell=known/mul2/24 \
+  nice -n 15 python -m benchmarks.bench_pool --cell=known/mul2/24 \
       --seeds=8 --buckets=5,13 --steps=10 --rounds=3 --out=results/ngpu_pool_bench.json
 
 Both sides run the same faithful train step (the cell's config) at a fixed
@@ -14,13 +14,11 @@ warm-up step each).
 """
 import json
 import os
-import sys
 import time
 
 from absl import app
 from absl import flags
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("cell", "known/mul2/24", "Table cell whose config is benchmarked.")

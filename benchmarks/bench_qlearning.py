@@ -18,13 +18,11 @@ import argparse
 import json
 import os
 import platform
-import sys
 import time
 
 import jax
 import jax.numpy as jnp
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from rltape.qlearning import config as config_lib  # noqa: E402
 from rltape.qlearning import train as train_lib  # noqa: E402

@@ -8,18 +8,16 @@ that position (worked out with Python integers from the decoded operands); and, 
 the input length (a state that drifts over time makes more errors with more steps; a
 state that holds does not).
 
-  python experiments/badd_errors.py --workdir=/tmp/ngpu_badd --lengths=201:256,401:64 \
+  python -m experiments.badd_errors --workdir=/tmp/ngpu_badd --lengths=201:256,401:64 \
       --steps_factors=1,2,4 --out=/tmp/badd_errors.json
 """
 import collections
 import json
 import os
-import sys
 
 from absl import app
 from absl import flags
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 FLAGS = flags.FLAGS
 

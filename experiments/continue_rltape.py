@@ -13,12 +13,10 @@ checkpoint (the test flags must match the first run; budgets may change).
 """
 import json
 import os
-import sys
 
 from absl import app
 from absl import flags
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("src", None, "Q-learning workdir to continue (read only).")

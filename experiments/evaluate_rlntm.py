@@ -6,13 +6,10 @@ Prints one JSON line per length: per-seed fraction of ``--episodes`` greedy epis
 with every target written correctly, and how many seeds got all of them right.
 """
 import json
-import os
-import sys
 
 from absl import app
 from absl import flags
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "An RL-NTM workdir (train_rlntm.py).")

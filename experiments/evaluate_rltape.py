@@ -6,13 +6,10 @@ Lengths are complexities in the run's own unit (``complexity_unit``: with "paper
 100 digits for reverse and 100 columns for add2).
 """
 import json
-import os
-import sys
 
 from absl import app
 from absl import flags
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "A Q-learning workdir (train_rltape.py / rl_table.py).")

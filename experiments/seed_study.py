@@ -1,6 +1,6 @@
 r"""Seed-success study: trains S seeds of each recipe and records when each meets two bars.
 
-  taskset -c 0 python experiments/seed_study.py --recipes=default,default+satadapt \
+  taskset -c 0 python -m experiments.seed_study --recipes=default,default+satadapt \
       --task=badd --seeds=16 --max_steps=12000 --out_dir=results/seed_study
 
 A recipe is a variant of ``experiments/sweep_badd_pools.py`` (a base config of
@@ -19,13 +19,11 @@ run in several processes (other ``--first_seed``, other ``--out_dir``) join with
 """
 import json
 import os
-import sys
 import time
 
 from absl import app
 from absl import flags
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 FLAGS = flags.FLAGS
 TASKS = ("badd", "bmul")
@@ -180,7 +178,7 @@ def render(out_dir: str) -> str:
       "each length, two checks in a row on fresh examples; `dngpu` = digit error below 1% "
       "at each length, every position counted. Steps to solve: median / largest over the "
       "seeds that solved. Budget: per-seed steps and seconds. Files: one JSON per row "
-      "(every check's numbers); rendered by `python experiments/seed_study.py "
+      "(every check's numbers); rendered by `python -m experiments.seed_study "
       "--render_only --out_dir=<this folder>`.", "",
       "| task | recipe | seeds | ours solved | ours median / max steps | dngpu solved | "
       "dngpu median / max steps | step budget | seed stops at | dngpu bar | examples/step | "

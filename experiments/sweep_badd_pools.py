@@ -6,7 +6,7 @@ sequence error). Prints one JSON line per checkpoint and writes all of them to
 ``--out``. Meant for an accelerator (a pool of 8 costs about one seed's step there);
 on CPU use small ``--checks``.
 
-  python experiments/sweep_badd_pools.py --variants=fast+d0.5,fast+2c+d0.3 \
+  python -m experiments.sweep_badd_pools --variants=fast+d0.5,fast+2c+d0.3 \
       --checks=1000,2000,3000,5000 --seeds=8 --budget_s=105 --out=/tmp/sweep.json
 
 A variant is ``fast`` or ``dngpu`` (configs of ``experiments/configs/ngpu.py``)
@@ -27,14 +27,11 @@ only), ``mix`` (DNGPU's lengths within a bin), ``ceplateau`` (lr decay on the ta
 ``dngpu_short`` (= ``default``, the main job's recipe) and ``dngpu_exact``.
 """
 import json
-import os
-import sys
 import time
 
 from absl import app
 from absl import flags
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 FLAGS = flags.FLAGS
 

@@ -1,6 +1,6 @@
 r"""The talk's Neural GPU tables from seed-pool workdirs, beside the talk's words.
 
-  PYTHONPATH=. python experiments/tables.py --root=/tmp/pools \
+  python -m experiments.tables --root=/tmp/pools \
       --out=results/ngpu_tables.md --plot=results/ngpu_tables_solved.png
 
 ``--root`` holds one pool workdir per cell at ``<root>/<cell>`` (cells as in
@@ -13,12 +13,10 @@ measured verdict is a lower bound on the pool's outcome with more budget.
 """
 import json
 import os
-import sys
 
 from absl import app
 from absl import flags
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 FLAGS = flags.FLAGS
 

@@ -1,16 +1,12 @@
 """The PyTorch baseline of the Neural GPU train step (benchmarks/torch_ngpu.py): its
 forward equals our JAX model's on the same parameters, the check catches a wrong
 diagonal shift, the timed step runs, and the FLOP count is the architecture's."""
-import os
-import sys
-
 import pytest
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
-from benchmarks import torch_ngpu  # noqa: E402
+from benchmarks import torch_ngpu  # noqa: E402  (after the importorskip)
 
 
 @pytest.mark.parametrize("kind", ["faithful", "dngpu"])

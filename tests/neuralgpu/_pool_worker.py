@@ -3,7 +3,7 @@
 Used by ``test_pool.py`` (JAX must see its device count or distributed runtime
 before it is imported, so these runs live in their own processes).
 
-  python tests/neuralgpu/_pool_worker.py OUT.npz STEPS [COORDINATOR NUM_PROCESSES PROCESS_ID]
+  PYTHONPATH=. python tests/neuralgpu/_pool_worker.py OUT.npz STEPS [COORDINATOR NUM_PROCESSES PROCESS_ID]
 
 The seed loop (``vmap`` or ``map``, see ``neuralgpu.pool.make_pool_step``) comes from
 the environment variable ``POOL_SEED_LOOP`` (default ``vmap``).
@@ -14,8 +14,6 @@ at 9, so one shared bucket serves seeds with different curricula.
 """
 import os
 import sys
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 
 NUM_SEEDS = 8
 

@@ -5,13 +5,10 @@ works and that both sides ran the same dynamics (episodes per step agree).
 """
 import json
 import os
-import sys
 
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks"))
-
-import bench_envs  # noqa: E402
+from benchmarks import bench_envs
 
 
 def test_bench_envs_tiny(tmp_path):
