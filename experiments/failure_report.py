@@ -39,10 +39,13 @@ flags.DEFINE_float("search_seconds", 60.0, "Adversarial search budget per checkp
                    "(seconds, compile included; 0 = no search).")
 flags.DEFINE_integer("search_length", 0, "Length of the searched questions (0 = --length).")
 flags.DEFINE_integer("search_population", 32, "Population of the search.")
+flags.DEFINE_integer("search_max_failures", 1000, "The search stops once it has this many.")
 flags.DEFINE_integer("seed", 0, "Seed of the suites and the search.")
 flags.DEFINE_list("suites", ["carry", "run", "padded", "max", "symmetric", "talk"],
                   "Structured suites to run (neuralgpu.failures.FAMILIES).")
-flags.mark_flags_as_required(["workdir", "out_dir"])
+flags.DEFINE_bool("render_only", False, "Re-render report.md and the plots from "
+                  "<out_dir>/report.json (no workdir read, nothing evaluated).")
+flags.mark_flags_as_required(["out_dir"])
 
 
 def _check_flags():
@@ -107,7 +110,8 @@ def analyse(workdir: str, name: str, random_lengths, out_dir: str, echo=print) -
   set_path = None
   if FLAGS.search_seconds > 0:
     found = failures.search(model, task, search_len, FLAGS.search_seconds,
-                            FLAGS.search_population, FLAGS.seed)
+                            FLAGS.search_population, FLAGS.seed,
+                            max_failures=FLAGS.search_max_failures)
     set_path = os.path.join(out_dir, f"failures_{name}.json")
     failures.save_cases(set_path, found["failures"],
                         {"workdir": os.path.abspath(workdir), "step": int(step),
@@ -116,10 +120,12 @@ def analyse(workdir: str, name: str, random_lengths, out_dir: str, echo=print) -
          f"questions ({found['seconds']:.0f} s)")
   adv = failures.evaluate_cases(model, found["failures"][:200])
   return {"name": name, "workdir": os.path.abspath(workdir), "task": task.name,
+          "length": FLAGS.length,
           "step": int(step), "random": rnd, "results": results,
           "summary": {f: failures.summarise(r) for f, r in results.items()},
           "search": {"length": search_len, "seconds": FLAGS.search_seconds,
                      "rounds": found["rounds"], "evaluated": found["evaluated"],
+                     "took": found["seconds"], "cap": FLAGS.search_max_failures,
                      "failures": len(found["failures"]), "set": set_path,
                      "examples": adv[:12]}}
 
@@ -222,7 +228,8 @@ def markdown(reports: list[dict], pngs: list[str]) -> str:
           else "all right"))
     out.append(f"- **{r['name']}**: " + "; ".join(parts)
                + f"; adversarial search: {r['search']['failures']} failures in "
-               f"{r['search']['evaluated']} questions ({r['search']['seconds']:.0f} s at "
+               f"{r['search']['evaluated']} questions "
+               f"({r['search'].get('took', r['search']['seconds']):.0f} s at "
                f"length {r['search']['length']}).")
   out.append("")
   for fam in ("carry", "run", "padded", "max", "symmetric"):
@@ -254,9 +261,11 @@ def markdown(reports: list[dict], pngs: list[str]) -> str:
   out += ["## Adversarial search", ""]
   for r in reports:
     s = r["search"]
-    out.append(f"**{r['name']}**: {s['failures']} failing questions among {s['evaluated']} "
-               f"evaluated ({s['rounds']} rounds, {s['seconds']:.0f} s budget, length "
-               f"{s['length']})" + (f", saved to `{os.path.basename(s['set'])}`" if s["set"]
+    took, cap = s.get("took", s["seconds"]), s.get("cap", 1000)
+    capped = " (the cap: the search stopped there)" if s["failures"] >= cap else ""
+    out.append(f"**{r['name']}**: {s['failures']} failing questions{capped} among "
+               f"{s['evaluated']} evaluated ({s['rounds']} rounds in {took:.0f} s of a "
+               f"{s['seconds']:.0f} s budget, length {s['length']})" + (f", saved to `{os.path.basename(s['set'])}`" if s["set"]
                                      else "") + ".")
     for x in s["examples"][:6]:
       out.append(f"- `{_fmt_int(t, x['a'])}` op `{_fmt_int(t, x['b'])}`: "
@@ -266,9 +275,31 @@ def markdown(reports: list[dict], pngs: list[str]) -> str:
   return "\n".join(out) + "\n"
 
 
+def render(out_dir: str) -> None:
+  path = os.path.join(out_dir, "report.json")
+  if not os.path.exists(path):
+    raise app.UsageError(f"--render_only: {path!r} does not exist")
+  with open(path) as f:
+    reports = json.load(f)
+  for r in reports:   # JSON keys are strings; the families' params are ints
+    for rows in r["summary"].values():
+      for x in rows:
+        x["param"] = int(x["param"])
+  FLAGS.length = reports[0].get("length", FLAGS.length)
+  pngs = plot(reports, out_dir)
+  with open(os.path.join(out_dir, "report.md"), "w") as f:
+    f.write(markdown(reports, pngs))
+  print(f"wrote {os.path.join(out_dir, 'report.md')}")
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  if FLAGS.render_only:
+    render(FLAGS.out_dir)
+    return
+  if not FLAGS.workdir:
+    raise app.UsageError("--workdir is required (or --render_only)")
   names, lengths = _check_flags()
   from neuralgpu import restore
   for w in FLAGS.workdir:   # every workdir must be one before anything compiles

@@ -56,6 +56,11 @@ def test_failure_report_writes_report_and_leaves_workdir_alone(workdir, tmp_path
     assert os.path.getsize(os.path.join(out, png)) > 1000
   assert os.path.exists(os.path.join(out, "failures_run.json"))
   assert _snapshot(workdir) == before
+  # The report re-renders from its JSON alone, to the same page.
+  os.remove(os.path.join(out, "report.md"))
+  r = _run(["experiments/failure_report.py", f"--out_dir={out}", "--render_only"])
+  assert r.returncode == 0, r.stderr[-3000:]
+  assert open(os.path.join(out, "report.md")).read() == md
 
 
 def test_failure_report_refuses_non_workdir_and_out_dir_inside(workdir, tmp_path):
