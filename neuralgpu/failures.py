@@ -339,12 +339,14 @@ def score_rows(model, inputs: np.ndarray, targets: np.ndarray,
                chunk: int = 64) -> dict[str, np.ndarray]:
   """Scores rows ``[N, n]`` of one length: ``wrong`` digits, ``ce`` of the true answer,
   ``first`` wrong position (``n`` if right) and the predicted symbols ``pred``, in chunks
-  of one shape (the last chunk padded), so that one compiled forward serves every call.
+  of a few shapes (a power of two up to ``chunk``, the last chunk padded), so that few
+  compiled forwards serve every call.
   Stripped-target models are scored on their own target form (padding above the
   result's top digit)."""
   inputs, targets = np.asarray(inputs), np.asarray(targets)
   total, n = inputs.shape
-  size = max(1, min(chunk, total, (1 << 24) // max(n * int(model.cells), 1)))
+  cap = max(1, min(chunk, (1 << 24) // max(n * int(model.cells), 1)))
+  size = min(cap, 1 << max(total - 1, 0).bit_length())   # a power of two: few shapes
   out = {"wrong": [], "ce": [], "first": [], "pred": []}
   for s in range(0, total, size):
     x, y = inputs[s:s + size], targets[s:s + size]

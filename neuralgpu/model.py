@@ -458,6 +458,49 @@ def apply(params: Params, inputs: jax.Array, cfg, *,
   return logits, jnp.mean(gate_part + in_part)
 
 
+def state_trace(params: Params, inputs: jax.Array, cfg, *,
+                active_sets: jax.Array | int = 1,
+                positions: Optional[jax.Array] = None) -> tuple[jax.Array, jax.Array]:
+  """The state after every step of the evaluation forward, for pictures of where the
+  information is and where a carry travels (the state pictures of Kaiser & Sutskever
+  2015, section 4).
+
+  Runs what ``apply(params, inputs, cfg, active_sets=..., positions=...)`` runs at
+  evaluation (no dropout, no remat: nothing is differentiated), but keeps the state
+  of every step of the ``lax.scan`` as its output. ``apply`` itself is unchanged.
+
+  Args:
+    params, inputs, cfg, active_sets, positions: as for ``apply``.
+
+  Returns:
+    (states ``[steps + 1, B, n, height, maps]``, the initial state first;
+    logits ``[B, n, V]``, equal to ``apply``'s).
+  """
+  b, n = inputs.shape
+  m, h = int(cfg.num_maps), int(cfg.height)
+  if positions is None:
+    positions = inputs > 0
+  dtype = params["embed"].dtype
+  mask = positions.astype(dtype)[:, :, None, None]
+  emb = jnp.take(params["embed"], inputs, axis=0)
+  if cfg.input_layer == "hard_tanh":
+    x = hard_tanh(emb + params["in_b"])
+  else:
+    x = jnp.tanh(emb) @ params["in_w"] + params["in_b"]
+  x = x * mask[:, :, 0, :]
+  s0 = jnp.zeros((b, n, h, m), dtype).at[:, :, 0, :].set(x)
+  stack = {k: params[k] for k in CGRU_KEYS}
+  step = _make_step_fn(cfg, mask, n, jnp.asarray(active_sets, jnp.int32), None, False)
+
+  def body(s, t):
+    s, _ = step(stack, s, t)
+    return s, s
+
+  s, states = lax.scan(body, s0, jnp.arange(num_steps_for(cfg, n)))
+  logits = s[:, :, 0, :] @ params["out_w"] + params["out_b"]
+  return jnp.concatenate([s0[None], states], axis=0), logits
+
+
 def relaxation_pull_loss(params: Params, active_sets: jax.Array) -> jax.Array:
   """sum_i ||w_i - mean_active(w)||^2 over the active CGRU weight sets."""
   total = jnp.zeros((), params["gate_w"].dtype)

@@ -48,3 +48,21 @@ def test_the_checker_sees_imports(tmp_path, monkeypatch):
   (pkg / "m.py").write_text("def f():\n  from neuralgpu.model import apply\n  import rltape.envs\n")
   monkeypatch.setattr(sys.modules[__name__], "ROOT", str(tmp_path))
   assert imported_top_levels("pkg")["pkg/m.py"] == {"neuralgpu", "rltape"}
+
+
+def test_no_sys_path_manipulation():
+  """Every module is imported as installed (``pip install -e .``) or from the repository
+  root (``python -m experiments.x``, pytest's rootdir): no file edits ``sys.path``."""
+  needle = "sys.path." + "insert"   # split so that this file does not match itself
+  needles = (needle, "sys.path." + "append")
+  bad = []
+  for top in ("neuralgpu", "rltape", "runkit", "plotkit", "experiments", "benchmarks",
+              "tests"):
+    for dirpath, _, files in os.walk(os.path.join(ROOT, top)):
+      for name in files:
+        if name.endswith(".py"):
+          path = os.path.join(dirpath, name)
+          text = open(path).read()
+          if any(n in text for n in needles):
+            bad.append(os.path.relpath(path, ROOT))
+  assert not bad, f"sys.path edited in {bad}"
