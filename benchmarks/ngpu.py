@@ -30,7 +30,7 @@ def model_config(kind: str, maps: int | None = None, batch: int | None = None):
   """(config, padded length) of a benchmarked model.
 
   ``default``: the main job's model and training (``dngpu_short_sat``: n x 1 x 48,
-  kernel 3 along n, one hard-gated CGRU per step, batch 16) at its longest bin, 25.
+  kernel 3 along n, one hard-gated CGRU per step, batch 32) at its longest bin, 25.
   ``faithful``: Kaiser & Sutskever (2015) section 2, n x 4 x m, 3x3 kernels, 2 CGRUs per
   step, batch 32 at length 41 (the figures of Price et al. 2016 are of this model)."""
   if kind == "default":

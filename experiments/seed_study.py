@@ -79,6 +79,21 @@ def _header(task, recipe, cfg, budget, bars) -> dict:
           "config": json.loads(cfg.to_json())}
 
 
+def _with_added_defaults(cfg):
+  """A config dict with every key of ``config.ADDED_DEFAULTS`` it lacks set to that
+  default (a study file written before the key existed)."""
+  import copy
+  from neuralgpu import config as config_lib
+  if not isinstance(cfg, dict):
+    return cfg
+  cfg = copy.deepcopy(cfg)
+  for dotted, value in config_lib.ADDED_DEFAULTS.items():
+    group, key = dotted.split(".")
+    if isinstance(cfg.get(group), dict):
+      cfg[group].setdefault(key, value)
+  return cfg
+
+
 def load_or_new(path: str, header: dict) -> dict:
   """The recipe's study file, or a new one; refuses a file of another setting."""
   if not os.path.exists(path):
@@ -91,7 +106,10 @@ def load_or_new(path: str, header: dict) -> dict:
   if not isinstance(old, dict) or "records" not in old:
     raise ValueError(f"{path} is not a study file (no 'records'); move it away")
   for k in ("task", "recipe", "budget", "bars", "config"):
-    if old.get(k) != header[k]:
+    mine, theirs = old.get(k), header[k]
+    if k == "config":   # keys added since with their defaults do not change the recipe
+      mine, theirs = _with_added_defaults(mine), _with_added_defaults(theirs)
+    if mine != theirs:
       raise ValueError(f"{path} was made with another {k} ({old.get(k)!r} != "
                        f"{header[k]!r}); use another --out_dir or move the file away")
   return old

@@ -187,7 +187,8 @@ def test_default_config_is_the_short_bin_pool():
   c = ngpu.get_config()
   assert c.curriculum.buckets == (8, 12, 16, 20, 25) and c.curriculum.max_length == 25
   assert c.curriculum.bucket_mode == "cycle" and c.curriculum.fill_bins
-  assert c.pool.num_seeds == 4 and c.pool.stop_when == "any" and c.pool.restart_after == 0
+  assert c.pool.num_seeds == 2 and c.pool.stop_when == "any" and c.pool.restart_after == 0
+  assert c.batch_size == 32
   assert c.optim.saturation_adapt == "dngpu" and c.model.saturation_form == "dngpu"
   old = ngpu.get_config("variant=dngpu_short")
   assert old.pool.num_seeds == 6 and old.pool.restart_after == 5000
