@@ -126,6 +126,17 @@ def test_study_file_guard_and_render(tmp_path):
   other = seed_study._header("badd", "default", cfg, study.Budget(max_steps=8), TINY_BARS)
   with pytest.raises(ValueError, match="another budget"):
     seed_study.load_or_new(str(tmp_path / "x.json"), other)
+  # A file written before a config key existed matches a header holding its default,
+  # and only then.
+  old_file = json.load(open(tmp_path / "x.json"))
+  del old_file["config"]["curriculum"]["failure_share"]
+  seed_study.write_json(str(tmp_path / "x.json"), old_file)
+  assert seed_study.load_or_new(str(tmp_path / "x.json"), header)["records"] == [rec]
+  cfg_hard = _smoke()
+  cfg_hard.curriculum.failure_share = 0.25
+  hard = seed_study._header("badd", "default", cfg_hard, budget, TINY_BARS)
+  with pytest.raises(ValueError, match="another config"):
+    seed_study.load_or_new(str(tmp_path / "x.json"), hard)
   (tmp_path / "bad.json").write_text("[1, 2]")
   with pytest.raises(ValueError, match="not a study file"):
     seed_study.load_or_new(str(tmp_path / "bad.json"), header)
