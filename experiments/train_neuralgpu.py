@@ -21,11 +21,11 @@ if "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", "")
 
 from absl import app  # noqa: E402  (XLA_FLAGS must be set before jax loads)
 from absl import flags  # noqa: E402
-from absl import logging  # noqa: E402
 from ml_collections import config_flags
 
 from neuralgpu import config as config_lib
 from neuralgpu import train
+from runkit import logs
 
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file("config", None, "Neural GPU config file.", lock_config=True)
@@ -36,7 +36,7 @@ flags.mark_flags_as_required(["config", "workdir"])
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  logging.set_verbosity(logging.WARNING)  # checkpoint libraries log every save at INFO
+  logs.quiet_libraries()  # checkpoint libraries log every save at INFO
   config_lib.validate(FLAGS.config)
   if "pool" not in FLAGS.config:
     train.train_and_evaluate(FLAGS.config, FLAGS.workdir)

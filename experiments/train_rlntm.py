@@ -8,6 +8,7 @@ import json
 from absl import app, flags
 from ml_collections import config_flags
 
+from runkit import logs
 from rltape.reinforce import train
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "RL-NTM config file.",
@@ -19,6 +20,7 @@ flags.mark_flags_as_required(["config", "workdir"])
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    logs.quiet_libraries()
     summary = train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
     print(json.dumps(summary))
 

@@ -12,6 +12,7 @@ from absl import app
 from absl import flags
 from ml_collections import config_flags
 
+from runkit import logs
 from rltape.qlearning import experiment
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file.",
@@ -23,6 +24,7 @@ flags.mark_flags_as_required(["config", "workdir"])
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  logs.quiet_libraries()
   summary = experiment.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
   print(json.dumps(summary))
 
