@@ -79,10 +79,6 @@ def _digits(length: int) -> int:
   return k
 
 
-def _rng(seed):
-  return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-
-
 def _uniform_digits(rng, base: int, k: int) -> list[int]:
   return [int(d) for d in rng.integers(0, base, size=k)]
 
@@ -139,7 +135,7 @@ def carry_suite(task, length: int, chains: Iterable[int] | None = None, per_chai
   task = tasks_lib.get_task(task)
   k = _digits(length)
   chains = range(1, k + 1) if chains is None else chains
-  rng = _rng(seed)
+  rng = tasks_lib._rng(seed)
   cases = []
   for c in chains:
     c = int(c)
@@ -168,7 +164,7 @@ def run_suite(task, length: int, runs: Iterable[int] | None = None, per_run: int
   task = tasks_lib.get_task(task)
   k = _digits(length)
   runs = _spread(1, k) if runs is None else runs
-  rng = _rng(seed)
+  rng = tasks_lib._rng(seed)
   cases = []
   for r in runs:
     r = int(r)
@@ -196,7 +192,7 @@ def padded_suite(task, lengths: Iterable[int], values: Sequence[tuple[int, int]]
   (2, 1), (2, 2), (1, 1), (base - 1, base - 1), (3, 5) in the base's range), and one
   small operand against a uniform one, in either position."""
   task = tasks_lib.get_task(task)
-  rng = _rng(seed)
+  rng = tasks_lib._rng(seed)
   base = task.base
   given = values is not None
   if values is None:
@@ -223,7 +219,7 @@ def max_suite(task, lengths: Iterable[int], seed=0) -> list[Case]:
   """All-maximum digits (``base**k - 1``) against itself, against 1 and against a
   uniform operand (``param`` = the length)."""
   task = tasks_lib.get_task(task)
-  rng = _rng(seed)
+  rng = tasks_lib._rng(seed)
   cases = []
   for n in lengths:
     n = int(n)
@@ -241,7 +237,7 @@ def symmetric_suite(task, length: int, count: int = 8, seed=0) -> list[Case]:
   ``a`` (``param`` 0 = equal, 1 = reversed)."""
   task = tasks_lib.get_task(task)
   k = _digits(length)
-  rng = _rng(seed)
+  rng = tasks_lib._rng(seed)
   cases = []
   for _ in range(count):
     d = _uniform_digits(rng, task.base, k)
@@ -317,7 +313,7 @@ class Predictor:
 
 
 @jax.jit
-def _scores_zero_extended(logits, targets):
+def _jit_scores(logits, targets):
   return _scores(logits, targets)
 
 
@@ -358,7 +354,7 @@ def score_rows(model, inputs: np.ndarray, targets: np.ndarray,
     yy = jnp.asarray(y)
     if model.stripped:
       yy = tasks_lib.strip_high_zeros(yy)
-    wrong, ce, first, pred = jax.device_get(_scores_zero_extended(logits, yy))
+    wrong, ce, first, pred = jax.device_get(_jit_scores(logits, yy))
     for k, v in zip(("wrong", "ce", "first", "pred"), (wrong, ce, first, pred)):
       out[k].append(np.asarray(v)[:take])
   return {k: np.concatenate(v) for k, v in out.items()}

@@ -420,11 +420,9 @@ def apply(params: Params, inputs: jax.Array, cfg, *,
   sat_mask = None
   if per_example:
     sat_mask = (jnp.arange(n)[None, :] < own_width[:, None]).astype(dtype)[:, :, None, None]
-  emb = jnp.take(params["embed"], inputs, axis=0)
+  pre, x = _input_layer(params, inputs, cfg)
   in_sat = jnp.zeros((), dtype)
-  if cfg.input_layer == "hard_tanh":
-    pre = emb + params["in_b"]
-    x = hard_tanh(pre)
+  if pre is not None:   # DNGPU's input layer: saturation cost and dropout
     if use_sat:
       in_sat = (saturation_cost(pre) if sat_mask is None
                 else per_example_saturation(pre, sat_mask[:, :, 0], form))
@@ -432,8 +430,6 @@ def apply(params: Params, inputs: jax.Array, cfg, *,
     if train and rng is not None and p > 0:
       keep = jax.random.bernoulli(jax.random.fold_in(rng, 0x7FFFFFFF), 1.0 - p, x.shape)
       x = jnp.where(keep, x / (1.0 - p), 0.0)
-  else:
-    x = jnp.tanh(emb) @ params["in_w"] + params["in_b"]
   x = x * mask[:, :, 0, :]
   s0 = jnp.zeros((b, n, h, m), dtype).at[:, :, 0, :].set(x)
   stack = {k: params[k] for k in CGRU_KEYS}
@@ -456,6 +452,17 @@ def apply(params: Params, inputs: jax.Array, cfg, *,
   gate_part = sat / (jnp.maximum(own_steps, 1).astype(dtype) * cells * units)
   in_part = in_sat / own_width.astype(dtype)
   return logits, jnp.mean(gate_part + in_part)
+
+
+def _input_layer(params: Params, inputs: jax.Array, cfg):
+  """(pre-activation, activation) of the input layer at every position: DNGPU's hard
+  tanh of the embedding plus a bias (the pre-activation feeds its saturation cost), or
+  Kaiser & Sutskever's tanh embedding and 1x1 conv (pre-activation None)."""
+  emb = jnp.take(params["embed"], inputs, axis=0)
+  if cfg.input_layer == "hard_tanh":
+    pre = emb + params["in_b"]
+    return pre, hard_tanh(pre)
+  return None, jnp.tanh(emb) @ params["in_w"] + params["in_b"]
 
 
 def state_trace(params: Params, inputs: jax.Array, cfg, *,
@@ -482,11 +489,7 @@ def state_trace(params: Params, inputs: jax.Array, cfg, *,
     positions = inputs > 0
   dtype = params["embed"].dtype
   mask = positions.astype(dtype)[:, :, None, None]
-  emb = jnp.take(params["embed"], inputs, axis=0)
-  if cfg.input_layer == "hard_tanh":
-    x = hard_tanh(emb + params["in_b"])
-  else:
-    x = jnp.tanh(emb) @ params["in_w"] + params["in_b"]
+  _, x = _input_layer(params, inputs, cfg)
   x = x * mask[:, :, 0, :]
   s0 = jnp.zeros((b, n, h, m), dtype).at[:, :, 0, :].set(x)
   stack = {k: params[k] for k in CGRU_KEYS}

@@ -43,22 +43,17 @@ def model_figures(wd: workdir_lib.Workdir, *, state_length: int | None = None,
     from plotkit import ngpu
     fig, _ = ngpu.state_figure(wd.path, state_length, seed_index=seed)
     figs["state.png"] = fig
-  elif wd.kind == "qlearning":
+  elif wd.kind in ("qlearning", "rlntm"):
     from plotkit import rl
-    m = rl.load_qlearning(wd.path, seed)
-    ep = rl.q_episode(m["config"], m["params"], episode_length)
-    figs["q_episode.png"] = rl.plot_q_episode(
-        ep, f"{wd.name}: seed {m['seed']} after {m['update']} updates")
-    texts["q_episode.txt"] = (f"seed {m['seed']} after {m['update']} updates\n"
-                              + ep["trace"] + "\n")
-  elif wd.kind == "rlntm":
-    from plotkit import rl
-    m = rl.load_rlntm(wd.path, seed)
-    ep = rl.rlntm_episode(m["config"], m["params"], episode_length)
-    figs["policy_episode.png"] = rl.plot_rlntm_episode(
-        ep, f"{wd.name}: seed {m['seed']} after {m['update']} updates")
-    texts["policy_episode.txt"] = (f"seed {m['seed']} after {m['update']} updates\n"
-                                   + ep["trace"] + "\n")
+    load, episode, draw, name = {
+        "qlearning": (rl.load_qlearning, rl.q_episode, rl.plot_q_episode, "q_episode"),
+        "rlntm": (rl.load_rlntm, rl.rlntm_episode, rl.plot_rlntm_episode, "policy_episode"),
+    }[wd.kind]
+    m = load(wd.path, seed)
+    ep = episode(m["config"], m["params"], episode_length)
+    what = f"seed {m['seed']} after {m['update']} updates"
+    figs[f"{name}.png"] = draw(ep, f"{wd.name}: {what}")
+    texts[f"{name}.txt"] = what + "\n" + ep["trace"] + "\n"
   return figs, texts
 
 
