@@ -15,7 +15,8 @@ units per step, ``m<n>`` n maps, ``lr<x>`` learning rate, ``b<n>`` batch size,
 ``long`` training lengths up to 81 (buckets 9..81), ``cap`` cap-mode buckets,
 ``max<n>`` only the bins up to length n, ``bins<a>-<b>-...`` these bins, ``sat<x>``
 saturation cost weight x, ``late<s>x<k>`` the last k bins join the cycle only from
-step s on, ``ema<x>`` a moving average of the parameters with decay x
+step s on, ``ema<x>`` a moving average of the parameters with decay x, ``hard<p>`` a share p of
+every batch made of the structured failure cases (``curriculum.failure_share``)
 (evaluated beside the raw ones), ``cyc`` one bin per step with examples filling it,
 ``all`` every DNGPU bin every step, ``adamax`` optax AdaMax + global-norm clip, ``emb``
 Kaiser's input layer, ``to41`` all of DNGPU's bins (8..41), ``set<N>`` a fixed training
@@ -146,6 +147,8 @@ def variant_config(name: str, task: str = "badd"):
       if not (step.isdigit() and k.isdigit()):
         raise ValueError(f"modifier {part!r}: expected late<step>x<k>, e.g. late5000x1")
       c.curriculum.late_from_step, c.curriculum.late_bins = int(step), int(k)
+    elif part.startswith("hard"):  # hard<p>: a share p of each batch structured failures
+      c.curriculum.failure_share = float(part[4:])
     elif part.startswith("ema"):
       c.optim.ema_decay = float(part[3:])
     elif part.startswith("sat"):
@@ -161,7 +164,7 @@ def variant_config(name: str, task: str = "badd"):
     else:
       raise ValueError(f"unknown modifier {part!r} in variant {name!r}; allowed: d<p>, 2c, "
                        "m<n>, lr<x>, b<n>, max<n>, bins<a>-<b>-..., late<step>x<k>, sat<x>, "
-                       "ema<x>, set<N>, long, cap, cyc, all, adamax, emb, to41, strip, "
+                       "ema<x>, hard<p>, set<N>, long, cap, cyc, all, adamax, emb, to41, strip, "
                        f"{', '.join(DNGPU_OPTIONS)}")
   from neuralgpu import config as config_lib
   config_lib.validate(c)

@@ -33,6 +33,8 @@ def test_variant_modifiers():
   assert late.curriculum.late_bins == 1 and late.curriculum.late_from_step == 300
   tuned = sweep.variant_config("dngpu+sat0.001+ema0.999")
   assert tuned.model.saturation_cost == 0.001 and tuned.optim.ema_decay == 0.999
+  hard = sweep.variant_config("default+satadapt+b32+hard0.25")
+  assert hard.curriculum.failure_share == 0.25 and hard.batch_size == 32
   back = sweep.variant_config("fast+all+adamax+emb")
   assert back.curriculum.bucket_mode == "all" and len(back.curriculum.buckets) == 9
   assert back.optim.optimizer == "adamax" and back.model.input_layer == "embed_tanh_conv"
@@ -41,6 +43,7 @@ def test_variant_modifiers():
 @pytest.mark.parametrize("name,match", [("slow+d0.5", "must start with one of"),
                                         ("fast+x3", "unknown modifier 'x3'"),
                                         ("fast+d1.5", "candidate_dropout"),
+                                        ("default+hard1.5", "failure_share=1.5"),
                                         ("dngpu+max30", "must be one of the bins"),
                                         ("dngpu+bins8-x", "'-'-joined lengths"),
                                         ("dngpu+bins12-8", "increasing"),
