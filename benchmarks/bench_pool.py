@@ -34,7 +34,7 @@ def main(argv):
   del argv
   import jax
   import numpy as np
-  from experiments.configs import ngpu_tables
+  from neuralgpu import talk_tables as ngpu_tables
   from neuralgpu import pool, tasks as tasks_lib, train
 
   cfg = ngpu_tables.get_config(f"cell={FLAGS.cell},seeds={FLAGS.seeds}")

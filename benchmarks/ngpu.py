@@ -14,7 +14,7 @@ import jax
 import numpy as np
 
 from benchmarks import common
-from experiments.configs import ngpu as ngpu_configs
+from neuralgpu import presets as ngpu_configs
 from neuralgpu import evaluate, model as model_lib, pool, tasks as tasks_lib, train
 
 try:  # PyTorch is only in the benchmarks extra

@@ -63,6 +63,7 @@ from rltape.envs.core import hash_bits
 from rltape.envs.reference import ReferenceEnv
 from rltape.qlearning import config as ql_config_lib
 from rltape.qlearning import train as ql_train
+from rltape.reinforce import config as rf_config_lib
 from rltape.reinforce import train as rf_train
 
 SIZES = ("tiny", "full")
@@ -100,7 +101,7 @@ SETTINGS: dict[str, dict[str, Any]] = {
                 train_max_length=30, test_length=100, test_batch=100, chunk_updates=2),
         ql_seeds=(1, 8, 64),
         ql_count_live=True,
-        # RL-NTM defaults of experiments/configs/rlntm.py (LSTM 64, memory 16, batch 32).
+        # RL-NTM defaults of rltape.reinforce.config (LSTM 64, memory 16, batch 32).
         rf=dict(task="Copy", train_length=10, batch_size=32, chunk_updates=4,
                 hidden=64, mem_dim=16),
         rf_seeds=(1, 8),
@@ -299,21 +300,15 @@ def ql_config(spec: dict, seeds: int) -> ml_collections.ConfigDict:
 
 
 def rf_config(spec: dict, seeds: int) -> ml_collections.ConfigDict:
-    """An RL-NTM REINFORCE config (defaults of experiments/configs/rlntm.py) with
-    `spec`'s sizes and `seeds` seeds."""
-    c = ml_collections.ConfigDict(dict(
-        task=spec["task"], moves=(-1, 0, 1), base=0, train_length=spec["train_length"],
-        test_length=2 * spec["train_length"], start_length=1, promote_threshold=0.9,
-        seed=0, num_seeds=seeds, batch_size=spec["batch_size"],
-        chunk_updates=spec["chunk_updates"], max_updates=spec["chunk_updates"],
-        max_wall_s=60.0, restart_after=0, eval_every_chunks=1, eval_episodes=4,
-        final_eval_episodes=4, checkpoint_every_chunks=1, num_traces=0, trace_length=6,
-        progress_bar=False,
-        agent=dict(hidden=spec["hidden"], mem_dim=spec["mem_dim"], logit_scale=1.0,
-                   gamma=1.0, nll_coef=1.0, entropy_coef=0.01, baseline_coef=0.5,
-                   use_baseline=True, symbol_source="lstm", nll_in_return=True,
-                   memory_write="gate", core="lstm"),
-        optimizer=dict(name="adam", learning_rate=3e-3, momentum=0.9, grad_clip=5.0)))
+    """The library's RL-NTM config (``rltape.reinforce.config``) for ``spec``'s task with
+    its sizes, ``seeds`` seeds and one chunk of updates."""
+    c = rf_config_lib.get_config(f"task={spec['task']},train={spec['train_length']},"
+                                 f"seeds={seeds},batch={spec['batch_size']},"
+                                 f"chunk={spec['chunk_updates']},hidden={spec['hidden']}")
+    c.agent.mem_dim = spec["mem_dim"]
+    c.update(dict(max_updates=spec["chunk_updates"], max_wall_s=60.0, eval_episodes=4,
+                  final_eval_episodes=4, checkpoint_every_chunks=1, num_traces=0,
+                  trace_length=6, progress_bar=False))
     rf_train.validate(c)
     return c
 

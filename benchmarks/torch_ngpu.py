@@ -293,7 +293,7 @@ def flops_train_step(kind: str, maps: int, batch: int, length: int) -> float:
 def jax_config(kind: str, maps: int):
   """The model config of our JAX model that ``build(kind, maps)`` reproduces."""
   _check_kind(kind)
-  from experiments.configs import ngpu
+  from neuralgpu import presets as ngpu
   c = ngpu.get_config(f"variant={_VARIANT[kind]},task=badd")
   m = c.model
   m.num_maps = int(maps)

@@ -20,6 +20,8 @@ import time
 from absl import app
 from absl import flags
 
+from neuralgpu import pool as pool_lib
+
 FLAGS = flags.FLAGS
 _HERE = os.path.dirname(os.path.abspath(__file__))
 CONFIG = os.path.join(_HERE, "configs", "ngpu.py")
@@ -50,8 +52,9 @@ def run_one(seed: int, workroot: str, long_lengths, config_arg: str = "") -> dic
   wall = time.time() - t0
   if proc.returncode:
     raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
-  with open(os.path.join(workdir, "pool_summary.json")) as f:
-    summary = json.load(f)
+  summary = pool_lib.read_summary(workdir)
+  if summary is None:
+    raise RuntimeError(f"{' '.join(cmd)} wrote no summary in {workdir!r}")
   rec = {"pool_seed": seed, "command": " ".join(cmd[1:]), "wall_s": round(wall, 1),
          "stop_reason": summary.get("stop_reason"), "step": summary.get("step"),
          "best_seed": summary.get("best_seed"), "num_solved": summary.get("num_solved"),

@@ -5,17 +5,18 @@ r"""The talk's Neural GPU tables from seed-pool workdirs, beside the talk's word
 
 ``--root`` holds one pool workdir per cell at ``<root>/<cell>`` (cells as in
 ``experiments/configs/ngpu_tables.py``, e.g. ``<root>/known/mul2/24``), each
-with the ``pool_summary.json`` that ``experiments/train_pool.py`` writes. Each
+with the ``summary.json`` that ``experiments/train_pool.py`` writes. Each
 table cell reads "talk: <word> / measured: <verdict> (solved/seeds, steps,
 minutes)"; a cell without a pool reads "talk: <word> / not run". A seed not
 solved within its pool's step and time budget counts as not solved, so a
 measured verdict is a lower bound on the pool's outcome with more budget.
 """
-import json
 import os
 
 from absl import app
 from absl import flags
+
+from neuralgpu import pool as pool_lib
 
 
 FLAGS = flags.FLAGS
@@ -31,10 +32,9 @@ def define_flags():
 def load_summaries(root: str, cells) -> dict:
   out = {}
   for cell in cells:
-    path = os.path.join(root, cell, "pool_summary.json")
-    if os.path.exists(path):
-      with open(path) as f:
-        out[cell] = json.load(f)
+    summary = pool_lib.read_summary(os.path.join(root, cell))
+    if summary is not None:
+      out[cell] = summary
   return out
 
 

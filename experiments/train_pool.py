@@ -27,7 +27,7 @@ flags.mark_flags_as_required(["config", "workdir"])
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  from neuralgpu import distributed
+  from runkit import distributed
   from neuralgpu import pool
   pool.validate_pool(FLAGS.config)
   if FLAGS.num_processes > 1 or FLAGS.coordinator:

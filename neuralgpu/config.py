@@ -1,9 +1,10 @@
 """Default Neural GPU configuration and its validation.
 
-``default_config()`` is the faithful model of Kaiser & Sutskever (2015) with the
-training of FACTS section 1; experiment configs in ``experiments/configs`` start
-from it and override. ``validate(config)`` checks every value before anything is
-compiled and raises ``ValueError`` naming the bad value and what is allowed.
+``default_config()`` is the faithful model of Kaiser & Sutskever (2015, "Neural GPUs
+Learn Algorithms") with the training of their public code; the named configs of
+``neuralgpu.presets`` start from it and override. ``validate(config)`` checks every
+value before anything is compiled and raises ``ValueError`` naming the bad value and
+what is allowed.
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ LR_DECAYS = ("plateau", "dngpu")
 LR_DECAY_ON = ("loss", "ce")
 GRAD_NOISE_FORMS = ("kaiser", "dngpu")
 # Keys added after workdirs were made with this config: a workdir without one of them
-# resumes under a config holding its default (checkpoint.check_workdir_config).
+# resumes under a config holding its default (runkit.workdir.check_workdir_config).
 ADDED_DEFAULTS = {
     "model.saturation_form": "mean", "model.output_classes": 0,
     "model.targets": "zero_extended",

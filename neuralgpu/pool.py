@@ -506,9 +506,9 @@ def restore_pool(manager, template: PoolState) -> PoolState:
   """
   import flax
   import orbax.checkpoint as ocp
-  from neuralgpu import checkpoint as ckpt_lib
+  from runkit import checkpoints
   try:
-    return ckpt_lib.restore_or(manager, template)
+    return checkpoints.restore_or(manager, template)
   except ValueError as first_error:
     full = flax.serialization.to_state_dict(template)
     target = {k: v for k, v in full.items() if k not in _ADDED_FIELDS}
@@ -525,7 +525,7 @@ def _load_transfer(template: PoolState, cfg, mesh) -> PoolState:
   """Params and relaxation state of ``pool.init_from``; fresh optimizer and curriculum."""
   import json
   import ml_collections
-  from neuralgpu import checkpoint as ckpt_lib
+  from runkit import checkpoints
   from neuralgpu import config as config_lib
   src_dir = cfg.pool.init_from
   with open(os.path.join(src_dir, "config.json")) as f:
@@ -538,8 +538,7 @@ def _load_transfer(template: PoolState, cfg, mesh) -> PoolState:
   n_src = len(config_lib.task_names(src_cfg))
   src_template = init_pool(np.arange(int(src_cfg.pool.num_seeds)) + int(src_cfg.seed),
                            src_cfg, n_src, None)
-  src, _ = ckpt_lib.load_params(src_dir, src_cfg, jax.device_get(src_template),
-                                restore=restore_pool)
+  src, _ = checkpoints.load_latest(src_dir, jax.device_get(src_template), restore_pool)
   train = template.train.replace(params=src.train.params, relax=src.train.relax)
   if train.ema_params is not None:
     train = train.replace(ema_params=jax.tree.map(jnp.copy, src.train.params))
@@ -548,10 +547,25 @@ def _load_transfer(template: PoolState, cfg, mesh) -> PoolState:
   return jax.device_put(out, seed_sharding(mesh)) if mesh is not None else out
 
 
+# A pool's summary; workdirs made before every trainer wrote ``summary.json`` hold the second.
+SUMMARY_FILES = ("summary.json", "pool_summary.json")
+
+
+def read_summary(workdir: str) -> dict | None:
+  """The summary a pool run wrote in ``workdir`` (None before the run has ended)."""
+  import json
+  for name in SUMMARY_FILES:
+    path = os.path.join(workdir, name)
+    if os.path.exists(path):
+      with open(path) as f:
+        return json.load(f)
+  return None
+
+
 def train_pool(config, workdir: str, *, record_buckets: list | None = None) -> dict:
   """Trains a pool of seeds (resuming from the workdir) and gives each a verdict.
 
-  Writes ``workdir/pool_summary.json`` and returns the same dict: per seed its
+  Writes ``workdir/summary.json`` and returns the same dict: per seed its
   verdict (solved or not at ``eval.solve_lengths``), the step it was found
   solved, its divergence step, curriculum lengths and final train metrics; per
   pool the solved fraction and the verdict from the config's thresholds. A seed
@@ -565,9 +579,8 @@ def train_pool(config, workdir: str, *, record_buckets: list | None = None) -> d
   """
   import json
   import time
-  from neuralgpu import checkpoint as ckpt_lib
+  from runkit import checkpoints, metrics, provenance, workdir as workdir_lib
   from neuralgpu import config as config_lib
-  from neuralgpu import logging_utils
   from neuralgpu import tasks as tasks_lib
 
   validate_pool(config)
@@ -586,10 +599,10 @@ def train_pool(config, workdir: str, *, record_buckets: list | None = None) -> d
   lead = jax.process_index() == 0
   os.makedirs(workdir, exist_ok=True)
   if lead:
-    ckpt_lib.check_workdir_config(workdir, config,
-                                  added_defaults=config_lib.ADDED_DEFAULTS)
-    logging_utils.write_provenance(workdir, config, mcfg)
-  manager = ckpt_lib.make_manager(workdir, config)
+    workdir_lib.check_workdir_config(workdir, config, config_lib.RESUMABLE_KEYS,
+                                     added_defaults=config_lib.ADDED_DEFAULTS)
+    provenance.write_provenance(workdir, config, {"resolved_conv_impl": mcfg.conv_impl})
+  manager = checkpoints.make_manager(workdir, config.keep_checkpoints)
   template = init_pool(seeds, config, len(tasks), mesh)
   fresh = manager.latest_step() is None
   ps = restore_pool(manager, template)
@@ -606,21 +619,21 @@ def train_pool(config, workdir: str, *, record_buckets: list | None = None) -> d
     if os.path.exists(os.path.join(workdir, f"{name}.json")):
       with open(os.path.join(workdir, f"{name}.json")) as f:
         rows.extend(r for r in json.load(f) if int(r["step"]) <= step)
-  writer = logging_utils.MetricWriter(workdir) if lead else None
+  writer = metrics.MetricWriter(workdir) if lead else None
   steps = PoolStepCache(config, tasks, mcfg, mesh, str(config.pool.get("seed_loop", "auto")))
   cu = config.curriculum
   max_cur = max_live_length(ps, mesh)
   t_start = time.time()
   # Compilation counts towards the run's minutes (and its time budget).
   steps.precompile(ps, train_lib.buckets_to_compile(config))
-  before = logging_utils.read_elapsed(workdir)
+  before = checkpoints.read_elapsed(workdir)
   last_t, last_step = time.time(), step
   solved_at = {}
   evals = []
   last_per = None  # per-seed train metrics of the last logged window
   stop_reason = "num_train_steps"
   # The bar runs towards this invocation's time limit (measured from t_start, as below).
-  bar = logging_utils.progress(config, step, time.time() - t_start) if lead else None
+  bar = train_lib.progress_bar(config, step, time.time() - t_start) if lead else None
 
   # A seed is solved when it passes ``pool.confirm_checks`` checks in a row.
   confirm = int(config.pool.get("confirm_checks", 1))
@@ -741,10 +754,10 @@ def train_pool(config, workdir: str, *, record_buckets: list | None = None) -> d
         last_t, last_step = now, step
         if lead:
           writer.write(step, row)
-          bar.update(step, {"cur_length": max_cur, "train_seq_error": row["mean_train_seq_error"],
-                            "train_digit_error": float(np.mean(
-                                [m["train_digit_error"] for m in shown])),
-                            "steps_per_s": row["seed_steps_per_s"] / max(len(shown), 1)})
+          bar.update(step, **train_lib.bar_postfix(
+              {"cur_length": max_cur, "train_seq_error": row["mean_train_seq_error"],
+               "train_digit_error": float(np.mean([m["train_digit_error"] for m in shown])),
+               "steps_per_s": row["seed_steps_per_s"] / max(len(shown), 1)}))
       out_of_time = bool(config.max_train_minutes) and (
           (time.time() - t_start) / 60.0 >= config.max_train_minutes)
       ending = out_of_time or step >= int(config.num_train_steps)
@@ -763,7 +776,7 @@ def train_pool(config, workdir: str, *, record_buckets: list | None = None) -> d
           ps = maybe_restart(ps, ps_host, step)
       # Saved after the step's checks, so that a resumed run has the same restarts.
       if step % int(config.checkpoint_every) == 0:
-        ckpt_lib.save(manager, step, ps, workdir, before + time.time() - t_start)
+        checkpoints.save(manager, step, ps, workdir, before + time.time() - t_start)
       if (step % int(config.log_every) == 0 and not np.any(host[1])
           and not restarts_enabled(config)):
         stop_reason = "all_diverged"
@@ -776,7 +789,7 @@ def train_pool(config, workdir: str, *, record_buckets: list | None = None) -> d
       bar.close()
   jax.block_until_ready(ps)
   elapsed = before + time.time() - t_start
-  ckpt_lib.save(manager, step, ps, workdir, elapsed, force=True)
+  checkpoints.save(manager, step, ps, workdir, elapsed, force=True)
   manager.wait_until_finished()
   t_eval = time.time()
   ps_host = to_host(ps, mesh)
@@ -834,7 +847,7 @@ def train_pool(config, workdir: str, *, record_buckets: list | None = None) -> d
     out["total_minutes"] = out["train_minutes"] + out["final_eval_minutes"]
     out["best_eval_minutes"] = (time.time() - t_best) / 60.0
   if lead:
-    with open(os.path.join(workdir, "pool_summary.json"), "w") as f:
+    with open(os.path.join(workdir, SUMMARY_FILES[0]), "w") as f:
       json.dump(out, f, indent=2, default=float)
     writer.write(step, {"num_solved": n_solved, "solved_fraction": n_solved / (s + len(restarts)),
                         "num_seed_runs": s + len(restarts)})

@@ -7,7 +7,7 @@ import os
 import jax
 import ml_collections
 
-from neuralgpu import checkpoint as ckpt_lib
+from runkit import checkpoints
 from neuralgpu import config as config_lib
 from neuralgpu import tasks as tasks_lib
 from neuralgpu import train as train_lib
@@ -38,20 +38,19 @@ def load(workdir: str, seed_index: int | None = None):
   names = config_lib.task_names(cfg)
   if "pool" not in cfg:
     template = train_lib.init_state(jax.random.key(cfg.seed), cfg, len(names))
-    state, step = ckpt_lib.load_params(workdir, cfg, template)
+    state, step = checkpoints.load_latest(workdir, template)
     return cfg, train_lib.resolve_model_config(cfg), state, step
   from neuralgpu import pool as pool_lib
   n = int(cfg.pool.num_seeds)
   if seed_index is None:
     seed_index = 0
-    summary = os.path.join(workdir, "pool_summary.json")
-    if os.path.exists(summary):
-      with open(summary) as f:
-        seed_index = int(json.load(f).get("best_seed_index", 0))
+    summary = pool_lib.read_summary(workdir)
+    if summary is not None:
+      seed_index = int(summary.get("best_seed_index", 0))
   if not 0 <= int(seed_index) < n:
     raise ValueError(f"seed_index={seed_index} is not in [0, {n}) for pool workdir {workdir!r}")
   template = pool_lib.init_pool(list(range(int(cfg.seed), int(cfg.seed) + n)), cfg, len(names))
-  ps, step = ckpt_lib.load_params(workdir, cfg, template, restore=pool_lib.restore_pool)
+  ps, step = checkpoints.load_latest(workdir, template, pool_lib.restore_pool)
   state = pool_lib.seed_state(jax.device_get(ps), int(seed_index))
   return cfg, train_lib.resolve_model_config(cfg), state, step
 

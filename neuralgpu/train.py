@@ -650,27 +650,43 @@ def solved_all(state: TrainState) -> bool:
   return bool(np.all(np.asarray(jax.device_get(state.curriculum.solved))))
 
 
+def progress_bar(config, start_step: int, elapsed_s: float):
+  """The run's bar (``runkit.progress.ProgressBar``) towards ``num_train_steps`` or the
+  ``max_train_minutes`` budget, whichever comes first."""
+  from runkit import progress
+  return progress.ProgressBar(config.num_train_steps, float(config.max_train_minutes or 0) * 60,
+                              start_step, elapsed_s, enabled=bool(config.progress_bar))
+
+
+def bar_postfix(summary: dict) -> dict:
+  """The bar's postfix: curriculum length, training errors, steps/s."""
+  return dict(len=summary.get("cur_length"),
+              seq_err=f"{summary.get('train_seq_error', 0):.3f}",
+              dig_err=f"{summary.get('train_digit_error', 0):.4f}",
+              sps=f"{summary.get('steps_per_s', 0):.1f}")
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   """Trains (resuming from the workdir's last checkpoint) and evaluates.
 
   Returns a summary dict (also written to ``workdir/summary.json``).
   """
-  from neuralgpu import checkpoint as ckpt_lib  # local: keeps model imports light
-  from neuralgpu import logging_utils
+  from runkit import checkpoints, metrics, provenance, workdir as workdir_lib
 
   config_lib.validate(config)
   names = config_lib.task_names(config)
   tasks = tuple(tasks_lib.get_task(n) for n in names)
   mcfg = resolve_model_config(config)
   os.makedirs(workdir, exist_ok=True)
-  ckpt_lib.check_workdir_config(workdir, config, added_defaults=config_lib.ADDED_DEFAULTS)
-  logging_utils.write_provenance(workdir, config, mcfg)
+  workdir_lib.check_workdir_config(workdir, config, config_lib.RESUMABLE_KEYS,
+                                   added_defaults=config_lib.ADDED_DEFAULTS)
+  provenance.write_provenance(workdir, config, {"resolved_conv_impl": mcfg.conv_impl})
 
-  manager = ckpt_lib.make_manager(workdir, config)
+  manager = checkpoints.make_manager(workdir, config.keep_checkpoints)
   template = init_state(jax.random.key(config.seed), config, len(tasks))
-  state = ckpt_lib.restore_or(manager, template)
+  state = checkpoints.restore_or(manager, template)
   start_step = int(state.step)
-  writer = logging_utils.MetricWriter(workdir)
+  writer = metrics.MetricWriter(workdir)
   steps = StepCache(config, tasks, mcfg)
   check_key = evaluate_lib.check_key(config.seed)
   cu = config.curriculum
@@ -678,12 +694,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   t_start = time.time()
   # Compilation counts towards the run's minutes (and its time budget).
   steps.precompile(state, buckets_to_compile(config))
-  train_seconds_before = logging_utils.read_elapsed(workdir)
+  train_seconds_before = checkpoints.read_elapsed(workdir)
   last_log_t, last_log_step = time.time(), start_step
   evals = []
   solved_at = None
-  bar = logging_utils.progress(config, start_step,
-                               train_seconds_before + time.time() - t_start)
+  bar = progress_bar(config, start_step, train_seconds_before + time.time() - t_start)
   step = start_step
   stop_reason = "num_train_steps"
   try:
@@ -704,10 +719,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
             elapsed_min=(train_seconds_before + now - t_start) / 60.0)
         last_log_t, last_log_step = now, step
         writer.write(step, summary)
-        bar.update(step, summary)
+        bar.update(step, **bar_postfix(summary))
       if step % int(config.checkpoint_every) == 0:
-        ckpt_lib.save(manager, step, state, workdir,
-                      train_seconds_before + time.time() - t_start)
+        checkpoints.save(manager, step, state, workdir,
+                         train_seconds_before + time.time() - t_start)
       if (config.eval.stop_when_solved and step % int(config.eval.every) == 0
           and (solved_all(state) or not curriculum_gates_checks(config))):
         rows = quick_solve_check(check_key, state, mcfg, config, tasks[-1])
@@ -726,7 +741,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     bar.close()
   jax.block_until_ready(state)
   elapsed = train_seconds_before + time.time() - t_start
-  ckpt_lib.save(manager, step, state, workdir, elapsed, force=True)
+  checkpoints.save(manager, step, state, workdir, elapsed, force=True)
   manager.wait_until_finished()
   t_eval = time.time()
   table = evaluate_lib.evaluate_table(

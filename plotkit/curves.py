@@ -239,7 +239,7 @@ def solved_fraction_figure(steps, fraction, title: str, *, per_seed=None,
 
 
 def ngpu_pool_solved_fraction(wd: Workdir):
-  """A Neural GPU pool's solved fraction against steps (from ``pool_summary.json``),
+  """A Neural GPU pool's solved fraction against steps (from its ``summary.json``),
   and each seed's worst sequence error over the solve lengths at every solve check."""
   if not wd.summary:
     return None

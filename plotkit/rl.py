@@ -205,17 +205,17 @@ def plot_q_episode(ep: dict[str, Any], title: str = ""):
 def load_rlntm(workdir: str, seed: int | None = None) -> dict[str, Any]:
   """``{config, params, seed, update}`` of an RL-NTM workdir (default seed: the first
   solved, else the most accurate at the final test)."""
-  import orbax.checkpoint as ocp
+  from runkit import checkpoints
   from rltape.reinforce import train as rtrain
   _require_checkpoint(workdir)
   with open(os.path.join(workdir, "config.json")) as f:
     config = ml_collections.ConfigDict(json.load(f))
-  mgr = ocp.CheckpointManager(os.path.abspath(os.path.join(workdir, "checkpoints")))
+  mgr = checkpoints.make_manager(workdir)
   update = mgr.latest_step()
   init = rtrain.make_programs(config)[0]
   template = jax.jit(jax.vmap(init))(jax.random.split(jax.random.key(config.seed),
                                                        config.num_seeds))
-  state = mgr.restore(update, args=ocp.args.StandardRestore(template))
+  state = checkpoints.restore(mgr, update, template)
   return _pick_seed(workdir, config, state.params, state.solved_step, seed, update)
 
 

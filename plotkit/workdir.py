@@ -5,7 +5,7 @@ Kinds (from the keys of ``config.json``):
 * ``ngpu``: ``experiments/train_neuralgpu.py`` without a pool (``metrics.jsonl``,
   ``summary.json``, ``checkpoints/``);
 * ``ngpu_pool``: a Neural GPU seed pool (``train_neuralgpu.py`` with ``seeds=N``, or
-  ``train_pool.py``; ``pool_summary.json`` with per-seed results and solve checks);
+  ``train_pool.py``; ``summary.json`` with per-seed results and solve checks);
 * ``qlearning``: ``experiments/train_rltape.py`` (``metrics.jsonl`` one line per chunk,
   ``summary.json``);
 * ``rlntm``: ``experiments/train_rlntm.py`` (``metrics.jsonl`` with per-seed lists,
@@ -37,7 +37,7 @@ class Workdir:
     kind: one of ``KINDS``.
     config: ``config.json`` as a dict.
     metrics: the lines of ``metrics.jsonl`` (dicts, in file order).
-    summary: ``summary.json`` or, for pools, ``pool_summary.json`` (None while the
+    summary: ``summary.json`` (older pools: ``pool_summary.json``; None while the
       run has not finished).
     has_checkpoint: ``checkpoints/`` holds at least one step.
   """
@@ -125,8 +125,9 @@ def load(path: str) -> Workdir:
         f"{path!r} is not a training workdir: its config.json (keys "
         f"{sorted(config)[:8] if isinstance(config, dict) else type(config).__name__}) "
         f"is not one of: {allowed}")
-  summary_name = "pool_summary.json" if kind == "ngpu_pool" else "summary.json"
-  summary = _read_json(os.path.join(path, summary_name))
+  summary = _read_json(os.path.join(path, "summary.json"))
+  if summary is None and kind == "ngpu_pool":   # pools made before the common layout
+    summary = _read_json(os.path.join(path, "pool_summary.json"))
   return Workdir(path=path, kind=kind, config=config,
                  metrics=read_jsonl(os.path.join(path, "metrics.jsonl")),
                  summary=summary if isinstance(summary, dict) else None,

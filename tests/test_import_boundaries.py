@@ -33,6 +33,8 @@ def imported_top_levels(package: str) -> dict[str, set[str]]:
     ("rltape", {"neuralgpu", "experiments", "benchmarks"}),
     ("neuralgpu", {"rltape", "experiments", "benchmarks"}),
     ("runkit", {"rltape", "neuralgpu", "experiments", "benchmarks"}),
+    ("plotkit", {"experiments", "benchmarks"}),
+    ("benchmarks", {"experiments"}),
 ])
 def test_package_does_not_import(package, forbidden):
   files = imported_top_levels(package)
@@ -57,12 +59,37 @@ def test_no_sys_path_manipulation():
   needles = (needle, "sys.path." + "append")
   bad = []
   for top in ("neuralgpu", "rltape", "runkit", "plotkit", "experiments", "benchmarks",
-              "tests"):
+              "tests", "notebooks"):
     for dirpath, _, files in os.walk(os.path.join(ROOT, top)):
       for name in files:
-        if name.endswith(".py"):
+        if name.endswith((".py", ".ipynb")):
           path = os.path.join(dirpath, name)
           text = open(path).read()
           if any(n in text for n in needles):
             bad.append(os.path.relpath(path, ROOT))
   assert not bad, f"sys.path edited in {bad}"
+
+
+def test_notebooks_import_the_libraries_only():
+  """A notebook runs from the installed packages (a Colab runtime has no checkout): its
+  code cells import nothing from ``experiments`` or ``benchmarks``."""
+  import json
+  bad = {}
+  folder = os.path.join(ROOT, "notebooks")
+  for name in sorted(os.listdir(folder)):
+    if not name.endswith(".ipynb"):
+      continue
+    cells = json.load(open(os.path.join(folder, name)))["cells"]
+    mods = set()
+    for cell in cells:
+      if cell["cell_type"] != "code":
+        continue
+      tree = ast.parse("".join(cell["source"]))
+      for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+          mods.update(a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+          mods.add(node.module.split(".")[0])
+    if mods & {"experiments", "benchmarks"}:
+      bad[name] = sorted(mods & {"experiments", "benchmarks"})
+  assert not bad, f"notebooks importing outside the libraries: {bad}"

@@ -18,12 +18,12 @@ by 1 and the window is emptied. Episodes then have length min_length + U{0, 1, 2
 (`EnvParams.length` = min_length, `length_jitter` = 2). min_length starts at 2 (1 for
 Reverse and ForwardReverse) and is also capped at the env's max_length.
 
-LSA family (Zaremba et al. 2016, FACTS section 4): complexity starts at 6 and grows by
-4 when whole-sequence accuracy (the fraction of episodes with every target right) over
-the last `window` = 200 episodes is at least 0.995 (the paper does not give its window;
-200 is the smallest that can measure 0.995, allowing one failure); the window is then
-emptied. As in the paper's code, an episode's length is drawn from
-[complexity - 4, complexity] (at least 2): `length` = max(complexity - 4, 2) and
+LSA family (Zaremba et al. 2016, "Learning Simple Algorithms from Examples"): complexity
+starts at 6 and grows by 4 when whole-sequence accuracy (the fraction of episodes with
+every target right) over the last `window` = 200 episodes is at least 0.995 (the paper
+does not give its window; 200 is the smallest that can measure 0.995, allowing one
+failure); the window is then emptied. As in the paper's code, an episode's length is
+drawn from [complexity - 4, complexity] (at least 2): `length` = max(complexity - 4, 2) and
 `length_jitter` = complexity - length. Complexity is capped at max_length. With
 `extra=True` (the default for lsa/add3, the talk's "extra curriculum") the params'
 `no_carry_frac` is 1 while complexity <= 12, 0.5 while <= 16 and 0 after, the

@@ -1,6 +1,6 @@
 """The OpenAI Gym algorithmic tasks (gym 0.19.0), plus RL-NTM's ForwardReverse.
 
-Rules, as in gym's `algorithmic_env.py` (FACTS section 6):
+Rules, as in OpenAI Gym's `gym/envs/algorithmic/algorithmic_env.py` (gym 0.19.0):
   * Observation: the symbol under the read head, Discrete(base + 1); id `base` is the
     blank seen off the tape/grid. The head starts at column 0 (row 0 on a grid).
   * Action: (move, write-or-not, symbol). Tape moves {left, right}; grid moves

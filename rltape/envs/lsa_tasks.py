@@ -1,6 +1,6 @@
 """Tasks of "Learning Simple Algorithms from Examples" (Zaremba et al. 2016).
 
-Rules shared by the family (FACTS section 4):
+Rules shared by the family (as in the paper and its public code, except where said):
   * Base 10 digits. The agent acts with a head move x write-or-not (the Q-head's joint
     discrete action; 2 moves on a tape, 4 on a grid) and the written symbol comes from
     its separate prediction head: all three travel in the env action

@@ -1,6 +1,7 @@
 """Configuration of the Q-learning tape agents, with validation.
 
-`default_config()` holds the paper's settings (FACTS section 4): one-layer GRU with
+`default_config()` holds the settings of "Learning Simple Algorithms from Examples"
+(Zaremba, Mikolov, Joulin & Fergus 2016; its public code): one-layer GRU with
 200 units, SGD lr 0.1, gradient-norm clip 5, batch 20, 95% greedy behaviour,
 curriculum from complexity 6 in steps of 4 at 99.5% whole-sequence accuracy.
 `TABLE_COLUMNS` lists the ten columns of the talk's RL table. `validate` rejects bad
@@ -209,3 +210,51 @@ def parse_arg(arg: str | None) -> dict:
     else:
       out[part] = "1"
   return out
+
+
+_INT_KEYS = dict(seeds="num_seeds", updates="num_updates", chunk="chunk_updates",
+                 max_len="train_max_length", test_batch="test_batch",
+                 units="units", seed="seed", batch="batch_size",
+                 test_every="test_every_chunks")
+
+
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+  """A named Q-learning config (the binaries read it through
+  ``experiments/configs/rltape.py``; notebooks call it). ``arg``: comma-separated switches
+
+    task=copy|reverse|walk|add2|add3|mul1   (default copy)
+    controller=gru|lstm|ff                  (default gru)
+    col=1..10   a column of the talk's RL table (units, discount, Watkins Q(lambda),
+                penalty, test length); default 8 = dynamic discount + Watkins + penalty
+    seeds=N, updates=N, chunk=N, max_len=N, test_batch=N, units=N, seed=N, batch=N,
+    test_every=N   budget knobs
+    smoke       a seconds-long run (tiny controller, 2 seeds) for tests
+
+  ValueError naming an unknown switch or a bad value."""
+  opts = parse_arg(arg)
+  c = default_config()
+  c.task = opts.pop("task", c.task)
+  c.controller = opts.pop("controller", c.controller)
+  col = opts.pop("col", "8")
+  try:
+    col = int(col)
+  except ValueError:
+    raise ValueError(f"col must be an int in 1..10, got {col!r}") from None
+  c.update(column_overrides(col))
+  if opts.pop("smoke", None):
+    c.update(dict(units=16, num_seeds=2, batch_size=4, num_updates=4,
+                  chunk_updates=2, train_max_length=8, curriculum_episodes=8,
+                  test_length=min(c.test_length, 12), test_batch=4,
+                  checkpoint_every_chunks=1))
+  for k, v in list(opts.items()):
+    if k in _INT_KEYS:
+      try:
+        c[_INT_KEYS[k]] = int(v)
+      except ValueError:
+        raise ValueError(f"{k} must be an int, got {v!r}") from None
+      opts.pop(k)
+  if opts:
+    raise ValueError(f"unknown config options {sorted(opts)}; allowed: task, "
+                     f"controller, col, smoke, {', '.join(sorted(_INT_KEYS))}")
+  validate(c)
+  return c

@@ -1,4 +1,5 @@
-"""Controllers of the Q-learning tape agents (Zaremba et al. 2016, FACTS section 4).
+"""Controllers of the Q-learning tape agents of Zaremba, Mikolov, Joulin & Fergus (2016,
+"Learning Simple Algorithms from Examples").
 
 One layer, GRU / LSTM / feed-forward. At every step the controller sees
 

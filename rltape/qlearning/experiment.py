@@ -6,11 +6,13 @@ one vmapped program) so that it can log, test and checkpoint between chunks:
 * with `freeze_when_solved`, each chunk trains only the seeds not yet solved
   (`compact_chunk`), so a pool gets faster as its seeds pass the test;
 * `workdir/metrics.jsonl`: one JSON line per chunk (means over the seeds trained, per-seed
-  curriculum length and test accuracy, seeds solved so far, wall time);
-* TensorBoard events in `workdir` (tensorboardX);
-* orbax checkpoints in `workdir/checkpoints`, resumed from `latest_step()`;
-  existing checkpoints are never overwritten (a resumed run continues after the
-  latest one) and only successful saves make orbax drop the oldest;
+  curriculum length and test accuracy, seeds solved so far, wall time), and the same
+  as TensorBoard events in `workdir/tb` (`runkit.metrics`);
+* orbax checkpoints in `workdir/checkpoints` (one per `checkpoint_every_chunks`, named by
+  the updates done), resumed from the latest; existing checkpoints are never overwritten
+  (a resumed run continues after the latest one) and only successful saves make orbax
+  drop the oldest; `workdir/progress.json` after each save and
+  `workdir/provenance.jsonl` per run start (`runkit`);
 * `workdir/summary.json` at the end: success rate over seeds at the test length,
   the update at which each seed first passed the test (-1: not within budget);
 * `workdir/config.json`: the config of the run that made the workdir; a run with
@@ -26,10 +28,10 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-import orbax.checkpoint as ocp
-import tqdm
-from tensorboardX import SummaryWriter
-
+from runkit import checkpoints
+from runkit import metrics as metrics_lib
+from runkit import progress as progress_lib
+from runkit import provenance
 from runkit.workdir import check_workdir_config
 from rltape.qlearning import config as config_lib
 from rltape.qlearning import train as train_lib
@@ -108,25 +110,21 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
       _jitted(train_lib.make_train(config, length_cap=cap), key)
     return _COMPILED[key][0]
 
-  mgr = ocp.CheckpointManager(
-      os.path.join(os.path.abspath(workdir), "checkpoints"),
-      options=ocp.CheckpointManagerOptions(max_to_keep=5, create=True))
-  state = agent.init(jax.random.key(config.seed))
-  start = mgr.latest_step()
-  if start is not None:
-    state = mgr.restore(start, args=ocp.args.StandardRestore(state))
-  start = int(start or 0)
+  provenance.write_provenance(workdir, config)
+  mgr = checkpoints.make_manager(workdir, max_to_keep=5)
+  state = checkpoints.restore_or(mgr, agent.init(jax.random.key(config.seed)))
+  start = int(mgr.latest_step() or 0)
 
-  writer = SummaryWriter(workdir)
+  writer = metrics_lib.MetricWriter(workdir)
   n_chunks = config.num_updates // config.chunk_updates
   first_chunk = start // config.chunk_updates
   t0 = time.time()
+  before = checkpoints.read_elapsed(workdir)
   acc = np.full(config.num_seeds, np.nan)
-  bar = tqdm.tqdm(range(first_chunk, n_chunks), initial=first_chunk,
-                  total=n_chunks, disable=not progress, unit="chunk",
-                  desc=f"{config.task}/{config.controller}")
-  with open(os.path.join(workdir, "metrics.jsonl"), "a") as log:
-    for c in bar:
+  bar = progress_lib.ProgressBar(n_chunks, config.wall_budget_s, first_chunk, 0.0,
+                                 enabled=progress, desc=f"{config.task}/{config.controller}")
+  try:
+    for c in range(first_chunk, n_chunks):
       if config.get("freeze_when_solved", False):
         state, metrics = compact_chunk(chunk_for(state), state)
       else:
@@ -142,21 +140,19 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
                  length_per_seed=np.asarray(state.length).tolist(),
                  test_accuracy=acc.tolist(),
                  seeds_solved=int((solved_at >= 0).sum()))
-      log.write(json.dumps(rec) + "\n")
-      log.flush()
-      for k, v in rec.items():
-        if isinstance(v, (int, float)):
-          writer.add_scalar(k, v, step)
-      bar.set_postfix(len=float(np.mean(rec["length_per_seed"])),
-                      solved=rec["seeds_solved"], loss=round(rec["loss"], 4))
+      writer.write(step, rec)
+      bar.update(c + 1, len=float(np.mean(rec["length_per_seed"])),
+                 solved=rec["seeds_solved"], loss=round(rec["loss"], 4))
       all_solved = rec["seeds_solved"] == config.num_seeds
       out_of_time = 0 < config.wall_budget_s <= time.time() - t0
       last = (c + 1 == n_chunks or out_of_time or
               (all_solved and config.stop_when_all_solved))
       if (c + 1) % config.checkpoint_every_chunks == 0 or last:
-        mgr.save(step, args=ocp.args.StandardSave(state))
+        checkpoints.save(mgr, step, state, workdir, before + time.time() - t0)
       if last:
         break
+  finally:
+    bar.close()
   mgr.wait_until_finished()
   writer.close()
   solved_at = np.asarray(state.solved_at)
@@ -186,12 +182,12 @@ def load_workdir(workdir: str):
     raise ValueError(f"{workdir!r} is not a Q-learning workdir: {path!r} is missing")
   with open(path) as f:
     base = ml_collections.ConfigDict(json.load(f))
-  mgr = ocp.CheckpointManager(os.path.join(os.path.abspath(workdir), "checkpoints"))
+  mgr = checkpoints.make_manager(workdir)
   step = mgr.latest_step()
   if step is None:
     raise ValueError(f"{workdir!r} has no checkpoint")
   template = train_lib.make_train(base).init(jax.random.key(base.seed))
-  return base, mgr.restore(step, args=ocp.args.StandardRestore(template)), step
+  return base, checkpoints.restore(mgr, step, template), step
 
 
 def resalt(state, salt: int):
@@ -254,10 +250,8 @@ def retest_workdir(src: str, dst: str, overrides: dict) -> ml_collections.Config
   config_lib.validate(config)
   state = state.replace(solved_at=jnp.full_like(jnp.asarray(state.solved_at), -1))
   check_workdir_config(dst, config, resumable=RESUMABLE_KEYS)   # makes dst
-  mgr = ocp.CheckpointManager(os.path.join(os.path.abspath(dst), "checkpoints"),
-                              options=ocp.CheckpointManagerOptions(create=True))
-  mgr.save(step, args=ocp.args.StandardSave(state))
-  mgr.wait_until_finished()
+  mgr = checkpoints.make_manager(dst)
+  checkpoints.save(mgr, step, state, dst, 0.0)
   with open(os.path.join(dst, "continued_from.json"), "w") as f:
     json.dump(dict(workdir=os.path.abspath(src), update=int(step),
                    overrides=overrides), f, indent=2)

@@ -15,9 +15,10 @@ a leading seed axis:
 The binary (`experiments/train_rltape.py`) loops over chunks in Python for logging
 and checkpoints; a notebook may call `jax.jit(train)` directly.
 
-Episode bookkeeping follows FACTS section 4: reward 1 per correct prediction, a
-wrong one ends the episode; Vhat = predictions left before a step
-(`info["targets_left"]`), so Vhat after a step is Vhat - correct.
+Episode bookkeeping follows Zaremba et al. (2016, "Learning Simple Algorithms from
+Examples"): reward 1 per correct prediction, a wrong one ends the episode; Vhat =
+predictions left before a step (`info["targets_left"]`), so Vhat after a step is
+Vhat - correct.
 """
 from __future__ import annotations
 

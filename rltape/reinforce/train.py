@@ -9,9 +9,9 @@
 * ``evaluate(params, key, length, n)``: greedy episodes at a fixed length.
 
 ``train_and_evaluate(config, workdir)`` vmaps and jits them over
-``config.num_seeds`` seeds and runs a Python loop over chunks with orbax
-checkpoints (resumed from the latest), TensorBoard events, ``metrics.jsonl``
-and a tqdm bar. A seed counts as solved the first time its greedy policy
+``config.num_seeds`` seeds and runs a Python loop over chunks with the run
+records every trainer keeps (``runkit``: checkpoints resumed from the latest,
+``metrics.jsonl`` and TensorBoard events, a progress bar towards the budget). A seed counts as solved the first time its greedy policy
 writes every target of ``config.eval_episodes`` episodes of length
 ``config.test_length`` (at least twice the longest training length)
 correctly; from then on its parameters are frozen, and a larger final test
@@ -258,8 +258,9 @@ def _seed_keys(config):
     return jax.random.split(jax.random.key(config.seed), config.num_seeds)
 
 
-def _restarts_path(workdir, chunk):
-    return os.path.join(workdir, "restarts", f"{chunk}.json")
+def _restarts_path(workdir, updates):
+    """The restart counts saved with the checkpoint at ``updates``."""
+    return os.path.join(workdir, "restarts", f"{updates}.json")
 
 
 def restart_keys(config, restarts) -> jax.Array:
@@ -279,15 +280,17 @@ def restart_stale(state: TrainState, fresh: TrainState, stale: np.ndarray) -> Tr
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     """Trains ``config.num_seeds`` seeds in one vmapped program; returns a summary.
 
-    Writes into ``workdir``: ``config.json``, ``checkpoints/`` (orbax, resumed from
-    the latest), TensorBoard events, ``metrics.jsonl``, ``summary.json`` and
-    ``traces.txt``. A workdir holding a run made with another config (other than
+    Writes into ``workdir`` the files every trainer writes (``runkit``): ``config.json``,
+    ``checkpoints/`` (orbax, named by the updates done, resumed from the latest),
+    ``progress.json``, ``provenance.jsonl``, ``metrics.jsonl`` and TensorBoard events in
+    ``tb/``, ``summary.json``; and its own ``traces.txt`` (and ``restarts/`` with
+    ``restart_after``). A workdir holding a run made with another config (other than
     in ``RESUMABLE_KEYS``) is refused with a ValueError before anything is written.
     """
-    import orbax.checkpoint as ocp
-    import tqdm
-    from tensorboardX import SummaryWriter
-
+    from runkit import checkpoints
+    from runkit import metrics as metrics_lib
+    from runkit import progress as progress_lib
+    from runkit import provenance
     from runkit.workdir import check_workdir_config
 
     init, train_chunk, evaluate, _ = make_programs(config)   # validates the config first
@@ -305,22 +308,19 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
                 lambda p, k: evaluate(p, k, length, n)))
         return eval_cache[length, n](params, keys)
 
+    provenance.write_provenance(workdir, config)
     state = init_v(_seed_keys(config))
-    mgr = ocp.CheckpointManager(os.path.abspath(os.path.join(workdir, "checkpoints")),
-                                options=ocp.CheckpointManagerOptions(max_to_keep=2, create=True))
-    meta_path = os.path.join(workdir, "progress.json")
+    mgr = checkpoints.make_manager(workdir, max_to_keep=2)
     wall_used, start_chunk = 0.0, 0
     # Restart bookkeeping per seed (saved as restarts/<chunk>.json with each checkpoint).
     restarts = np.zeros(config.num_seeds, np.int64)
     init_update = np.zeros(config.num_seeds, np.int64)
     if mgr.latest_step() is not None:
-        state = mgr.restore(mgr.latest_step(), args=ocp.args.StandardRestore(state))
-        start_chunk = int(mgr.latest_step())
-        if os.path.exists(meta_path):
-            with open(meta_path) as f:
-                wall_used = json.load(f)["wall_s"]
+        state = checkpoints.restore(mgr, mgr.latest_step(), state)
+        start_chunk = int(mgr.latest_step()) // config.chunk_updates
+        wall_used = checkpoints.read_elapsed(workdir)
         if restart_after:
-            path = _restarts_path(workdir, start_chunk)
+            path = _restarts_path(workdir, start_chunk * config.chunk_updates)
             if not os.path.exists(path):
                 raise ValueError(f"{path!r} is missing: the restart counts of the checkpoint "
                                  f"at chunk {start_chunk} cannot be recovered")
@@ -328,15 +328,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
                 meta = json.load(f)
             restarts = np.asarray(meta["restarts"], np.int64)
             init_update = np.asarray(meta["init_update"], np.int64)
-    writer = SummaryWriter(workdir)
+    writer = metrics_lib.MetricWriter(workdir)
     num_chunks = -(-config.max_updates // config.chunk_updates)
     t0 = time.time() - wall_used
     eval_key = jax.random.key(config.seed + 1)
-    bar = tqdm.tqdm(range(start_chunk, num_chunks), initial=start_chunk, total=num_chunks,
-                    desc=f"{config.task}", disable=not config.progress_bar)
+    bar = progress_lib.ProgressBar(num_chunks, config.max_wall_s, start_chunk, wall_used,
+                                   enabled=config.progress_bar, desc=f"{config.task}")
     last = {}
-    with open(os.path.join(workdir, "metrics.jsonl"), "a") as log:
-        for c in bar:
+    try:
+        for c in range(start_chunk, num_chunks):
             state, m = chunk_v(state)
             m = jax.tree_util.tree_map(np.asarray, m)
             updates = (c + 1) * config.chunk_updates
@@ -362,26 +362,22 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
             last = dict(chunk=c + 1, updates=updates, wall_s=round(wall, 1),
                         seeds_solved=int(np.sum(np.asarray(state.solved))),
                         **{k: [round(float(x), 4) for x in np.ravel(v)] for k, v in m.items()})
-            log.write(json.dumps(last) + "\n")
-            log.flush()
-            for k, v in m.items():
-                writer.add_scalar(f"mean/{k}", float(np.mean(v)), updates)
-            writer.add_scalar("seeds_solved", last["seeds_solved"], updates)
-            bar.set_postfix(solved=f"{last['seeds_solved']}/{config.num_seeds}",
-                            length=float(np.mean(m["length"])), ret=float(np.mean(m["ret"])))
+            writer.write(updates, last)
+            bar.update(c + 1, solved=f"{last['seeds_solved']}/{config.num_seeds}",
+                       length=float(np.mean(m["length"])), ret=float(np.mean(m["ret"])))
             stop = (bool(np.all(np.asarray(state.solved))) or wall > config.max_wall_s)
             if (c + 1) % config.checkpoint_every_chunks == 0 or stop or c + 1 == num_chunks:
                 if restart_after:   # written first: a checkpoint never lacks its counts
-                    os.makedirs(os.path.dirname(_restarts_path(workdir, c + 1)), exist_ok=True)
-                    with open(_restarts_path(workdir, c + 1), "w") as f:
+                    path = _restarts_path(workdir, updates)
+                    os.makedirs(os.path.dirname(path), exist_ok=True)
+                    with open(path, "w") as f:
                         json.dump({"restarts": restarts.tolist(),
                                    "init_update": init_update.tolist()}, f)
-                mgr.save(c + 1, args=ocp.args.StandardSave(state))
-                mgr.wait_until_finished()
-                with open(meta_path, "w") as f:
-                    json.dump({"wall_s": wall, "chunk": c + 1}, f)
+                checkpoints.save(mgr, updates, state, workdir, wall, extra={"chunk": c + 1})
             if stop:
                 break
+    finally:
+        bar.close()
     writer.close()
     mgr.close()
 
@@ -439,7 +435,7 @@ def evaluate_workdir(workdir: str, lengths, episodes: int = 256, seed: int = 123
     Raises ValueError naming a workdir without ``config.json`` or checkpoints, or a
     length < 1, before anything is compiled.
     """
-    import orbax.checkpoint as ocp
+    from runkit import checkpoints
 
     path = os.path.join(workdir, "config.json")
     if not os.path.exists(path):
@@ -451,13 +447,12 @@ def evaluate_workdir(workdir: str, lengths, episodes: int = 256, seed: int = 123
                          f"episodes {episodes}")
     with open(path) as f:
         base = ml_collections.ConfigDict(json.load(f))
-    mgr = ocp.CheckpointManager(os.path.abspath(os.path.join(workdir, "checkpoints")))
+    mgr = checkpoints.make_manager(workdir)
     step = mgr.latest_step()
     if step is None:
         raise ValueError(f"{workdir!r} has no checkpoint to evaluate")
     init = make_programs(base)[0]
-    state = mgr.restore(step, args=ocp.args.StandardRestore(
-        jax.jit(jax.vmap(init))(_seed_keys(base))))
+    state = checkpoints.restore(mgr, step, jax.jit(jax.vmap(init))(_seed_keys(base)))
     out = {}
     for n in lengths:
         cfg = ml_collections.ConfigDict(base.to_dict())

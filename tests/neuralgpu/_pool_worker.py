@@ -33,7 +33,7 @@ def main():
   out, num_steps = sys.argv[1], int(sys.argv[2])
   import jax
   if len(sys.argv) > 3:
-    from neuralgpu import distributed
+    from runkit import distributed
     distributed.initialize(sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))
   import jax.numpy as jnp
   import numpy as np

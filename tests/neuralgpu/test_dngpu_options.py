@@ -324,17 +324,19 @@ def test_dngpu_exact_config():
 def test_old_workdir_configs_resume_under_added_defaults(tmp_path):
   """A workdir made before the DNGPU options existed matches today's default config."""
   import json
-  from neuralgpu import checkpoint as ckpt_lib
+  from runkit import workdir as workdir_lib
   c = ngpu.get_config("variant=smoke")
   old = json.loads(c.to_json())
   for k in config_lib.ADDED_DEFAULTS:
     section, key = k.split(".")
     old[section].pop(key)
   (tmp_path / "config.json").write_text(json.dumps(old))
-  ckpt_lib.check_workdir_config(str(tmp_path), c, added_defaults=config_lib.ADDED_DEFAULTS)
+  workdir_lib.check_workdir_config(str(tmp_path), c, config_lib.RESUMABLE_KEYS,
+                                   added_defaults=config_lib.ADDED_DEFAULTS)
   c.optim.lr_decay_on = "ce"
   with pytest.raises(ValueError, match="lr_decay_on"):
-    ckpt_lib.check_workdir_config(str(tmp_path), c, added_defaults=config_lib.ADDED_DEFAULTS)
+    workdir_lib.check_workdir_config(str(tmp_path), c, config_lib.RESUMABLE_KEYS,
+                                   added_defaults=config_lib.ADDED_DEFAULTS)
 
 
 # ---------------------------------------------------------------------------

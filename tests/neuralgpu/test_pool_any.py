@@ -54,7 +54,7 @@ def test_any_stop_evaluates_the_solved_seed_and_restore_loads_it(tmp_path, monke
   assert out["stop_reason"] == "one_solved" and out["step"] == 3
   assert out["best_seed_index"] == 1 and out["best_seed"] == c.seed + 1
   assert [r["length"] for r in out["eval"]] == [int(n) for n in c.eval.lengths]
-  with open(os.path.join(wd, "pool_summary.json")) as f:
+  with open(os.path.join(wd, "summary.json")) as f:
     assert json.load(f)["best_seed_index"] == 1
   # restore.load gives the best seed's state; an explicit index gives another.
   cfg, _, state, step = restore.load(wd)

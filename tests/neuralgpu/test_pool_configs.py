@@ -89,7 +89,7 @@ def test_smoke_pool_runs_and_resumes(smoke_pool):
   assert second["verdict"] == pool.pool_verdict(second["num_solved"], 2, 0.5, 0.0)
   for r in second["seeds"]:
     assert len(r["curriculum_length"]) == 3  # one length per task of the base curriculum
-  with open(os.path.join(wd, "pool_summary.json")) as f:
+  with open(os.path.join(wd, "summary.json")) as f:
     assert json.load(f)["step"] == 4
   lines = [json.loads(l) for l in open(os.path.join(wd, "metrics.jsonl"))]
   assert [l["step"] for l in lines if "seed0/loss" in l] == [2, 4]
@@ -119,7 +119,7 @@ def test_tables_render_measured_and_missing(smoke_pool):
 def test_transfer_starts_from_the_source_params(tmp_path):
   import jax
   import numpy as np
-  from neuralgpu import checkpoint as ckpt_lib
+  from runkit import checkpoints
   src_wd = str(tmp_path / "source")
   src_cfg = nt.get_config("cell=transfer/add-mul/source/24,variant=smoke")
   src_cfg.num_train_steps = 2
@@ -131,8 +131,8 @@ def test_transfer_starts_from_the_source_params(tmp_path):
   out = pool.train_pool(cfg, dst_wd)
   assert out["step"] == 0
   tmpl = jax.device_get(pool.init_pool(np.arange(2), src_cfg, 1))
-  src, _ = ckpt_lib.load_params(src_wd, src_cfg, tmpl)
-  dst, _ = ckpt_lib.load_params(dst_wd, cfg, tmpl)
+  src, _ = checkpoints.load_latest(src_wd, tmpl)
+  dst, _ = checkpoints.load_latest(dst_wd, tmpl)
   for a, b in zip(jax.tree.leaves(src.train.params), jax.tree.leaves(dst.train.params)):
     np.testing.assert_array_equal(a, b)
   fresh = jax.device_get(pool.init_pool(np.arange(2), cfg, 1))

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from experiments.configs import ngpu
-from neuralgpu import checkpoint as ckpt_lib
+from runkit import checkpoints
 from neuralgpu import pool
 from neuralgpu import train
 
@@ -92,7 +92,7 @@ def test_restart_slots_puts_a_fresh_seed_in_the_slot():
 
 def _restored(wd, c):
   template = jax.device_get(pool.init_pool([c.seed, c.seed + 1], c, 1))
-  ps, step = ckpt_lib.load_params(wd, c, template)
+  ps, step = checkpoints.load_latest(wd, template)
   return jax.device_get(ps), step
 
 

@@ -8,8 +8,8 @@ import jax
 import pytest
 
 from experiments.configs import ngpu
-from neuralgpu import logging_utils
 from neuralgpu import study
+from neuralgpu import train
 from neuralgpu import tasks as tasks_lib
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -153,14 +153,14 @@ def test_progress_bar_runs_towards_the_time_budget():
   c.num_train_steps = 50_000
   c.max_train_minutes = 20.0
   c.progress_bar = False
-  bar = logging_utils.progress(c, 0, elapsed_s=60.0)     # one minute used (compile)
+  bar = train.progress_bar(c, 0, elapsed_s=60.0)     # one minute used (compile)
   now = [1000.0]
   bar._time, bar._t0 = (lambda: now[0]), 1000.0 - 60.0
-  assert bar._fraction(0) == 50                          # 1 of 20 min = 5.0%
+  assert bar.fraction(0) == 50                          # 1 of 20 min = 5.0%
   now[0] += 540.0                                        # 10 min in all, 1000 steps
-  assert bar._fraction(1000) == 500
+  assert bar.fraction(1000) == 500
   c.max_train_minutes = 0.0                              # no time budget: steps only
-  assert logging_utils.progress(c, 0)._fraction(25_000) == 500
+  assert train.progress_bar(c, 0, 0.0).fraction(25_000) == 500
 
 
 def test_stop_on_must_be_known():

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from experiments.configs import ngpu
-from neuralgpu import checkpoint as ckpt_lib
+from runkit import checkpoints
 from neuralgpu import config as config_lib
 from neuralgpu import curriculum
 from neuralgpu import train
@@ -282,7 +282,7 @@ def _smoke(steps, **kw):
 
 def _final_state(workdir, c):
   template = train.init_state(jax.random.key(c.seed), c, 1)
-  state, step = ckpt_lib.load_params(workdir, c, template)
+  state, step = checkpoints.load_latest(workdir, template)
   return state, step
 
 

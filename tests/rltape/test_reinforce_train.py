@@ -148,9 +148,9 @@ def test_train_and_evaluate_smoke_writes_checkpoints_and_resumes(tmp_path):
     assert len(summary["solved"]) == c.num_seeds
     lines = [json.loads(l) for l in open(os.path.join(workdir, "metrics.jsonl"))]
     assert [l["updates"] for l in lines] == [2, 4, 6]
-    assert os.path.isdir(os.path.join(workdir, "checkpoints", "3"))
-    assert any(f.startswith("events.out.tfevents") for f in os.listdir(workdir))
-    # Resume with a larger budget: continues after chunk 3 instead of starting over.
+    assert os.path.isdir(os.path.join(workdir, "checkpoints", "6"))   # named by updates
+    assert any(f.startswith("events.out.tfevents") for f in os.listdir(os.path.join(workdir, "tb")))
+    # Resume with a larger budget: continues after update 6 instead of starting over.
     c2 = _configs().get_config("smoke")
     c2.max_updates = 10
     summary2 = train.train_and_evaluate(c2, workdir)
@@ -227,16 +227,15 @@ def test_restarts_end_to_end_reinitialise_resume_and_report(tmp_path):
     assert s1["restarts"] == [int(u) for u in unsolved]
     # A restarted seed holds exactly the initialisation of its restart key.
     init, _, _, _ = train.make_programs(c)
-    import orbax.checkpoint as ocp
-    mgr = ocp.CheckpointManager(os.path.abspath(os.path.join(workdir, "checkpoints")))
+    from runkit import checkpoints
     like = jax.jit(jax.vmap(init))(train._seed_keys(c))
-    saved = mgr.restore(1, args=ocp.args.StandardRestore(like))
+    saved = checkpoints.restore(checkpoints.make_manager(workdir), 2, like)
     fresh = jax.jit(jax.vmap(init))(train.restart_keys(c, np.zeros(c.num_seeds, int)))
     for s in np.flatnonzero(unsolved):
         for a, b in zip(jax.tree_util.tree_leaves(saved.params),
                         jax.tree_util.tree_leaves(fresh.params)):
             np.testing.assert_array_equal(np.asarray(a)[s], np.asarray(b)[s])
-    assert json.load(open(os.path.join(workdir, "restarts", "1.json")))["restarts"] == s1["restarts"]
+    assert json.load(open(os.path.join(workdir, "restarts", "2.json")))["restarts"] == s1["restarts"]
     # Resuming reads the counts back and goes on counting.
     c.max_updates = 4
     s2 = train.train_and_evaluate(c, workdir)
@@ -244,6 +243,6 @@ def test_restarts_end_to_end_reinitialise_resume_and_report(tmp_path):
         assert r == 2 if not solved else r <= 1
     assert s2["inits_full"] == sum(s2["restarts"]) + sum(s2["solved"])
     # A checkpoint whose counts are lost is refused with a message.
-    os.remove(os.path.join(workdir, "restarts", "2.json"))
-    with pytest.raises(ValueError, match="restarts/2.json' is missing"):
+    os.remove(os.path.join(workdir, "restarts", "4.json"))
+    with pytest.raises(ValueError, match="restarts/4.json' is missing"):
         train.train_and_evaluate(c, workdir)

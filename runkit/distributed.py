@@ -2,7 +2,7 @@
 
 One process per host (or several local CPU processes for tests). After
 ``initialize``, ``jax.devices()`` lists every process's devices, so the pool's
-mesh (``neuralgpu.pool.make_mesh``) spans them all.
+mesh (the Neural GPU pool's ``make_mesh``) spans them all.
 """
 from __future__ import annotations
 

@@ -1,0 +1,63 @@
+"""Every trainer writes the same workdir layout (``runkit``): the Neural GPU (one seed and
+a pool), Q-learning and the RL-NTM, each at smoke size."""
+import json
+import os
+
+import pytest
+
+from experiments.configs import ngpu, rlntm, rltape as qlearning_configs
+from neuralgpu import pool, train as ngpu_train
+from rltape.qlearning import experiment as q_experiment
+from rltape.reinforce import train as rlntm_train
+
+COMMON = {"config.json", "checkpoints/", "tb/", "metrics.jsonl", "progress.json",
+          "provenance.jsonl", "summary.json"}
+# What a trainer writes beyond the common files, and why.
+OWN = {"rlntm": {"traces.txt"}}   # solved seeds' episodes, rendered
+
+
+def _listing(workdir):
+  return {f + "/" if os.path.isdir(os.path.join(workdir, f)) else f for f in os.listdir(workdir)}
+
+
+def _run(kind, workdir):
+  if kind == "ngpu":
+    ngpu_train.train_and_evaluate(ngpu.get_config("variant=smoke"), workdir)
+  elif kind == "ngpu_pool":
+    pool.train_pool(ngpu.get_config("variant=smoke,seeds=2"), workdir)
+  elif kind == "qlearning":
+    q_experiment.train_and_evaluate(qlearning_configs.get_config("smoke"), workdir,
+                                    progress=False)
+  else:
+    rlntm_train.train_and_evaluate(rlntm.get_config("smoke"), workdir)
+
+
+@pytest.fixture(scope="module")
+def workdirs(tmp_path_factory):
+  root = tmp_path_factory.mktemp("layouts")
+  out = {}
+  for kind in ("ngpu", "ngpu_pool", "qlearning", "rlntm"):
+    out[kind] = str(root / kind)
+    _run(kind, out[kind])
+  return out
+
+
+def test_every_trainer_writes_the_same_files(workdirs):
+  for kind, wd in workdirs.items():
+    assert _listing(wd) == COMMON | OWN.get(kind, set()), kind
+    assert any(f.startswith("events.out.tfevents") for f in os.listdir(os.path.join(wd, "tb")))
+
+
+def test_the_records_have_the_same_keys_and_units(workdirs):
+  for kind, wd in workdirs.items():
+    prog = json.load(open(os.path.join(wd, "progress.json")))
+    steps = sorted(int(s) for s in os.listdir(os.path.join(wd, "checkpoints")) if s.isdigit())
+    # progress.json: the latest checkpoint's step (optimizer updates) and training seconds.
+    assert prog["step"] == steps[-1] and prog["train_seconds"] > 0, kind
+    lines = [json.loads(l) for l in open(os.path.join(wd, "metrics.jsonl"))]
+    assert lines and all(isinstance(l["step"], int) for l in lines), kind
+    assert [l["step"] for l in lines] == sorted(l["step"] for l in lines), kind
+    assert lines[-1]["step"] <= prog["step"], kind
+    prov = [json.loads(l) for l in open(os.path.join(wd, "provenance.jsonl"))]
+    assert len(prov) == 1 and {"argv", "versions", "git_commit", "config"} <= set(prov[0])
+    assert json.load(open(os.path.join(wd, "config.json"))) == prov[0]["config"], kind
