@@ -47,6 +47,7 @@ from jax.sharding import NamedSharding, PartitionSpec as P
 
 from neuralgpu import config as config_lib
 from neuralgpu import evaluate as evaluate_lib
+from neuralgpu import optim as optim_lib
 from neuralgpu import train as train_lib
 
 SEED_AXIS = "seed"
@@ -542,7 +543,7 @@ def _load_transfer(template: PoolState, cfg, mesh) -> PoolState:
   train = template.train.replace(params=src.train.params, relax=src.train.relax)
   if train.ema_params is not None:
     train = train.replace(ema_params=jax.tree.map(jnp.copy, src.train.params))
-  opt = jax.vmap(train_lib.make_optimizer(cfg).init)(train.params)
+  opt = jax.vmap(optim_lib.make_optimizer(cfg).init)(train.params)
   out = template.replace(train=train.replace(opt_state=opt))
   return jax.device_put(out, seed_sharding(mesh)) if mesh is not None else out
 

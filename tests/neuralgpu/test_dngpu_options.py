@@ -12,6 +12,7 @@ from experiments.configs import ngpu
 from neuralgpu import config as config_lib
 from neuralgpu import curriculum
 from neuralgpu import model as model_lib
+from neuralgpu import optim
 from neuralgpu import study
 from neuralgpu import tasks as tasks_lib
 from neuralgpu import train
@@ -167,7 +168,7 @@ def test_all_bins_ragged_loss_equals_separate_with_saturation(form):
 # ---------------------------------------------------------------------------
 def test_dngpu_lr_decay_rule_by_hand():
   """Decay when the window before the last two beats both (min(h[-2:]) > min(h[-3:]))."""
-  tx = train.dngpu_lr_decay(every=1, factor=0.7, min_scale=0.4)
+  tx = optim.dngpu_lr_decay(every=1, factor=0.7, min_scale=0.4)
   g = {"w": jnp.ones(())}
   st = tx.init(g)
   seen = []
@@ -184,7 +185,7 @@ def test_dngpu_lr_decay_rule_by_hand():
 
 
 def test_dngpu_lr_decay_windows_and_ce_only():
-  tx = train.dngpu_lr_decay(every=2, factor=0.5, min_scale=0.0)
+  tx = optim.dngpu_lr_decay(every=2, factor=0.5, min_scale=0.0)
   st = tx.init({"w": jnp.ones(())})
   for v in (1.0, 1.0, 3.0, 3.0, 2.0, 2.0):    # window means 1, 3, 2 -> decay at the third
     _, st = tx.update({"w": jnp.ones(())}, st, value=v)
@@ -261,12 +262,12 @@ def test_fixed_training_set_recurs():
 
 def test_dngpu_gradient_noise_scale():
   g = {"a": jnp.zeros((200, 50)), "b": jnp.zeros((1000,))}
-  noisy = train.add_grad_noise(g, jax.random.key(0), "dngpu", 1e-4, 0.01, jnp.int32(0),
+  noisy = optim.add_grad_noise(g, jax.random.key(0), "dngpu", 1e-4, 0.01, jnp.int32(0),
                                jnp.float32(1.0))
   z = np.concatenate([np.ravel(noisy["a"]), np.ravel(noisy["b"])]) / (1e-4 * 0.01)
   assert np.abs(z).max() <= 2.0 + 1e-4
   assert np.std(z) == pytest.approx(0.8796, rel=0.03)   # std of N(0,1) truncated at 2
-  k = train.add_grad_noise(g, jax.random.key(0), "kaiser", 0.5, 0.01, jnp.int32(0),
+  k = optim.add_grad_noise(g, jax.random.key(0), "kaiser", 0.5, 0.01, jnp.int32(0),
                            jnp.float32(0.02))
   assert float(jnp.max(jnp.abs(k["a"]))) == 0.0        # Kaiser's noise fades at 2% error
 

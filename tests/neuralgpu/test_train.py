@@ -15,6 +15,7 @@ from experiments.configs import ngpu
 from runkit import checkpoints
 from neuralgpu import config as config_lib
 from neuralgpu import curriculum
+from neuralgpu import optim
 from neuralgpu import train
 
 
@@ -157,7 +158,7 @@ def test_fill_lengths_fill_the_bin():
 
 def test_clipped_adamax_hand_values():
   """DNGPU AdaMax: g clipped to +-(1.2 nu + 1e-4); mu = .9 mu + .1 g; nu = max(b2 nu, |g|)."""
-  t = train.scale_by_clipped_adamax(0.9, 0.99, 1e-8)
+  t = optim.scale_by_clipped_adamax(0.9, 0.99, 1e-8)
   st = t.init({"w": jnp.zeros(2)})
   u, st = t.update({"w": jnp.array([1.0, -2.0])}, st)
   np.testing.assert_allclose(u["w"], [1e-5 / (1e-4 + 1e-8), -1e-5 / (1e-4 + 1e-8)], rtol=1e-5)
@@ -170,17 +171,17 @@ def test_clipped_adamax_hand_values():
 
 def test_dngpu_b2_schedule():
   c = ngpu.get_config("variant=dngpu")
-  b2 = train.b2_schedule(c)
+  b2 = optim.b2_schedule(c)
   np.testing.assert_allclose([float(b2(jnp.int32(n))) for n in (0, 2000, 100_000)],
                              [0.99, 0.995, 0.9995], rtol=1e-6)
   for name in ("adam", "adamax", "clipped_adamax"):   # every optimizer takes the schedule
     c.optim.optimizer = name
-    tx = train.make_optimizer(c)
+    tx = optim.make_optimizer(c)
     w = {"w": jnp.ones(2)}
     u, _ = tx.update(w, tx.init(w), w, value=jnp.float32(1.0))
     assert np.all(np.isfinite(np.asarray(u["w"]))) and np.all(np.asarray(u["w"]) < 0)
   c.optim.b2_schedule = "none"
-  assert train.b2_schedule(c) == c.optim.b2
+  assert optim.b2_schedule(c) == c.optim.b2
 
 
 def test_default_config_is_the_short_bin_pool():
