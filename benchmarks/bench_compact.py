@@ -9,7 +9,7 @@ state is that run's latest checkpoint (its solved seeds, levels and parameters);
 without it, fresh seeds at `--level` with all but `--running` marked solved. Both
 forms run the same chunk from the same state in interleaved rounds, after one
 untimed call each (compilation); the table gives each side's best time. JSON rows go
-to results/bench_compact.json (replaced by label).
+to results/qlearning/bench_compact.json (replaced by label).
 """
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ def main():
   ap.add_argument("--running", type=int, default=2)
   ap.add_argument("--updates", type=int, default=5)
   ap.add_argument("--repeats", type=int, default=3)
-  ap.add_argument("--out", default="results/bench_compact.json")
+  ap.add_argument("--out", default="results/qlearning/bench_compact.json")
   a = ap.parse_args()
   state, c, label = _state_and_config(a)
   c.chunk_updates = a.updates

@@ -1,6 +1,6 @@
 """Random-policy throughput of the JAX environments vs the plain-Python reference.
 
-    python -m benchmarks.bench_envs                 # table + results/bench_envs.json
+    python -m benchmarks.bench_envs                 # table + results/envs/bench.json
     python -m benchmarks.bench_envs --n_envs 1024 --n_steps 100 --tasks Copy:10
 
 JAX: one jitted program per task: `vmap` over `n_envs` environments inside a
@@ -104,7 +104,7 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--python_seconds", type=float, default=2.0)
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "..", "results",
-                                                  "bench_envs.json"))
+                                                  "envs", "bench.json"))
     args = ap.parse_args(argv)
     for flag in ("n_envs", "n_steps", "repeats"):
         if getattr(args, flag) < 1:

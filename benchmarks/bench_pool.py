@@ -1,7 +1,7 @@
 r"""Throughput of a seed pool against the same seeds trained one after another.
 
   nice -n 15 python -m benchmarks.bench_pool --cell=known/mul2/24 \
-      --seeds=8 --buckets=5,13 --steps=10 --rounds=3 --out=results/ngpu_pool_bench.json
+      --seeds=8 --buckets=5,13 --steps=10 --rounds=3 --out=results/neuralgpu/pool_bench.json
 
 Both sides run the same faithful train step (the cell's config) at a fixed
 padded length: the pool as one jitted program over the seeds (one device), for

@@ -10,7 +10,7 @@ does at every level); "cap c" trains on the environment of level c (what env_buc
 does while the longest curriculum level among the training seeds is c). All seeds start
 at level c. Both sides run in interleaved rounds in one process; the table gives each
 side's best time and their ratio. Compile time is excluded (the first call of each program is reported apart). Results go
-to results/bench_qlearning.json.
+to results/qlearning/bench.json.
 """
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ def main():
   ap.add_argument("--updates", type=int, default=10)
   ap.add_argument("--seeds", type=int, default=10)
   ap.add_argument("--repeats", type=int, default=3)
-  ap.add_argument("--out", default="results/bench_qlearning.json")
+  ap.add_argument("--out", default="results/qlearning/bench.json")
   a = ap.parse_args()
   levels = [int(x) for x in a.levels.split(",")]
   rows = []

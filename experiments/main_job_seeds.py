@@ -1,7 +1,7 @@
 r"""The README's main job for several pool seeds: wall time, result, errors at 2001.
 
   python experiments/main_job_seeds.py --pool_seeds=0,100,200,300,400 \
-      --workroot=/tmp/main_job --out=results/ngpu_main_job_seeds.json
+      --workroot=/tmp/main_job --out=results/neuralgpu/main_job_seeds.json
 
 For each K, runs the README's main-job command with ``:seed=K`` appended to the config
 argument (a fresh workdir ``<workroot>/seed_K``; an existing one is refused, so nothing

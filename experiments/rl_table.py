@@ -9,13 +9,13 @@ solved when its greedy whole-sequence accuracy at the column's test length reach
 Full table (10 seeds per cell; long on a CPU):
 
   nice -n 15 python experiments/rl_table.py --workroot=/tmp/rl_table \
-      --out=results/rl_table.md
+      --out=results/qlearning/table.md
 
-The measured best-column cells of results/rl_table_measured.md:
+The measured best-column cells of results/qlearning/table_measured.md:
 
   nice -n 15 python experiments/rl_table.py --rows=copy,add2,walk_ff,reverse_ff,mul1 \
       --cols=8 --max_len=14 --updates=4000 --wall_per_cell=900 \
-      --workroot=/tmp/rl_measured --out=results/rl_table_measured.md
+      --workroot=/tmp/rl_measured --out=results/qlearning/table_measured.md
 """
 import json
 import os
@@ -66,7 +66,7 @@ flags.DEFINE_bool("smoke", False, "tiny runs (tests)")
 flags.DEFINE_list("set", [], "config overrides for every cell, key=value "
                   "(e.g. optimizer=adam,learning_rate=0.001)")
 flags.DEFINE_string("workroot", "/tmp/rl_table", "parent of the cells' workdirs")
-flags.DEFINE_string("out", "results/rl_table.md", "markdown output")
+flags.DEFINE_string("out", "results/qlearning/table.md", "markdown output")
 flags.DEFINE_list("merge", [], "run nothing: render --out (and its .json) from these "
                   "JSON files of earlier runs ({cell: summary}); a cell in a later file "
                   "replaces the same cell of an earlier one")

@@ -1,11 +1,11 @@
 """Collects RL-NTM run summaries into a markdown table, a JSON file and traces.
 
-  python experiments/rlntm_results.py --runs=/tmp/rlntm_runs --out=results
+  python experiments/rlntm_results.py --runs=/tmp/rlntm_runs --out=results/rlntm
 
 Reads ``<runs>/<task>/summary.json`` (finished runs) or, for runs still going
 or stopped, the last line of ``<runs>/<task>/metrics.jsonl``; writes
 ``<out>/<prefix>_runs.json``, ``<out>/<prefix>_table.md`` and ``<out>/<prefix>_traces.md``
-(prefix ``rlntm`` by default).
+(no prefix by default: ``runs.json``, ``table.md``, ``traces.md``).
 """
 import json
 import os
@@ -13,8 +13,9 @@ import os
 from absl import app, flags
 
 _RUNS = flags.DEFINE_string("runs", "/tmp/rlntm_runs", "Directory with one workdir per task.")
-_OUT = flags.DEFINE_string("out", "results", "Output directory.")
-_PREFIX = flags.DEFINE_string("prefix", "rlntm", "Output file prefix: <prefix>_runs.json, ...")
+_OUT = flags.DEFINE_string("out", "results/rlntm", "Output directory.")
+_PREFIX = flags.DEFINE_string("prefix", "", "Output file prefix: <prefix>_runs.json, ... "
+                               "(none: runs.json, ...).")
 
 TASKS = ("Copy", "DuplicatedInput", "Reverse", "RepeatCopy", "ForwardReverse")
 
@@ -24,6 +25,10 @@ def _workdir(runs, task):
         if os.path.isdir(os.path.join(runs, name)):
             return os.path.join(runs, name)
     return None
+
+
+def _name(kind):
+    return f"{_PREFIX.value}_{kind}" if _PREFIX.value else kind
 
 
 def main(argv):
@@ -61,11 +66,11 @@ def main(argv):
             table.append(f"| {task} | {last.get('seeds_solved', 0)}/? (run not finished) | | "
                          f"{last.get('updates')} | {last.get('wall_s')} | | {last.get('length')} |")
     os.makedirs(_OUT.value, exist_ok=True)
-    with open(os.path.join(_OUT.value, f"{_PREFIX.value}_runs.json"), "w") as f:
+    with open(os.path.join(_OUT.value, _name("runs.json")), "w") as f:
         json.dump(rows, f, indent=1)
-    with open(os.path.join(_OUT.value, f"{_PREFIX.value}_table.md"), "w") as f:
+    with open(os.path.join(_OUT.value, _name("table.md")), "w") as f:
         f.write("\n".join(table) + "\n")
-    with open(os.path.join(_OUT.value, f"{_PREFIX.value}_traces.md"), "w") as f:
+    with open(os.path.join(_OUT.value, _name("traces.md")), "w") as f:
         f.write("# Greedy episodes of solved RL-NTM seeds (Time / Input Tape / Output Tape)\n\n"
                 "'#' = no write. The last line of each trace gives the memory head's offset "
                 "from its start after each step.\n\n" + "\n".join(traces))

@@ -1,7 +1,7 @@
 r"""Seed-success study: trains S seeds of each recipe and records when each meets two bars.
 
   taskset -c 0 python -m experiments.seed_study --recipes=default,default+satadapt \
-      --task=badd --seeds=16 --max_steps=12000 --out_dir=results/seed_study
+      --task=badd --seeds=16 --max_steps=12000 --out_dir=results/neuralgpu/seed_study
 
 A recipe is a variant of ``experiments/sweep_badd_pools.py`` (a base config of
 ``experiments/configs/ngpu.py``, ``default`` being the main job's, followed by
@@ -49,7 +49,7 @@ def define_flags():
   flags.DEFINE_enum("stop_on", "both", ["both", "ours"], "A seed stops once it has met "
                     "both bars, or once it has met ours (DNGPU's bar then counts only if "
                     "met by that step).")
-  flags.DEFINE_string("out_dir", "results/seed_study", "Output folder.")
+  flags.DEFINE_string("out_dir", "results/neuralgpu/seed_study", "Output folder.")
   flags.DEFINE_bool("render_only", False, "Only render out_dir's JSON files.")
   flags.DEFINE_list("merge", [], "Study files (e.g. the same recipe's other seeds, run "
                     "in another process with another --out_dir) whose records join the "

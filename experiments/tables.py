@@ -1,7 +1,7 @@
 r"""The talk's Neural GPU tables from seed-pool workdirs, beside the talk's words.
 
   python -m experiments.tables --root=/tmp/pools \
-      --out=results/ngpu_tables.md --plot=results/ngpu_tables_solved.png
+      --out=results/neuralgpu/tables.md --plot=results/neuralgpu/tables_solved.png
 
 ``--root`` holds one pool workdir per cell at ``<root>/<cell>`` (cells as in
 ``experiments/configs/ngpu_tables.py``, e.g. ``<root>/known/mul2/24``), each

@@ -42,9 +42,10 @@ def main(argv):
     train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
     return
   from neuralgpu import evaluate
+  from neuralgpu import loop
   from neuralgpu import pool
   pool.validate_pool(FLAGS.config)
-  out = pool.train_pool(FLAGS.config, FLAGS.workdir)
+  out = loop.train_pool(FLAGS.config, FLAGS.workdir)
   brief = {k: out.get(k) for k in ("task", "step", "stop_reason", "num_solved", "num_seeds",
                                    "num_seed_runs", "best_seed", "train_minutes",
                                    "total_minutes")}

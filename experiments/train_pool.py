@@ -28,11 +28,12 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   from runkit import distributed
+  from neuralgpu import loop
   from neuralgpu import pool
   pool.validate_pool(FLAGS.config)
   if FLAGS.num_processes > 1 or FLAGS.coordinator:
     distributed.initialize(FLAGS.coordinator, FLAGS.num_processes, FLAGS.process_id)
-  out = pool.train_pool(FLAGS.config, FLAGS.workdir)
+  out = loop.train_pool(FLAGS.config, FLAGS.workdir)
   brief = {k: out[k] for k in ("task", "num_maps", "step", "stop_reason", "train_minutes",
                                "num_solved", "num_seeds", "verdict")}
   print(json.dumps(brief))

@@ -336,7 +336,6 @@ def with_pool(cfg):
 
 def validate_pool(cfg) -> None:
   """Raises ValueError naming any bad pool value (and the base config's)."""
-  from neuralgpu import config as config_lib
   config_lib.validate(cfg)
   if "pool" not in cfg:
     raise ValueError("config has no 'pool' section; build it with neuralgpu.pool.with_pool")
@@ -522,12 +521,11 @@ def restore_pool(manager, template: PoolState) -> PoolState:
     return flax.serialization.from_state_dict(template, restored)
 
 
-def _load_transfer(template: PoolState, cfg, mesh) -> PoolState:
+def load_transfer(template: PoolState, cfg, mesh) -> PoolState:
   """Params and relaxation state of ``pool.init_from``; fresh optimizer and curriculum."""
   import json
   import ml_collections
   from runkit import checkpoints
-  from neuralgpu import config as config_lib
   src_dir = cfg.pool.init_from
   with open(os.path.join(src_dir, "config.json")) as f:
     src_cfg = ml_collections.ConfigDict(json.load(f))
@@ -563,299 +561,6 @@ def read_summary(workdir: str) -> dict | None:
   return None
 
 
-def train_pool(config, workdir: str, *, record_buckets: list | None = None) -> dict:
-  """Trains a pool of seeds (resuming from the workdir) and gives each a verdict.
-
-  Writes ``workdir/summary.json`` and returns the same dict: per seed its
-  verdict (solved or not at ``eval.solve_lengths``), the step it was found
-  solved, its divergence step, curriculum lengths and final train metrics; per
-  pool the solved fraction and the verdict from the config's thresholds. A seed
-  not solved within ``num_train_steps`` / ``max_train_minutes`` counts as not
-  solved.
-
-  Args:
-    config: a Neural GPU config with a ``pool`` section.
-    workdir: checkpoints, metrics.jsonl, TensorBoard events, the summary.
-    record_buckets: if given, the bucket of every step is appended to it.
-  """
-  import json
-  import time
-  from runkit import checkpoints, metrics, provenance, workdir as workdir_lib
-  from neuralgpu import config as config_lib
-  from neuralgpu import tasks as tasks_lib
-
-  validate_pool(config)
-  names = config_lib.task_names(config)
-  tasks = tuple(tasks_lib.get_task(n) for n in names)
-  mcfg = train_lib.resolve_model_config(config)
-  s = int(config.pool.num_seeds)
-  stop_at_first = str(config.pool.get("stop_when", "all")) == "any"
-  mesh = None
-  if config.pool.shard:
-    devices = jax.devices()
-    if jax.process_count() == 1:   # the largest device count that divides the pool
-      devices = devices[:max(d for d in range(1, len(devices) + 1) if s % d == 0)]
-    mesh = make_mesh(s, devices)
-  seeds = np.arange(s) + int(config.seed)
-  lead = jax.process_index() == 0
-  os.makedirs(workdir, exist_ok=True)
-  if lead:
-    workdir_lib.check_workdir_config(workdir, config, config_lib.RESUMABLE_KEYS,
-                                     added_defaults=config_lib.ADDED_DEFAULTS)
-    provenance.write_provenance(workdir, config, {"resolved_conv_impl": mcfg.conv_impl})
-  manager = checkpoints.make_manager(workdir, config.keep_checkpoints)
-  template = init_pool(seeds, config, len(tasks), mesh)
-  fresh = manager.latest_step() is None
-  ps = restore_pool(manager, template)
-  if mesh is not None:
-    ps = jax.device_put(ps, seed_sharding(mesh))
-  if fresh and config.pool.init_from:
-    ps = _load_transfer(ps, config, mesh)
-  step = pool_step_count(ps, mesh)
-  # The seed each slot trains now (restarts change it; a resumed run reads it back).
-  seeds = np.asarray(to_host(ps.seed_id, mesh), np.int64)
-  # Restarted and stopped seeds (on resume, read back up to the checkpoint's step).
-  restarts, stops = [], []
-  for name, rows in (("restarts", restarts), ("stops", stops)):
-    if os.path.exists(os.path.join(workdir, f"{name}.json")):
-      with open(os.path.join(workdir, f"{name}.json")) as f:
-        rows.extend(r for r in json.load(f) if int(r["step"]) <= step)
-  writer = metrics.MetricWriter(workdir) if lead else None
-  steps = PoolStepCache(config, tasks, mcfg, mesh, str(config.pool.get("seed_loop", "auto")))
-  cu = config.curriculum
-  max_cur = max_live_length(ps, mesh)
-  t_start = time.time()
-  # Compilation counts towards the run's minutes (and its time budget).
-  steps.precompile(ps, train_lib.buckets_to_compile(config))
-  before = checkpoints.read_elapsed(workdir)
-  last_t, last_step = time.time(), step
-  solved_at = {}
-  evals = []
-  last_per = None  # per-seed train metrics of the last logged window
-  stop_reason = "num_train_steps"
-  # The bar runs towards this invocation's time limit (measured from t_start, as below).
-  bar = train_lib.progress_bar(config, step, time.time() - t_start) if lead else None
-
-  # A seed is solved when it passes ``pool.confirm_checks`` checks in a row.
-  confirm = int(config.pool.get("confirm_checks", 1))
-  passes = [0] * s
-
-  def check_solved(ps_host, at_step, final=False):
-    # Periodic checks only look at seeds through their curriculum; the final
-    # check screens every live seed (cheaply, at the training length first).
-    for i in range(s):
-      if str(i) in solved_at or not ps_host.alive[i] or not ps_host.running[i]:
-        continue
-      if (not final and train_lib.curriculum_gates_checks(config)
-          and not bool(np.all(ps_host.train.curriculum.solved[i]))):
-        continue
-      # Fresh examples at every check, so that confirming checks are independent.
-      key = jax.random.fold_in(evaluate_lib.check_key(int(seeds[i])), at_step)
-      res = seed_solve_check(key, seed_state(ps_host, i), mcfg, config, tasks[-1])
-      passes[i] = passes[i] + 1 if res["solved"] else 0
-      evals.append({"step": at_step, "seed": int(seeds[i]), "slot": i, **res,
-                    "passes_in_a_row": passes[i]})
-      if passes[i] >= confirm:
-        solved_at[str(i)] = at_step
-
-  def probe(ps_host, i):
-    ts = seed_state(ps_host, i)
-    n = int(config.pool.restart_probe_length)
-    key = jax.random.fold_in(evaluate_lib.check_key(int(seeds[i])), n)
-    row = evaluate_lib.evaluate_length(key, ts.params, ts.relax.active_sets, mcfg, config.eval,
-                                       tasks[-1], n, int(config.pool.restart_probe_examples),
-                                       config.operand_mode)
-    return row["digit_error"]
-
-  def write_events():
-    if lead:
-      for name, rows in (("restarts", restarts), ("stops", stops)):
-        tmp = os.path.join(workdir, f"{name}.json.tmp")
-        with open(tmp, "w") as f:
-          json.dump(rows, f, indent=2)
-        os.replace(tmp, os.path.join(workdir, f"{name}.json"))
-
-  def maybe_restart(ps, ps_host, at_step):
-    nonlocal max_cur, seeds, passes, solved_at, last_per
-    failing = {}
-    for i in range(s):
-      if str(i) in solved_at or not bool(ps_host.running[i]):
-        continue
-      why = restart_reason(config, ps_host, i, at_step, lambda j: probe(ps_host, j))
-      if why is not None:
-        failing[i] = why
-    if not failing:
-      return ps
-    still = [i for i in range(s) if bool(ps_host.running[i]) and i not in failing]
-    if str(config.pool.get("on_probe_fail", "restart")) == "stop" and still:
-      ps = stop_slots(ps, sorted(failing), mesh)
-      for i, why in failing.items():
-        stops.append({"step": at_step, "slot": i, "seed": int(seeds[i]), "reason": why})
-        if lead:
-          print(f"step {at_step}: seed {int(seeds[i])} stops: {why}", flush=True)
-      # Spread the seeds still running over the devices (a device costs its busiest load).
-      ndev = len(mesh.devices.flat) if mesh is not None else 1
-      perm = balance_permutation([i in still for i in range(s)], ndev)
-      if np.any(perm != np.arange(s)):
-        ps = permute_slots(ps, perm, mesh)
-        seeds = seeds[perm]
-        passes = [passes[j] for j in perm]
-        where = {int(old): new for new, old in enumerate(perm)}
-        solved_at = {str(where[int(k)]): v for k, v in solved_at.items()}
-        if last_per:
-          last_per = [last_per[j] for j in perm]
-      write_events()
-      return ps
-    slots, new = [], []
-    next_seed = int(np.max(seeds)) + 1
-    for i, why in failing.items():
-      passes[i] = 0
-      restarts.append({"step": at_step, "slot": i, "old_seed": int(seeds[i]),
-                       "new_seed": next_seed, "reason": why})
-      if lead:
-        print(f"step {at_step}: slot {i} restarts (seed {int(seeds[i])} -> {next_seed}): "
-              f"{why}", flush=True)
-      slots.append(i)
-      new.append(next_seed)
-      seeds[i] = next_seed
-      next_seed += 1
-    ps = restart_slots(ps, slots, new, at_step, config, len(tasks), mesh)
-    max_cur = max_live_length(ps, mesh)
-    write_events()
-    return ps
-
-  try:
-    while step < int(config.num_train_steps):
-      bucket = train_lib.host_bucket(config, step, max_cur)
-      if record_buckets is not None:
-        record_buckets.append(bucket)
-      ps = steps(bucket)(ps)
-      step += 1
-      if step % int(cu.advance_every) == 0:
-        max_cur = max_live_length(ps, mesh)
-      if step % int(config.log_every) == 0:
-        host = to_host((ps.train.metrics, ps.alive, ps.diverged_at, ps.train.curriculum.cur,
-                        ps.running), mesh)
-        ps = zero_pool_metrics(ps)
-        # Stopped seeds take no steps: they have no metrics of this window.
-        per = [m if host[4][i] else None for i, m in enumerate(per_seed_metrics(host[0]))]
-        last_per = per
-        shown = [m for m in per if m is not None]
-        now = time.time()
-        row = {"seed_steps_per_s": len(shown) * (step - last_step) / max(now - last_t, 1e-9),
-               "alive": float(np.sum(host[1])), "running": float(np.sum(host[4])),
-               "max_cur_length": max_cur, "elapsed_min": (before + now - t_start) / 60.0}
-        for i, m in enumerate(per):
-          if m is None:
-            continue
-          for k in ("loss", "train_seq_error", "train_digit_error"):
-            row[f"seed{int(seeds[i])}/{k}"] = m[k]
-          row[f"seed{int(seeds[i])}/cur_length"] = float(np.max(host[3][i]))
-        row["mean_train_seq_error"] = float(np.mean([m["train_seq_error"] for m in shown]))
-        last_t, last_step = now, step
-        if lead:
-          writer.write(step, row)
-          bar.update(step, **train_lib.bar_postfix(
-              {"cur_length": max_cur, "train_seq_error": row["mean_train_seq_error"],
-               "train_digit_error": float(np.mean([m["train_digit_error"] for m in shown])),
-               "steps_per_s": row["seed_steps_per_s"] / max(len(shown), 1)}))
-      out_of_time = bool(config.max_train_minutes) and (
-          (time.time() - t_start) / 60.0 >= config.max_train_minutes)
-      ending = out_of_time or step >= int(config.num_train_steps)
-      if step % int(config.eval.every) == 0 and (config.eval.stop_when_solved
-                                                 or restarts_enabled(config)):
-        ps_host = to_host(ps, mesh)
-        if config.eval.stop_when_solved:
-          check_solved(ps_host, step)
-          if len(solved_at) == s:
-            stop_reason = "all_solved"
-            break
-          if solved_at and stop_at_first:
-            stop_reason = "one_solved"
-            break
-        if restarts_enabled(config) and not ending:   # no seed starts at the end
-          ps = maybe_restart(ps, ps_host, step)
-      # Saved after the step's checks, so that a resumed run has the same restarts.
-      if step % int(config.checkpoint_every) == 0:
-        checkpoints.save(manager, step, ps, workdir, before + time.time() - t_start)
-      if (step % int(config.log_every) == 0 and not np.any(host[1])
-          and not restarts_enabled(config)):
-        stop_reason = "all_diverged"
-        break
-      if out_of_time:
-        stop_reason = "max_train_minutes"
-        break
-  finally:
-    if bar is not None:
-      bar.close()
-  jax.block_until_ready(ps)
-  elapsed = before + time.time() - t_start
-  checkpoints.save(manager, step, ps, workdir, elapsed, force=True)
-  manager.wait_until_finished()
-  t_eval = time.time()
-  ps_host = to_host(ps, mesh)
-  if not (solved_at and stop_at_first):
-    check_solved(ps_host, step, final=True)
-  if step % int(config.log_every):
-    per = [m if ps_host.running[i] else None
-           for i, m in enumerate(per_seed_metrics(ps_host.train.metrics))]
-  else:
-    per = last_per
-  seeds_out = []
-  for i in range(s):
-    seeds_out.append({
-        "seed": int(seeds[i]),
-        "slot": i,
-        "started_at": int(ps_host.started_at[i]),
-        "running": bool(ps_host.running[i]),
-        "solved": str(i) in solved_at,
-        "solved_at": solved_at.get(str(i)),
-        "diverged_at": int(ps_host.diverged_at[i]) if ps_host.diverged_at[i] >= 0 else None,
-        "curriculum_length": [int(c) for c in ps_host.train.curriculum.cur[i]],
-        "curriculum_solved": [bool(c) for c in ps_host.train.curriculum.solved[i]],
-        "final_train_metrics": per[i] if per else None,
-    })
-  n_solved = sum(r["solved"] for r in seeds_out)
-  p = config.pool
-  out = {
-      "task": config.task, "num_maps": int(config.model.num_maps), "num_seeds": s,
-      "step": step, "num_train_steps": int(config.num_train_steps),
-      "max_train_minutes": float(config.max_train_minutes), "stop_reason": stop_reason,
-      "train_minutes": elapsed / 60.0, "eval_minutes": (time.time() - t_eval) / 60.0,
-      "solve_lengths": [int(n) for n in config.eval.solve_lengths],
-      # Every seed run counts: a restarted seed is a run that did not solve.
-      "num_seed_runs": s + len(restarts), "restarts": restarts, "stops": stops,
-      "num_solved": n_solved, "solved_fraction": n_solved / (s + len(restarts)),
-      "verdict": pool_verdict(n_solved, s + len(restarts), float(p.works_fraction),
-                              float(p.struggles_fraction)),
-      "thresholds": {"works_fraction": float(p.works_fraction),
-                     "struggles_fraction": float(p.struggles_fraction)},
-      "num_devices": len(mesh.devices.flat) if mesh is not None else 1,
-      "num_processes": jax.process_count(),
-      "seeds": seeds_out, "evals": evals,
-  }
-  if stop_at_first:
-    best = best_seed_index(seeds_out)
-    t_best = time.time()
-    key = evaluate_lib.final_key(int(config.seed))
-    ts = seed_state(ps_host, best)
-    out["best_seed_index"] = best
-    out["best_seed"] = int(seeds[best])
-    out["eval"] = evaluate_lib.evaluate_table(
-        key, train_lib.eval_params(ts), ts.relax.active_sets, mcfg, config.eval, tasks[-1],
-        config.eval.lengths, config.eval.examples, config.operand_mode)
-    out["final_eval_minutes"] = (time.time() - t_eval) / 60.0
-    out["total_minutes"] = out["train_minutes"] + out["final_eval_minutes"]
-    out["best_eval_minutes"] = (time.time() - t_best) / 60.0
-  if lead:
-    with open(os.path.join(workdir, SUMMARY_FILES[0]), "w") as f:
-      json.dump(out, f, indent=2, default=float)
-    writer.write(step, {"num_solved": n_solved, "solved_fraction": n_solved / (s + len(restarts)),
-                        "num_seed_runs": s + len(restarts)})
-    writer.close()
-  return out
-
-
 def best_seed_index(seeds_out: list[dict]) -> int:
   """The first solved seed (earliest ``solved_at``), else the live, running seed with the
   lowest final training sequence error, else seed 0."""
@@ -872,7 +577,7 @@ def run_pool_steps(ps: PoolState, cfg, steps: PoolStepCache, start_step: int, nu
                    mesh=None) -> tuple[PoolState, list[int]]:
   """Runs ``num_steps`` pool steps with the host's bucket choice; returns the buckets.
 
-  The bare loop of ``train_pool`` (no logging, checkpoints or evaluation), for
+  The bare loop of ``neuralgpu.loop.train_pool`` (no logging, checkpoints or evaluation), for
   tests and benchmarks.
   """
   max_cur = max_live_length(ps, mesh)

@@ -22,7 +22,7 @@ Keys (all optional):
               clipped AdaMax (lr 0.01, beta2 0.99 -> 0.9995, lr floor /60).
             dngpu_cycle: dngpu, but each step trains one bin (cycling over the 9),
               batch 16; on a GPU pool this was the most sample-efficient variant
-              measured (results/ngpu_generalisation_gpu.md).
+              measured (results/neuralgpu/generalisation_gpu.md).
             dngpu_short: the earlier main job: dngpu_cycle on the bins up to length
               25 only (12-digit operands), a pool of 6 seeds, checks on a moving
               average of the parameters (decay 0.999), failing seeds stopped at
@@ -31,7 +31,7 @@ Keys (all optional):
               DNGPU's adaptive saturation weight and normalisation, batch 32, a pool of
               2 seeds (one per core), no probe, solved = three passing checks in a row,
               8.5 minutes of training at most
-              (results/seed_study, results/ngpu_main_job.md).
+              (results/neuralgpu/seed_study, results/neuralgpu/main_job.md).
             dngpu_exact: DNGPU's code exactly as it trains badd / bmul (all 9
               bins x 32 per step, 20,000 steps, adaptive saturation weight, DNGPU's
               lengths per bin from a fixed set of 10,000 examples per length,
@@ -69,7 +69,7 @@ KEYS = ("variant", "task", "width", "steps", "seed", "seeds", "restart")
 # seed takes off, and when, varies a lot from seed to seed.
 DEFAULT_SEEDS = {"dngpu_short": 6, "dngpu_short_sat": 2}
 # ... and restarts a seed that has not started to generalise by this step of its own:
-# seeds that solve start to generalise at 4000-5000 steps (results/ngpu_main_job.md).
+# seeds that solve start to generalise at 4000-5000 steps (results/neuralgpu/main_job.md).
 DEFAULT_RESTART = {"dngpu_short": 5000}
 DNGPU_BINS = (8, 12, 16, 20, 25, 28, 31, 36, 41)   # DNGPU's training length bins
 SHORT_MAX_LENGTH = 25                              # dngpu_short trains bins up to this
@@ -152,7 +152,7 @@ def dngpu_short(c: ml_collections.ConfigDict) -> None:
   train_on_bins(c, [b for b in DNGPU_BINS if b <= SHORT_MAX_LENGTH])
   # Checks and evaluations use a moving average of the parameters: once a seed has
   # learned to add, the raw parameters' errors at 201/401 flicker from check to check,
-  # the average's much less (results/ngpu_main_job.md).
+  # the average's much less (results/neuralgpu/main_job.md).
   c.optim.ema_decay = 0.999
 
 
@@ -170,7 +170,7 @@ def adaptive_saturation(c: ml_collections.ConfigDict) -> None:
 def dngpu_short_sat(c: ml_collections.ConfigDict) -> None:
   """The main job: ``dngpu_short`` with DNGPU's adaptive saturation weight and 32
   examples per step, the two changes that raised the seed success rate most in the seed
-  study (results/seed_study), as a pool of 2 seeds (one per core) with an 8.5-minute
+  study (results/neuralgpu/seed_study), as a pool of 2 seeds (one per core) with an 8.5-minute
   training limit."""
   dngpu_short(c)
   adaptive_saturation(c)
@@ -278,7 +278,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
       c.pool.confirm_checks = 2
     if variant == "dngpu_short_sat":
       # Three in a row: with two, a seed that passed at 6000 and 6500 still had 3 of 128
-      # sums wrong at 401 on the final table's examples (results/ngpu_main_job.md).
+      # sums wrong at 401 on the final table's examples (results/neuralgpu/main_job.md).
       c.pool.confirm_checks = 3
     if variant == "dngpu_short":
       # Seeds that fail the probe stop, and the ones that generalise get their compute

@@ -23,7 +23,7 @@ discrete actions. It emits
   length and failed beyond it; with a direct symbol but LSTM-made memory
   vectors, or with embedded vectors under a per-dimension LSTM gate,
   RepeatCopy agents kept the memory head on one cell and replayed the input
-  from it (``results/rlntm.md``);
+  from it (``results/rlntm/README.md``);
 * a gate in (0, 1) and a vector in (-1, 1) that are written to the memory at
   the head's next location (trained by backpropagation; with
   ``symbol_source="direct"``, one scalar gate and the embedded observed symbol);

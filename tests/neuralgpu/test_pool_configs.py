@@ -6,6 +6,7 @@ import pytest
 
 from experiments import tables
 from experiments.configs import ngpu_tables as nt
+from neuralgpu import loop
 from neuralgpu import pool
 
 
@@ -75,9 +76,9 @@ def smoke_pool(tmp_path_factory):
   wd = str(root / "curriculum" / "2-4-10" / "512")
   c = nt.get_config("cell=curriculum/2-4-10/512,variant=smoke")
   c.num_train_steps = 2
-  first = pool.train_pool(c, wd)
+  first = loop.train_pool(c, wd)
   c.num_train_steps = 4
-  second = pool.train_pool(c, wd)
+  second = loop.train_pool(c, wd)
   return str(root), wd, first, second
 
 
@@ -101,7 +102,7 @@ def test_resume_with_another_config_is_refused(smoke_pool):
   c = nt.get_config("cell=curriculum/2-4-10/512,variant=smoke")
   c.model.num_maps = 16
   with pytest.raises(ValueError, match="different config"):
-    pool.train_pool(c, wd)
+    loop.train_pool(c, wd)
 
 
 @pytest.mark.slow
@@ -123,12 +124,12 @@ def test_transfer_starts_from_the_source_params(tmp_path):
   src_wd = str(tmp_path / "source")
   src_cfg = nt.get_config("cell=transfer/add-mul/source/24,variant=smoke")
   src_cfg.num_train_steps = 2
-  pool.train_pool(src_cfg, src_wd)
+  loop.train_pool(src_cfg, src_wd)
   dst_wd = str(tmp_path / "transfer")
   cfg = nt.get_config(f"cell=transfer/add-mul/transfer/24,variant=smoke,init_from={src_wd}")
   assert cfg.task == "bmul"
   cfg.num_train_steps = 0
-  out = pool.train_pool(cfg, dst_wd)
+  out = loop.train_pool(cfg, dst_wd)
   assert out["step"] == 0
   tmpl = jax.device_get(pool.init_pool(np.arange(2), src_cfg, 1))
   src, _ = checkpoints.load_latest(src_wd, tmpl)
@@ -141,14 +142,14 @@ def test_transfer_starts_from_the_source_params(tmp_path):
   bad = nt.get_config(f"cell=transfer/add-mul/transfer/24,variant=smoke,seeds=4,"
                       f"init_from={src_wd}")
   with pytest.raises(ValueError, match="has 2 seeds"):
-    pool.train_pool(bad, str(tmp_path / "bad"))
+    loop.train_pool(bad, str(tmp_path / "bad"))
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("cell", [c for c in nt.CELLS if "/transfer/" not in c])
 def test_every_cell_runs_at_smoke_scale(cell, tmp_path):
   c = nt.get_config(f"cell={cell},variant=smoke")
-  out = pool.train_pool(c, str(tmp_path / "wd"))
+  out = loop.train_pool(c, str(tmp_path / "wd"))
   assert out["step"] == c.num_train_steps and out["num_seeds"] == 2
   assert out["verdict"] in pool.VERDICTS
 

@@ -158,14 +158,14 @@ def test_q_episode_follows_the_greedy_policy(qlearning_workdir):
 
 def test_pool_pictures_from_recorded_files(tmp_path):
   """A Neural GPU pool workdir made of the main job's recorded metrics and summary
-  (results/), with no checkpoint: the record pictures, and no model pictures."""
+  (results/neuralgpu/), with no checkpoint: the record pictures, and no model pictures."""
   from experiments.configs import ngpu
   wd = tmp_path / "main_job"
   wd.mkdir()
   (wd / "config.json").write_text(ngpu.get_config().to_json())
-  shutil.copy(os.path.join(ROOT, "results", "ngpu_main_job_4seeds_metrics.jsonl"),
+  shutil.copy(os.path.join(ROOT, "results", "neuralgpu", "main_job_4seeds_metrics.jsonl"),
               wd / "metrics.jsonl")
-  shutil.copy(os.path.join(ROOT, "results", "ngpu_main_job_4seeds_summary.json"),
+  shutil.copy(os.path.join(ROOT, "results", "neuralgpu", "main_job_4seeds_summary.json"),
               wd / "pool_summary.json")
   loaded = workdir_lib.load(str(wd))
   assert loaded.kind == "ngpu_pool" and not loaded.has_checkpoint

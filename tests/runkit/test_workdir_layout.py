@@ -6,7 +6,7 @@ import os
 import pytest
 
 from experiments.configs import ngpu, rlntm, rltape as qlearning_configs
-from neuralgpu import pool, train as ngpu_train
+from neuralgpu import loop, train as ngpu_train
 from rltape.qlearning import experiment as q_experiment
 from rltape.reinforce import train as rlntm_train
 
@@ -24,7 +24,7 @@ def _run(kind, workdir):
   if kind == "ngpu":
     ngpu_train.train_and_evaluate(ngpu.get_config("variant=smoke"), workdir)
   elif kind == "ngpu_pool":
-    pool.train_pool(ngpu.get_config("variant=smoke,seeds=2"), workdir)
+    loop.train_pool(ngpu.get_config("variant=smoke,seeds=2"), workdir)
   elif kind == "qlearning":
     q_experiment.train_and_evaluate(qlearning_configs.get_config("smoke"), workdir,
                                     progress=False)
