@@ -11,6 +11,7 @@ forms run the same chunk from the same state in interleaved rounds, after one
 untimed call each (compilation); the table gives each side's best time. JSON rows go
 to results/qlearning/bench_compact.json (replaced by label).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,8 +44,7 @@ def _state_and_config(a):
     raise SystemExit(f"--running={a.running} must lie in [1, {c.num_seeds}]")
   state = train_lib.make_train(c).init(jax.random.key(0))
   solved = np.where(np.arange(c.num_seeds) < a.running, -1, 0).astype(np.int32)
-  state = state.replace(length=jnp.full_like(state.length, a.level),
-                        solved_at=jnp.asarray(solved))
+  state = state.replace(length=jnp.full_like(state.length, a.level), solved_at=jnp.asarray(solved))
   return state, c, f"fresh {a.task} level {a.level}, {a.running} running"
 
 
@@ -74,12 +74,19 @@ def main():
       jax.block_until_ready(f(state))
       best[name] = min(best[name], time.perf_counter() - t)
   running = int(np.sum(np.asarray(state.solved_at) < 0))
-  row = dict(label=label, task=c.task, seeds=c.num_seeds, running=running,
-             updates=a.updates, full_updates_per_s=a.updates / best["full"],
-             compact_updates_per_s=a.updates / best["compact"],
-             speedup=best["full"] / best["compact"],
-             first_call_s=first, backend=jax.default_backend(),
-             machine=platform.platform())
+  row = dict(
+      label=label,
+      task=c.task,
+      seeds=c.num_seeds,
+      running=running,
+      updates=a.updates,
+      full_updates_per_s=a.updates / best["full"],
+      compact_updates_per_s=a.updates / best["compact"],
+      speedup=best["full"] / best["compact"],
+      first_call_s=first,
+      backend=jax.default_backend(),
+      machine=platform.platform(),
+  )
   print(json.dumps(row, indent=1))
   rows = []
   if os.path.exists(a.out):

@@ -12,13 +12,13 @@ processes on the machine hits both alike; the reported ratio is the median of
 the per-round ratios of seed-steps per second. Compilation is excluded (one
 warm-up step each).
 """
+
 import json
 import os
 import time
 
 from absl import app
 from absl import flags
-
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("cell", "known/mul2/24", "Table cell whose config is benchmarked.")
@@ -78,17 +78,31 @@ def main(argv):
         pool_rates.append(pool_rate)
         seq_rates.append(seq_rate)
         ratios.append(pool_rate / seq_rate)
-      row = {"bucket": b, "seed_loop": loop, "pool_seed_steps_per_s": pool_rates,
-             "sequential_seed_steps_per_s": seq_rates, "ratio_per_round": ratios,
-             "median_ratio": float(np.median(ratios)),
-             "first_step_seconds_pool": compile_pool,
-             "first_step_seconds_single_x_seeds": compile_one}
+      row = {
+          "bucket": b,
+          "seed_loop": loop,
+          "pool_seed_steps_per_s": pool_rates,
+          "sequential_seed_steps_per_s": seq_rates,
+          "ratio_per_round": ratios,
+          "median_ratio": float(np.median(ratios)),
+          "first_step_seconds_pool": compile_pool,
+          "first_step_seconds_single_x_seeds": compile_one,
+      }
       rows.append(row)
       print(json.dumps(row), flush=True)
-  out = {"cell": FLAGS.cell, "task": cfg.task, "num_maps": int(cfg.model.num_maps),
-         "batch_size": int(cfg.batch_size), "seeds": s, "steps_per_round": FLAGS.steps,
-         "rounds": FLAGS.rounds, "devices": [d.device_kind for d in jax.devices()],
-         "cpu_count": os.cpu_count(), "load_avg_at_end": os.getloadavg(), "rows": rows}
+  out = {
+      "cell": FLAGS.cell,
+      "task": cfg.task,
+      "num_maps": int(cfg.model.num_maps),
+      "batch_size": int(cfg.batch_size),
+      "seeds": s,
+      "steps_per_round": FLAGS.steps,
+      "rounds": FLAGS.rounds,
+      "devices": [d.device_kind for d in jax.devices()],
+      "cpu_count": os.cpu_count(),
+      "load_avg_at_end": os.getloadavg(),
+      "rows": rows,
+  }
   if FLAGS.out:
     with open(FLAGS.out, "w") as f:
       json.dump(out, f, indent=2)

@@ -12,6 +12,7 @@ at level c. Both sides run in interleaved rounds in one process; the table gives
 side's best time and their ratio. Compile time is excluded (the first call of each program is reported apart). Results go
 to results/qlearning/bench.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,6 +44,7 @@ def _timed_chunk(config, cap, level, fn=None):
     t = time.perf_counter()
     jax.block_until_ready(fn(st))
     return time.perf_counter() - t
+
   return run, compile_s
 
 
@@ -61,12 +63,19 @@ def main():
   for task in a.tasks.split(","):
     c = config_lib.default_config()
     c.update(config_lib.column_overrides(8))
-    c.update(dict(task=task, controller="gru", num_seeds=a.seeds,
-                  chunk_updates=a.updates, num_updates=a.updates,
-                  train_max_length=max(a.max_len, max(levels))))
+    c.update(
+        dict(
+            task=task,
+            controller="gru",
+            num_seeds=a.seeds,
+            chunk_updates=a.updates,
+            num_updates=a.updates,
+            train_max_length=max(a.max_len, max(levels)),
+        )
+    )
     config_lib.validate(c)
     full_env, _ = train_lib.make_envs(c)
-    full_fn = jax.jit(train_lib.make_train(c).train_chunk)   # one program for all levels
+    full_fn = jax.jit(train_lib.make_train(c).train_chunk)  # one program for all levels
     for level in levels:
       run_full, comp_full = _timed_chunk(c, None, level, full_fn)
       run_cap, comp_cap = _timed_chunk(c, level, level)
@@ -75,18 +84,32 @@ def main():
       for _ in range(a.repeats):
         best_full = min(best_full, run_full())
         best_cap = min(best_cap, run_cap())
-      row = dict(task=task, level=level, updates=a.updates, seeds=a.seeds,
-                 rollout_steps_full=full_env.max_steps, rollout_steps_cap=cap_env.max_steps,
-                 full_updates_per_s=a.updates / best_full,
-                 cap_updates_per_s=a.updates / best_cap,
-                 speedup=best_full / best_cap,
-                 compile_s_full=comp_full, compile_s_cap=comp_cap)
+      row = dict(
+          task=task,
+          level=level,
+          updates=a.updates,
+          seeds=a.seeds,
+          rollout_steps_full=full_env.max_steps,
+          rollout_steps_cap=cap_env.max_steps,
+          full_updates_per_s=a.updates / best_full,
+          cap_updates_per_s=a.updates / best_cap,
+          speedup=best_full / best_cap,
+          compile_s_full=comp_full,
+          compile_s_cap=comp_cap,
+      )
       rows.append(row)
-      print(f"{task} level {level}: full ({full_env.max_steps} steps) "
-            f"{row['full_updates_per_s']:.2f} upd/s, cap ({cap_env.max_steps} steps) "
-            f"{row['cap_updates_per_s']:.2f} upd/s, speedup {row['speedup']:.2f}x", flush=True)
-  out = dict(machine=platform.platform(), backend=jax.default_backend(),
-             cpu_count=os.cpu_count(), rows=rows)
+      print(
+          f"{task} level {level}: full ({full_env.max_steps} steps) "
+          f"{row['full_updates_per_s']:.2f} upd/s, cap ({cap_env.max_steps} steps) "
+          f"{row['cap_updates_per_s']:.2f} upd/s, speedup {row['speedup']:.2f}x",
+          flush=True,
+      )
+  out = dict(
+      machine=platform.platform(),
+      backend=jax.default_backend(),
+      cpu_count=os.cpu_count(),
+      rows=rows,
+  )
   os.makedirs(os.path.dirname(a.out) or ".", exist_ok=True)
   with open(a.out, "w") as f:
     json.dump(out, f, indent=1)

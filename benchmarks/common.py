@@ -1,4 +1,5 @@
 """What every benchmark section shares: the machine, its matmul limit, timing rounds."""
+
 from __future__ import annotations
 
 import os
@@ -62,7 +63,7 @@ def matmul_gflops(n: int = 2048, reps: int = 5, dtype=jnp.float32) -> float:
     t0 = time.perf_counter()
     f(a).block_until_ready()
     best = min(best, time.perf_counter() - t0)
-  return 2.0 * n ** 3 / best / 1e9
+  return 2.0 * n**3 / best / 1e9
 
 
 def stepper(fn: Callable, state) -> Callable[[int], float]:
@@ -77,11 +78,13 @@ def stepper(fn: Callable, state) -> Callable[[int], float]:
       s = fn(s)
     box[0] = jax.block_until_ready(s)
     return time.perf_counter() - t0
+
   return run
 
 
-def cgru_train_step_flops(batch: int, n: int, height: int, kn: int, kh: int, maps: int,
-                          cgrus_per_step: int, steps: int) -> float:
+def cgru_train_step_flops(
+    batch: int, n: int, height: int, kn: int, kh: int, maps: int, cgrus_per_step: int, steps: int
+) -> float:
   """FLOPs of one Neural GPU train step from the architecture: per CGRU forward a gate
   conv (2m outputs) and a candidate conv (m outputs) over the n x height cells, each a
   (kn*kh*m)-long dot product per output; every CGRU of every step; x3 for the backward.
@@ -99,13 +102,16 @@ def rounds(sides: dict[str, Callable[[], float]], num_rounds: int) -> dict:
   for _ in range(num_rounds):
     for k, fn in sides.items():
       times[k].append(float(fn()))
-  return {k: {"seconds": v, "best": min(v), "median": statistics.median(v)}
-          for k, v in times.items()}
+  return {
+      k: {"seconds": v, "best": min(v), "median": statistics.median(v)} for k, v in times.items()
+  }
 
 
 def md_table(header: list[str], rows: list[list]) -> str:
-  lines = ["| " + " | ".join(header) + " |",
-           "|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|"]
+  lines = [
+      "| " + " | ".join(header) + " |",
+      "|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|",
+  ]
   for r in rows:
     lines.append("| " + " | ".join(str(x) for x in r) + " |")
   return "\n".join(lines)

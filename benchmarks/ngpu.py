@@ -5,6 +5,7 @@ Every ratio is measured in one process, sides interleaved in rounds (the machine
 shared); FLOPs are counted from the architecture (the convolutions of every CGRU at
 every step, x3 for forward + backward), never from what a remat policy recomputes.
 """
+
 from __future__ import annotations
 
 import math
@@ -55,8 +56,15 @@ def model_config(kind: str, maps: int | None = None, batch: int | None = None):
 def train_step_flops(mcfg, batch: int, n: int) -> float:
   """``common.cgru_train_step_flops`` of the model config ``mcfg`` at padded length n."""
   return common.cgru_train_step_flops(
-      batch, n, int(mcfg.height), int(mcfg.kernel_width), int(mcfg.kernel_height),
-      int(mcfg.num_maps), int(mcfg.cgrus_per_step), model_lib.num_steps_for(mcfg, n))
+      batch,
+      n,
+      int(mcfg.height),
+      int(mcfg.kernel_width),
+      int(mcfg.kernel_height),
+      int(mcfg.num_maps),
+      int(mcfg.cgrus_per_step),
+      model_lib.num_steps_for(mcfg, n),
+  )
 
 
 def _jax_step(cfg, length, conv_impl=None, remat=None):
@@ -81,12 +89,37 @@ def _step_cases(size: str):
   if size == "tiny":
     return [("default", 8, [("shifted", "every_step")], 2, 1)]
   return [
-      ("default", None, [("shifted", "none"), ("shifted", "every_step"), ("shifted", "sqrt"),
-                         ("xla", "every_step")], 20, 3),
-      ("faithful", 24, [("shifted", "none"), ("shifted", "every_step"),
-                        ("folded", "every_step"), ("xla", "every_step")], 2, 2),
-      ("faithful", 128, [("shifted", "none"), ("shifted", "every_step"),
-                         ("folded", "every_step")], 1, 2),
+      (
+          "default",
+          None,
+          [
+              ("shifted", "none"),
+              ("shifted", "every_step"),
+              ("shifted", "sqrt"),
+              ("xla", "every_step"),
+          ],
+          20,
+          3,
+      ),
+      (
+          "faithful",
+          24,
+          [
+              ("shifted", "none"),
+              ("shifted", "every_step"),
+              ("folded", "every_step"),
+              ("xla", "every_step"),
+          ],
+          2,
+          2,
+      ),
+      (
+          "faithful",
+          128,
+          [("shifted", "none"), ("shifted", "every_step"), ("folded", "every_step")],
+          1,
+          2,
+      ),
       ("faithful", 256, [("shifted", "every_step")], 1, 1),
   ]
 
@@ -106,7 +139,7 @@ def train_steps(size: str, matmul: float, with_torch: bool = True) -> dict:
     for conv_impl, remat in forms:
       timed, first, mcfg = _jax_step(cfg, length, conv_impl, remat)
       name = f"jax {conv_impl} remat={remat}"
-      sides[name] = (lambda t=timed: t(reps))
+      sides[name] = lambda t=timed: t(reps)
       meta[name] = {"first_call_s": round(first, 2)}
     flops = train_step_flops(mcfg, batch, length)
     if with_torch and torch_ngpu is not None:
@@ -115,27 +148,61 @@ def train_steps(size: str, matmul: float, with_torch: bool = True) -> dict:
       t0 = time.perf_counter()
       tstep(1)
       meta["torch eager"] = {"first_call_s": round(time.perf_counter() - t0, 2)}
-      sides["torch eager"] = (lambda f=tstep: f(reps))
+      sides["torch eager"] = lambda f=tstep: f(reps)
     res = common.rounds(sides, num_rounds)
     torch_best = res.get("torch eager", {}).get("best")
     for name, r in res.items():
       gf = flops / r["best"] / 1e9
-      rows.append({
-          "model": kind, "maps": int(mcfg.num_maps), "height": int(mcfg.height),
-          "batch": batch, "length": length, "side": name,
-          "step_s_best": round(r["best"], 5), "step_s_median": round(r["median"], 5),
-          "model_gflops": round(gf, 2), "of_matmul": round(gf / matmul, 3),
-          "speedup_vs_torch_eager": (round(torch_best / r["best"], 3) if torch_best else None),
-          "train_step_gflop": round(flops / 1e9, 3), **meta[name]})
-  md = ["Train step (one jitted step: forward, loss, backward, optimizer), best of the "
-        "interleaved rounds. `of matmul` = model FLOP/s / the dense matmul's in the same "
-        "process; `x torch` = PyTorch eager's time / this side's.", "",
-        common.md_table(["model", "maps", "B x n", "side", "step s", "GFLOP/s", "of matmul",
-                         "x torch", "first call s"],
-                        [[r["model"], r["maps"], f"{r['batch']} x {r['length']}", r["side"],
-                          r["step_s_best"], r["model_gflops"], f"{100 * r['of_matmul']:.0f}%",
-                          r["speedup_vs_torch_eager"] or "-", r["first_call_s"]]
-                         for r in rows])]
+      rows.append(
+          {
+              "model": kind,
+              "maps": int(mcfg.num_maps),
+              "height": int(mcfg.height),
+              "batch": batch,
+              "length": length,
+              "side": name,
+              "step_s_best": round(r["best"], 5),
+              "step_s_median": round(r["median"], 5),
+              "model_gflops": round(gf, 2),
+              "of_matmul": round(gf / matmul, 3),
+              "speedup_vs_torch_eager": (round(torch_best / r["best"], 3) if torch_best else None),
+              "train_step_gflop": round(flops / 1e9, 3),
+              **meta[name],
+          }
+      )
+  md = [
+      "Train step (one jitted step: forward, loss, backward, optimizer), best of the "
+      "interleaved rounds. `of matmul` = model FLOP/s / the dense matmul's in the same "
+      "process; `x torch` = PyTorch eager's time / this side's.",
+      "",
+      common.md_table(
+          [
+              "model",
+              "maps",
+              "B x n",
+              "side",
+              "step s",
+              "GFLOP/s",
+              "of matmul",
+              "x torch",
+              "first call s",
+          ],
+          [
+              [
+                  r["model"],
+                  r["maps"],
+                  f"{r['batch']} x {r['length']}",
+                  r["side"],
+                  r["step_s_best"],
+                  r["model_gflops"],
+                  f"{100 * r['of_matmul']:.0f}%",
+                  r["speedup_vs_torch_eager"] or "-",
+                  r["first_call_s"],
+              ]
+              for r in rows
+          ],
+      ),
+  ]
   return {"rows": rows, "markdown": "\n".join(md)}
 
 
@@ -159,9 +226,15 @@ def compiled_memory(cfg, length, remat) -> dict:
   args = int(getattr(ma, "argument_size_in_bytes", 0))
   out = int(getattr(ma, "output_size_in_bytes", 0))
   alias = int(getattr(ma, "alias_size_in_bytes", 0))
-  return {"remat": remat, "temp_bytes": temp, "argument_bytes": args, "output_bytes": out,
-          "alias_bytes": alias, "peak_estimate_bytes": temp + args + out - alias,
-          "compile_s": round(secs, 2)}
+  return {
+      "remat": remat,
+      "temp_bytes": temp,
+      "argument_bytes": args,
+      "output_bytes": out,
+      "alias_bytes": alias,
+      "peak_estimate_bytes": temp + args + out - alias,
+      "compile_s": round(secs, 2),
+  }
 
 
 def memory(size: str) -> dict:
@@ -169,8 +242,10 @@ def memory(size: str) -> dict:
   if size == "tiny":
     cases = [(8, (9,), ("none", "sqrt"))]
   else:
-    cases = [(128, (41, 101, 201), ("none", "every_step", "sqrt")),
-             (512, (201,), ("every_step", "sqrt"))]
+    cases = [
+        (128, (41, 101, 201), ("none", "every_step", "sqrt")),
+        (512, (201,), ("every_step", "sqrt")),
+    ]
   rows = []
   for maps, lengths, policies in cases:
     for n in lengths:
@@ -178,21 +253,39 @@ def memory(size: str) -> dict:
       for remat in policies:
         r = compiled_memory(cfg, n, remat)
         rows.append({"maps": maps, "length": n, "batch": int(cfg.batch_size), **r})
-  gib = 2.0 ** 30
+  gib = 2.0**30
   notes = []
   for maps, n in sorted({(r["maps"], r["length"]) for r in rows}):
-    best = min((r for r in rows if (r["maps"], r["length"]) == (maps, n)),
-               key=lambda r: r["peak_estimate_bytes"])
-    notes.append(f"{maps} maps at n = {n}: least with `{best['remat']}`, "
-                 f"{best['peak_estimate_bytes'] / gib:.2f} GiB"
-                 + (" (fits in 16 GiB)" if best["peak_estimate_bytes"] < 16 * gib else ""))
-  md = ["Faithful model (batch 32), XLA's memory analysis of the compiled train step "
-        "(no run): peak estimate = temporaries + arguments + outputs - donated aliases. "
-        + "; ".join(notes) + ".", "",
-        common.md_table(["maps", "n", "remat", "temp GiB", "peak GiB", "compile s"],
-                        [[r["maps"], r["length"], r["remat"], f"{r['temp_bytes'] / gib:.3f}",
-                          f"{r['peak_estimate_bytes'] / gib:.3f}", r["compile_s"]]
-                         for r in rows])]
+    best = min(
+        (r for r in rows if (r["maps"], r["length"]) == (maps, n)),
+        key=lambda r: r["peak_estimate_bytes"],
+    )
+    notes.append(
+        f"{maps} maps at n = {n}: least with `{best['remat']}`, "
+        f"{best['peak_estimate_bytes'] / gib:.2f} GiB"
+        + (" (fits in 16 GiB)" if best["peak_estimate_bytes"] < 16 * gib else "")
+    )
+  md = [
+      "Faithful model (batch 32), XLA's memory analysis of the compiled train step "
+      "(no run): peak estimate = temporaries + arguments + outputs - donated aliases. "
+      + "; ".join(notes)
+      + ".",
+      "",
+      common.md_table(
+          ["maps", "n", "remat", "temp GiB", "peak GiB", "compile s"],
+          [
+              [
+                  r["maps"],
+                  r["length"],
+                  r["remat"],
+                  f"{r['temp_bytes'] / gib:.3f}",
+                  f"{r['peak_estimate_bytes'] / gib:.3f}",
+                  r["compile_s"],
+              ]
+              for r in rows
+          ],
+      ),
+  ]
   return {"rows": rows, "markdown": "\n".join(md)}
 
 
@@ -217,12 +310,16 @@ def compile_times(size: str) -> dict:
     rows.append({"what": what, "compile_s": round(time.perf_counter() - t0, 2)})
 
   state = jax.eval_shape(lambda k: train.init_state(k, cfg, 1), jax.random.key(0))
-  timed_compile(f"default train step (n={length})",
-                train.make_train_step(cfg, (task,), length, mcfg), state)
+  timed_compile(
+      f"default train step (n={length})", train.make_train_step(cfg, (task,), length, mcfg), state
+  )
   ps = jax.eval_shape(lambda: pool.init_pool(np.arange(pool_seeds), cfg, 1))
   loop = pool.resolve_seed_loop("auto")
-  timed_compile(f"pool step ({pool_seeds} seeds, {loop}, n={length})",
-                pool.make_pool_step(cfg, (task,), length, mcfg, loop), ps)
+  timed_compile(
+      f"pool step ({pool_seeds} seeds, {loop}, n={length})",
+      pool.make_pool_step(cfg, (task,), length, mcfg, loop),
+      ps,
+  )
   chunk = evaluate.chunk_size_for(eval_n, mcfg, cfg.eval)
   params = jax.eval_shape(lambda k: model_lib.init_params(k, mcfg), jax.random.key(0))
   x = jax.ShapeDtypeStruct((chunk, eval_n), np.int32)
@@ -230,9 +327,13 @@ def compile_times(size: str) -> dict:
 
   def predict(p, inputs, positions):
     return model_lib.apply(p, inputs, mcfg, active_sets=1, positions=positions)[0]
+
   timed_compile(f"evaluation at n={eval_n} (chunk {chunk})", predict, params, x, pos)
-  md = ["Compile seconds (lower + compile, nothing run).", "",
-        common.md_table(["what", "compile s"], [[r["what"], r["compile_s"]] for r in rows])]
+  md = [
+      "Compile seconds (lower + compile, nothing run).",
+      "",
+      common.md_table(["what", "compile s"], [[r["what"], r["compile_s"]] for r in rows]),
+  ]
   return {"rows": rows, "markdown": "\n".join(md)}
 
 
@@ -253,29 +354,57 @@ def pools(size: str) -> dict:
     cfg.curriculum.buckets = tuple(sorted(set(tuple(cfg.curriculum.buckets) + (length,))))
     mcfg = train.resolve_model_config(cfg)
     one = jax.jit(train.make_train_step(cfg, (task,), length, mcfg), donate_argnums=0)
-    singles = [common.stepper(one, jax.block_until_ready(
-        one(train.init_state(jax.random.key(i), cfg, 1)))) for i in range(seeds)]
+    singles = [
+        common.stepper(one, jax.block_until_ready(one(train.init_state(jax.random.key(i), cfg, 1))))
+        for i in range(seeds)
+    ]
     for loop in (("map",) if size == "tiny" else ("map", "vmap")):
       pfn = jax.jit(pool.make_pool_step(cfg, (task,), length, mcfg, loop), donate_argnums=0)
       run_pool = common.stepper(
-          pfn, jax.block_until_ready(pfn(pool.init_pool(np.arange(seeds), cfg, 1))))
-      res = common.rounds({"pool": lambda: run_pool(steps),
-                           "sequential": lambda: sum(run(steps) for run in singles)},
-                          num_rounds)
+          pfn, jax.block_until_ready(pfn(pool.init_pool(np.arange(seeds), cfg, 1)))
+      )
+      res = common.rounds(
+          {
+              "pool": lambda: run_pool(steps),
+              "sequential": lambda: sum(run(steps) for run in singles),
+          },
+          num_rounds,
+      )
       work = seeds * steps
-      rows.append({"model": kind, "maps": int(mcfg.num_maps), "length": length,
-                   "seeds": seeds, "seed_loop": loop,
-                   "pool_seed_steps_per_s": round(work / res["pool"]["best"], 2),
-                   "sequential_seed_steps_per_s": round(work / res["sequential"]["best"], 2),
-                   "ratio": round(res["sequential"]["best"] / res["pool"]["best"], 3)})
-  md = ["Seed pools: one program over S seeds (`map`: the seeds one after another inside "
-        "it, `vmap`: batched) against S single-seed runs stepped from Python; ratio > 1: "
-        "the pool is faster.", "",
-        common.md_table(["model", "maps", "n", "seeds", "form", "pool seed-steps/s",
-                         "sequential", "ratio"],
-                        [[r["model"], r["maps"], r["length"], r["seeds"], r["seed_loop"],
-                          r["pool_seed_steps_per_s"], r["sequential_seed_steps_per_s"],
-                          r["ratio"]] for r in rows])]
+      rows.append(
+          {
+              "model": kind,
+              "maps": int(mcfg.num_maps),
+              "length": length,
+              "seeds": seeds,
+              "seed_loop": loop,
+              "pool_seed_steps_per_s": round(work / res["pool"]["best"], 2),
+              "sequential_seed_steps_per_s": round(work / res["sequential"]["best"], 2),
+              "ratio": round(res["sequential"]["best"] / res["pool"]["best"], 3),
+          }
+      )
+  md = [
+      "Seed pools: one program over S seeds (`map`: the seeds one after another inside "
+      "it, `vmap`: batched) against S single-seed runs stepped from Python; ratio > 1: "
+      "the pool is faster.",
+      "",
+      common.md_table(
+          ["model", "maps", "n", "seeds", "form", "pool seed-steps/s", "sequential", "ratio"],
+          [
+              [
+                  r["model"],
+                  r["maps"],
+                  r["length"],
+                  r["seeds"],
+                  r["seed_loop"],
+                  r["pool_seed_steps_per_s"],
+                  r["sequential_seed_steps_per_s"],
+                  r["ratio"],
+              ]
+              for r in rows
+          ],
+      ),
+  ]
   return {"rows": rows, "markdown": "\n".join(md)}
 
 
@@ -294,19 +423,26 @@ def main_job_before_after(size: str) -> dict:
     c = cfg.copy_and_resolve_references()
     c.model.remat = remat
     mcfg = train.resolve_model_config(c)
-    fns = {b: jax.jit(train.make_train_step(c, (task,), b, mcfg), donate_argnums=0)
-           for b in bins}
+    fns = {b: jax.jit(train.make_train_step(c, (task,), b, mcfg), donate_argnums=0) for b in bins}
+
     def every_bin(s, fns=fns):
       for b in bins:
         s = fns[b](s)
       return s
-    run = common.stepper(every_bin, jax.block_until_ready(
-        every_bin(train.init_state(jax.random.key(0), c, 1))))
-    sides[f"remat={remat} ({mcfg.remat})"] = (lambda run=run: run(reps))
+
+    run = common.stepper(
+        every_bin, jax.block_until_ready(every_bin(train.init_state(jax.random.key(0), c, 1)))
+    )
+    sides[f"remat={remat} ({mcfg.remat})"] = lambda run=run: run(reps)
   res = common.rounds(sides, 3 if size == "full" else 1)
-  rows = [{"side": k, "seed_steps_per_s": round(reps * len(bins) / v["best"], 1),
-           "bins": bins} for k, v in res.items()]
-  md = ["Main job's train step, one seed, every bin in turn (the cycling curriculum), "
-        "before (`none`) and after (`auto`) the remat default changed.", "",
-        common.md_table(["side", "seed-steps/s"], [[r["side"], r["seed_steps_per_s"]] for r in rows])]
+  rows = [
+      {"side": k, "seed_steps_per_s": round(reps * len(bins) / v["best"], 1), "bins": bins}
+      for k, v in res.items()
+  ]
+  md = [
+      "Main job's train step, one seed, every bin in turn (the cycling curriculum), "
+      "before (`none`) and after (`auto`) the remat default changed.",
+      "",
+      common.md_table(["side", "seed-steps/s"], [[r["side"], r["seed_steps_per_s"]] for r in rows]),
+  ]
   return {"rows": rows, "markdown": "\n".join(md)}

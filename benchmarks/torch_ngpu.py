@@ -37,6 +37,7 @@ step loop is unrolled, so the first step compiles n (x2) CGRUs and takes long.
 ``neuralgpu.model.init_params`` (perturbed, so that zero-initialised biases count too)
 into the torch module and compares the logits of both forwards on inputs with padding.
 """
+
 from __future__ import annotations
 
 import time
@@ -55,9 +56,9 @@ _GEOMETRY = {"faithful": (4, 3, 3, 2), "dngpu": (1, 3, 1, 1)}
 _VARIANT = {"faithful": "faithful", "dngpu": "dngpu_short_sat"}
 CUTOFF = 1.2
 SATURATION_LIMIT = 0.9
-SATURATION_WEIGHT = 1e-3       # dngpu_short_sat's starting (and largest) weight
-STATE_DROPOUT = 0.15           # faithful: rate dropout * 8 / n, at most 0.5
-CANDIDATE_DROPOUT = 0.5        # dngpu: candidate and input-layer dropout
+SATURATION_WEIGHT = 1e-3  # dngpu_short_sat's starting (and largest) weight
+STATE_DROPOUT = 0.15  # faithful: rate dropout * 8 / n, at most 0.5
+CANDIDATE_DROPOUT = 0.5  # dngpu: candidate and input-layer dropout
 
 
 def _check_kind(kind: str) -> None:
@@ -82,8 +83,8 @@ def diagonal_shift(s: torch.Tensor) -> torch.Tensor:
   shifted left along n (position i takes position i + 1), the second third right."""
   k = s.shape[1] // 3
   left = F.pad(s[:, :k, ..., 1:], (0, 1))
-  right = F.pad(s[:, k:2 * k, ..., :-1], (1, 0))
-  return torch.cat([left, right, s[:, 2 * k:]], dim=1)
+  right = F.pad(s[:, k : 2 * k, ..., :-1], (1, 0))
+  return torch.cat([left, right, s[:, 2 * k :]], dim=1)
 
 
 def _saturation(x: torch.Tensor) -> torch.Tensor:
@@ -141,8 +142,8 @@ class NeuralGPU(nn.Module):
     b, n = inputs.shape
     if positions is None:
       positions = inputs > 0
-    live = positions.to(self.embed.weight.dtype)                 # [B, n]
-    emb = self.embed(inputs)                                     # [B, n, m]
+    live = positions.to(self.embed.weight.dtype)  # [B, n]
+    emb = self.embed(inputs)  # [B, n, m]
     in_sat = None
     if self.kind == "faithful":
       x = self.input(torch.tanh(emb))
@@ -150,12 +151,12 @@ class NeuralGPU(nn.Module):
       pre = emb + self.in_bias
       in_sat = _saturation(pre)
       x = F.dropout(hard_tanh(pre), CANDIDATE_DROPOUT, self.training)
-    x = (x * live[..., None]).transpose(1, 2)                    # [B, m, n]
+    x = (x * live[..., None]).transpose(1, 2)  # [B, m, n]
     if self.kind == "faithful":
-      mask = live[:, None, None, :]                              # [B, 1, 1, n]
+      mask = live[:, None, None, :]  # [B, 1, 1, n]
       s = torch.cat([x[:, :, None, :], x.new_zeros(b, self.maps, self.height - 1, n)], 2)
     else:
-      mask = live[:, None, :]                                    # [B, 1, n]
+      mask = live[:, None, :]  # [B, 1, n]
       s = x
     state_drop = min(STATE_DROPOUT * 8.0 / n, 0.5) if self.kind == "faithful" else 0.0
     sat = None
@@ -167,7 +168,7 @@ class NeuralGPU(nn.Module):
           sat = sat_t if sat is None else sat + sat_t
       if state_drop > 0:
         s = F.dropout(s, state_drop, self.training)
-    top = s[:, :, 0, :] if self.kind == "faithful" else s       # [B, m, n]
+    top = s[:, :, 0, :] if self.kind == "faithful" else s  # [B, m, n]
     logits = self.output(top.transpose(1, 2))
     if sat is None:
       return logits, logits.new_zeros(())
@@ -192,8 +193,9 @@ GRAD_CLIP = {"faithful": 1.0, "dngpu": 1e9}
 def loss_fn(kind: str, logits: torch.Tensor, sat: torch.Tensor, targets: torch.Tensor):
   """Cross-entropy over the target positions (targets > 0), plus the weighted
   saturation cost (dngpu)."""
-  ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1),
-                       reduction="none").reshape(targets.shape)
+  ce = F.cross_entropy(
+      logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), reduction="none"
+  ).reshape(targets.shape)
   mask = (targets > 0).to(ce.dtype)
   loss = torch.sum(ce * mask) / torch.clamp(mask.sum(), min=1.0)
   if kind == "dngpu":
@@ -212,17 +214,33 @@ def train_step(kind, model, opt, inputs, targets) -> torch.Tensor:
   return loss.detach()
 
 
-def train_step_time(kind: str, maps: int, batch: int, length: int, reps: int = 3,
-                    compile: bool = False, threads: Optional[int] = None,
-                    vocab: int = 5, out_classes: int = 5, seed: int = 0,
-                    device: str = "cpu") -> dict:
+def train_step_time(
+    kind: str,
+    maps: int,
+    batch: int,
+    length: int,
+    reps: int = 3,
+    compile: bool = False,
+    threads: Optional[int] = None,
+    vocab: int = 5,
+    out_classes: int = 5,
+    seed: int = 0,
+    device: str = "cpu",
+) -> dict:
   """Seconds per train step (the mean of ``reps`` steps after one warm-up step)."""
   _check_kind(kind)
   if threads is not None:
     torch.set_num_threads(int(threads))
-  out = {"kind": kind, "maps": maps, "batch": batch, "length": length,
-         "torch_version": torch.__version__, "threads": torch.get_num_threads(),
-         "compile": bool(compile), "device": device}
+  out = {
+      "kind": kind,
+      "maps": maps,
+      "batch": batch,
+      "length": length,
+      "torch_version": torch.__version__,
+      "threads": torch.get_num_threads(),
+      "compile": bool(compile),
+      "device": device,
+  }
   try:
     torch.manual_seed(seed)
     dev = torch.device(device)
@@ -257,8 +275,16 @@ def train_step_time(kind: str, maps: int, batch: int, length: int, reps: int = 3
   return out
 
 
-def make_step(kind: str, maps: int, batch: int, length: int, compile: bool = False,
-              vocab: int = 5, out_classes: int = 5, seed: int = 0):
+def make_step(
+    kind: str,
+    maps: int,
+    batch: int,
+    length: int,
+    compile: bool = False,
+    vocab: int = 5,
+    out_classes: int = 5,
+    seed: int = 0,
+):
   """A callable ``timed(reps) -> seconds per train step`` over one model, optimizer and
   batch kept between calls (for rounds interleaved with other sides)."""
   _check_kind(kind)
@@ -274,6 +300,7 @@ def make_step(kind: str, maps: int, batch: int, length: int, compile: bool = Fal
     for _ in range(reps):
       float(train_step(kind, fwd, opt, inputs, targets))
     return (time.perf_counter() - t0) / reps
+
   return timed
 
 
@@ -294,6 +321,7 @@ def jax_config(kind: str, maps: int):
   """The model config of our JAX model that ``build(kind, maps)`` reproduces."""
   _check_kind(kind)
   from neuralgpu import presets as ngpu
+
   c = ngpu.get_config(f"variant={_VARIANT[kind]},task=badd")
   m = c.model
   m.num_maps = int(maps)
@@ -310,7 +338,7 @@ def jax_config(kind: str, maps: int):
 def _conv_weight(w: np.ndarray, kn: int, kh: int, maps: int, conv1d: bool) -> torch.Tensor:
   """Our ``[kn * kh * C, O]`` (rows: n-offset, height-offset, channel) as a torch
   weight ``[O, C, kh, kn]`` (input ``[B, C, height, n]``) or ``[O, C, kn]``."""
-  k = w.reshape(kn, kh, maps, w.shape[-1]).transpose(3, 2, 1, 0)   # [O, C, kh, kn]
+  k = w.reshape(kn, kh, maps, w.shape[-1]).transpose(3, 2, 1, 0)  # [O, C, kh, kn]
   if conv1d:
     k = k[:, :, 0, :]
   return torch.from_numpy(np.ascontiguousarray(k))
@@ -339,8 +367,9 @@ def load_jax_params(model: NeuralGPU, params) -> None:
     model.output.bias.copy_(t(p["out_b"]))
 
 
-def compare_with_jax(kind: str, maps: int = 6, batch: int = 2, length: int = 7,
-                     seed: int = 0) -> dict:
+def compare_with_jax(
+    kind: str, maps: int = 6, batch: int = 2, length: int = 7, seed: int = 0
+) -> dict:
   """Both forwards (eval mode) on the same parameters and inputs (example b padded on
   its last b positions): ``{"logits": max abs diff, "saturation": abs diff,
   "logits_scale": max abs logit}``."""
@@ -355,31 +384,39 @@ def compare_with_jax(kind: str, maps: int = 6, batch: int = 2, length: int = 7,
   with jax.default_device(jax.devices("cpu")[0]):
     params = model_lib.init_params(jax.random.key(seed), cfg)
     # Perturbed, so that the zero-initialised biases and equal gate biases are tested.
-    params = {k: np.asarray(v) + 0.3 * rng.standard_normal(v.shape).astype(np.float32)
-              for k, v in params.items()}
+    params = {
+        k: np.asarray(v) + 0.3 * rng.standard_normal(v.shape).astype(np.float32)
+        for k, v in params.items()
+    }
     inputs = rng.integers(1, vocab, (batch, length)).astype(np.int32)
     for b in range(batch):
-      inputs[b, length - min(b, length - 1):] = 0
-    logits_j, sat_j = model_lib.apply({k: jnp.asarray(v) for k, v in params.items()},
-                                      jnp.asarray(inputs), cfg, train=False)
+      inputs[b, length - min(b, length - 1) :] = 0
+    logits_j, sat_j = model_lib.apply(
+        {k: jnp.asarray(v) for k, v in params.items()}, jnp.asarray(inputs), cfg, train=False
+    )
     logits_j, sat_j = np.asarray(logits_j), float(sat_j)
   model = build(kind, maps, vocab, out_classes).eval()
   load_jax_params(model, params)
   with torch.no_grad():
     logits_t, sat_t = model(torch.from_numpy(inputs.astype(np.int64)))
-  return {"logits": float(np.max(np.abs(logits_t.numpy() - logits_j))),
-          "saturation": abs(float(sat_t) - sat_j),
-          "logits_scale": float(np.max(np.abs(logits_j))), "saturation_jax": sat_j}
+  return {
+      "logits": float(np.max(np.abs(logits_t.numpy() - logits_j))),
+      "saturation": abs(float(sat_t) - sat_j),
+      "logits_scale": float(np.max(np.abs(logits_j))),
+      "saturation_jax": sat_j,
+  }
 
 
-def forward_matches_jax(kind: str, maps: int = 6, batch: int = 2, length: int = 7,
-                        seed: int = 0) -> float:
+def forward_matches_jax(
+    kind: str, maps: int = 6, batch: int = 2, length: int = 7, seed: int = 0
+) -> float:
   """Max abs difference between the torch and the JAX logits (see compare_with_jax)."""
   return compare_with_jax(kind, maps, batch, length, seed)["logits"]
 
 
 if __name__ == "__main__":
   import json
+
   for kind in KINDS:
     print(kind, json.dumps(compare_with_jax(kind)))
   print(json.dumps(train_step_time("faithful", 24, 32, 41, reps=2)))

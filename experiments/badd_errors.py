@@ -11,13 +11,13 @@ state that holds does not).
   python -m experiments.badd_errors --workdir=/tmp/ngpu_badd --lengths=201:256,401:64 \
       --steps_factors=1,2,4 --out=/tmp/badd_errors.json
 """
+
 import collections
 import json
 import os
 
 from absl import app
 from absl import flags
-
 
 FLAGS = flags.FLAGS
 
@@ -47,6 +47,7 @@ def analyse(task, inputs, targets, preds) -> dict:
   """
   import numpy as np
   from neuralgpu import tasks as tasks_lib
+
   inputs, targets, preds = (np.asarray(x) for x in (inputs, targets, preds))
   wrong = (preds != targets) & (targets > 0)
   by_carry, by_true, by_pos = collections.Counter(), collections.Counter(), collections.Counter()
@@ -61,16 +62,24 @@ def analyse(task, inputs, targets, preds) -> dict:
       by_true[int(targets[r, p]) - 1] += 1
       by_pos[p * 10 // n] += 1
     if len(examples) < 8:
-      examples.append({"row": int(r), "wrong_positions": pos[:12],
-                       "true": [int(targets[r, p]) - 1 for p in pos[:12]],
-                       "pred": [int(preds[r, p]) - 1 for p in pos[:12]],
-                       "carry_in": [cin[p] for p in pos[:12]]})
-  return {"examples": int(inputs.shape[0]), "seq_wrong": int(wrong.any(axis=1).sum()),
-          "digits_wrong": int(wrong.sum()),
-          "wrong_by_carry_in": {str(k): v for k, v in sorted(by_carry.items())},
-          "wrong_by_true_digit": {str(k): v for k, v in sorted(by_true.items())},
-          "wrong_by_position_decile": {str(k): v for k, v in sorted(by_pos.items())},
-          "first_wrong_examples": examples}
+      examples.append(
+          {
+              "row": int(r),
+              "wrong_positions": pos[:12],
+              "true": [int(targets[r, p]) - 1 for p in pos[:12]],
+              "pred": [int(preds[r, p]) - 1 for p in pos[:12]],
+              "carry_in": [cin[p] for p in pos[:12]],
+          }
+      )
+  return {
+      "examples": int(inputs.shape[0]),
+      "seq_wrong": int(wrong.any(axis=1).sum()),
+      "digits_wrong": int(wrong.sum()),
+      "wrong_by_carry_in": {str(k): v for k, v in sorted(by_carry.items())},
+      "wrong_by_true_digit": {str(k): v for k, v in sorted(by_true.items())},
+      "wrong_by_position_decile": {str(k): v for k, v in sorted(by_pos.items())},
+      "first_wrong_examples": examples,
+  }
 
 
 def run(workdir: str, seed_index, lengths, steps_factors, seed: int = 0) -> list[dict]:
@@ -78,6 +87,7 @@ def run(workdir: str, seed_index, lengths, steps_factors, seed: int = 0) -> list
   import jax.numpy as jnp
   import numpy as np
   from neuralgpu import evaluate, restore, tasks as tasks_lib, train as train_lib
+
   cfg, mcfg, state, step = restore.load(workdir, seed_index=seed_index)
   task = restore.task_for(cfg, None)
   if task.kind != "add" or task.base != 2:
@@ -85,29 +95,38 @@ def run(workdir: str, seed_index, lengths, steps_factors, seed: int = 0) -> list
   params = train_lib.eval_params(state)
   rows = []
   for n, k in lengths:
-    inputs, targets = tasks_lib.make_batch(jax.random.key(seed + n), task,
-                                           jnp.full((k,), n, jnp.int32), n)
+    inputs, targets = tasks_lib.make_batch(
+        jax.random.key(seed + n), task, jnp.full((k,), n, jnp.int32), n
+    )
     for f in steps_factors:
       m = mcfg.copy_and_resolve_references()
       m.steps_per_length = float(f) * float(mcfg.steps_per_length)
-      logits = evaluate.predict_logits(params, inputs, m, state.relax.active_sets,
-                                       (inputs > 0) | (targets > 0))
+      logits = evaluate.predict_logits(
+          params, inputs, m, state.relax.active_sets, (inputs > 0) | (targets > 0)
+      )
       preds = np.asarray(jnp.argmax(logits, -1))
-      row = {"step": int(step), "length": n, "steps_factor": float(f),
-             **analyse(task, inputs, targets, preds)}
-      print(json.dumps({k2: v for k2, v in row.items() if k2 != "first_wrong_examples"}),
-            flush=True)
+      row = {
+          "step": int(step),
+          "length": n,
+          "steps_factor": float(f),
+          **analyse(task, inputs, targets, preds),
+      }
+      print(
+          json.dumps({k2: v for k2, v in row.items() if k2 != "first_wrong_examples"}), flush=True
+      )
       rows.append(row)
   return rows
 
 
 def parse_lengths(items) -> list[tuple[int, int]]:
   from experiments.sweep_badd_pools import parse_tests
+
   out = parse_tests(items)
   for n, _ in out:
     if n < 3:
-      raise ValueError(f"--lengths entries must be length:examples with length >= 3, "
-                       f"got length {n}")
+      raise ValueError(
+          f"--lengths entries must be length:examples with length >= 3, " f"got length {n}"
+      )
   return out
 
 

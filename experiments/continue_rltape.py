@@ -11,12 +11,12 @@ runs out:
 The source is only read. Run the same command again to resume ``--dst`` from its last
 checkpoint (the test flags must match the first run; budgets may change).
 """
+
 import json
 import os
 
 from absl import app
 from absl import flags
-
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("src", None, "Q-learning workdir to continue (read only).")
@@ -24,8 +24,9 @@ flags.DEFINE_string("dst", None, "New workdir (made by the first run, resumed af
 flags.DEFINE_integer("test_length", 0, "New test length (0: the source's).")
 flags.DEFINE_integer("test_batch", 0, "New episodes per test (0: the source's).")
 flags.DEFINE_float("success_accuracy", -1.0, "New pass mark in [0, 1] (-1: the source's).")
-flags.DEFINE_integer("num_updates", 0, "Step budget, counted from update 0 of the source "
-                     "(0: the source's).")
+flags.DEFINE_integer(
+    "num_updates", 0, "Step budget, counted from update 0 of the source " "(0: the source's)."
+)
 flags.DEFINE_float("wall_budget_s", 0.0, "Wall budget of this process, s (0: none).")
 flags.DEFINE_integer("test_every_chunks", 0, "Test every N chunks (0: the source's).")
 
@@ -53,29 +54,36 @@ def main(argv):
   import ml_collections
   from rltape.qlearning import config as config_lib
   from rltape.qlearning import experiment
+
   try:
     marker = os.path.join(FLAGS.dst, "continued_from.json")
-    if os.path.exists(marker):   # resume an earlier continuation
+    if os.path.exists(marker):  # resume an earlier continuation
       with open(marker) as f:
         origin = json.load(f)
       if os.path.abspath(FLAGS.src) != origin["workdir"]:
-        raise ValueError(f"{FLAGS.dst!r} continues {origin['workdir']!r}, "
-                         f"not {os.path.abspath(FLAGS.src)!r}")
+        raise ValueError(
+            f"{FLAGS.dst!r} continues {origin['workdir']!r}, " f"not {os.path.abspath(FLAGS.src)!r}"
+        )
       with open(os.path.join(FLAGS.dst, "config.json")) as f:
         config = ml_collections.ConfigDict(json.load(f))
-      config.update(test)   # a changed test is refused by the workdir check
+      config.update(test)  # a changed test is refused by the workdir check
       config.update(budget)
       config_lib.validate(config)
     else:
       if not test:
-        raise ValueError("give a new test: --test_batch, --test_length or "
-                         "--success_accuracy")
+        raise ValueError("give a new test: --test_batch, --test_length or " "--success_accuracy")
       config = experiment.retest_workdir(FLAGS.src, FLAGS.dst, {**test, **budget})
     summary = experiment.train_and_evaluate(config, FLAGS.dst)
   except ValueError as e:
     raise app.UsageError(str(e)) from None
-  print(json.dumps({k: summary[k] for k in
-                    ("success_rate", "solved_at", "updates_run", "wall_s_this_process")}))
+  print(
+      json.dumps(
+          {
+              k: summary[k]
+              for k in ("success_rate", "solved_at", "updates_run", "wall_s_this_process")
+          }
+      )
+  )
 
 
 if __name__ == "__main__":

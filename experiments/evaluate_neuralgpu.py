@@ -6,6 +6,7 @@ r"""Digit and sequence error per test length of a trained Neural GPU.
 Long lengths run in memory-capped chunks (--max_chunk_elements). Writes
 eval_<step>.json and prints a markdown table.
 """
+
 import json
 import os
 
@@ -20,8 +21,11 @@ from neuralgpu import train as train_lib
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "Training workdir with checkpoints.")
-flags.DEFINE_integer("seed_index", None, "Pool workdirs: which seed (default: the pool's "
-                     "best, the one it stopped on).")
+flags.DEFINE_integer(
+    "seed_index",
+    None,
+    "Pool workdirs: which seed (default: the pool's " "best, the one it stopped on).",
+)
 flags.DEFINE_list("lengths", ["41", "201", "401", "2001"], "Test lengths.")
 flags.DEFINE_list("examples", ["512", "512", "128", "32"], "Examples per length.")
 flags.DEFINE_string("task", None, "Task to test (default: the run's last task).")
@@ -49,9 +53,17 @@ def main(argv):
   if FLAGS.max_chunk_elements:
     eval_cfg = eval_cfg.copy_and_resolve_references()
     eval_cfg.max_chunk_elements = FLAGS.max_chunk_elements
-  rows = evaluate.evaluate_table(jax.random.key(FLAGS.seed), train_lib.eval_params(state),
-                                 state.relax.active_sets, mcfg, eval_cfg, task, lengths,
-                                 examples, FLAGS.mode or cfg.operand_mode)
+  rows = evaluate.evaluate_table(
+      jax.random.key(FLAGS.seed),
+      train_lib.eval_params(state),
+      state.relax.active_sets,
+      mcfg,
+      eval_cfg,
+      task,
+      lengths,
+      examples,
+      FLAGS.mode or cfg.operand_mode,
+  )
   print(evaluate.format_table(rows, f"{task.name}, step {step}, {FLAGS.workdir}"))
   out = os.path.join(FLAGS.workdir, f"eval_{step}.json")
   with open(out, "w") as f:

@@ -11,6 +11,7 @@ training, final evaluation). Then evaluates the pool's chosen seed at ``--long_l
 command). Writes one JSON record per K to ``--out`` (after each run) and prints a
 markdown table.
 """
+
 import json
 import os
 import subprocess
@@ -32,14 +33,21 @@ def define_flags():
   flags.DEFINE_string("workroot", "/tmp/main_job", "Parent of the runs' workdirs.")
   flags.DEFINE_string("out", "", "JSON file for the records.")
   flags.DEFINE_list("long_lengths", ["2001:32"], "length:examples evaluated afterwards.")
-  flags.DEFINE_string("config_arg", "", "Extra config-argument items (key=value,...) "
-                      "before seed=K; empty = the README's command.")
+  flags.DEFINE_string(
+      "config_arg",
+      "",
+      "Extra config-argument items (key=value,...) " "before seed=K; empty = the README's command.",
+  )
 
 
 def command(seed: int, workdir: str, config_arg: str = "") -> list[str]:
   arg = ",".join(x for x in (config_arg, f"seed={seed}") if x)
-  return [sys.executable, os.path.join(_HERE, "train_neuralgpu.py"),
-          f"--config={CONFIG}:{arg}", f"--workdir={workdir}"]
+  return [
+      sys.executable,
+      os.path.join(_HERE, "train_neuralgpu.py"),
+      f"--config={CONFIG}:{arg}",
+      f"--workdir={workdir}",
+  ]
 
 
 def run_one(seed: int, workroot: str, long_lengths, config_arg: str = "") -> dict:
@@ -55,18 +63,33 @@ def run_one(seed: int, workroot: str, long_lengths, config_arg: str = "") -> dic
   summary = pool_lib.read_summary(workdir)
   if summary is None:
     raise RuntimeError(f"{' '.join(cmd)} wrote no summary in {workdir!r}")
-  rec = {"pool_seed": seed, "command": " ".join(cmd[1:]), "wall_s": round(wall, 1),
-         "stop_reason": summary.get("stop_reason"), "step": summary.get("step"),
-         "best_seed": summary.get("best_seed"), "num_solved": summary.get("num_solved"),
-         "train_minutes": summary.get("train_minutes"),
-         "total_minutes": summary.get("total_minutes"), "eval": summary.get("eval"),
-         "stdout_tail": proc.stdout[-1500:]}
+  rec = {
+      "pool_seed": seed,
+      "command": " ".join(cmd[1:]),
+      "wall_s": round(wall, 1),
+      "stop_reason": summary.get("stop_reason"),
+      "step": summary.get("step"),
+      "best_seed": summary.get("best_seed"),
+      "num_solved": summary.get("num_solved"),
+      "train_minutes": summary.get("train_minutes"),
+      "total_minutes": summary.get("total_minutes"),
+      "eval": summary.get("eval"),
+      "stdout_tail": proc.stdout[-1500:],
+  }
   lengths = ",".join(x.split(":")[0] for x in long_lengths)
   examples = ",".join(x.split(":")[1] for x in long_lengths)
   t1 = time.time()
-  ev = subprocess.run([sys.executable, os.path.join(_HERE, "evaluate_neuralgpu.py"),
-                       f"--workdir={workdir}", f"--lengths={lengths}",
-                       f"--examples={examples}"], capture_output=True, text=True)
+  ev = subprocess.run(
+      [
+          sys.executable,
+          os.path.join(_HERE, "evaluate_neuralgpu.py"),
+          f"--workdir={workdir}",
+          f"--lengths={lengths}",
+          f"--examples={examples}",
+      ],
+      capture_output=True,
+      text=True,
+  )
   if ev.returncode:
     raise RuntimeError(f"evaluation of {workdir} failed:\n{ev.stderr[-3000:]}")
   step = summary.get("step")
@@ -76,25 +99,33 @@ def run_one(seed: int, workroot: str, long_lengths, config_arg: str = "") -> dic
   return rec
 
 
-SOLVED_REASONS = ("one_solved", "all_solved")   # neuralgpu.pool's stop reasons
+SOLVED_REASONS = ("one_solved", "all_solved")  # neuralgpu.pool's stop reasons
 
 
 def table(records) -> str:
-  lines = ["| seed=K | solved | steps | seed | wall (min) | 41 | 201 | 401 | 2001 digit / seq |",
-           "|---:|---|---:|---:|---:|---|---|---|---|"]
+  lines = [
+      "| seed=K | solved | steps | seed | wall (min) | 41 | 201 | 401 | 2001 digit / seq |",
+      "|---:|---|---:|---:|---:|---|---|---|---|",
+  ]
   for r in records:
     ev = {row["length"]: row for row in r["eval"] or []}
 
     def cell(n):
       row = ev.get(n)
       return "-" if row is None else f"{row['seq_wrong']}/{row['examples']} wrong"
+
     lg = r["long_eval"][0] if r.get("long_eval") else None
-    lcell = "-" if lg is None else (f"{100 * lg['digit_error']:.3f}% / "
-                                   f"{lg['seq_wrong']}/{lg['examples']} wrong")
+    lcell = (
+        "-"
+        if lg is None
+        else (f"{100 * lg['digit_error']:.3f}% / " f"{lg['seq_wrong']}/{lg['examples']} wrong")
+    )
     solved = r["stop_reason"] in SOLVED_REASONS
-    lines.append(f"| {r['pool_seed']} | {solved} | {r['step']} | "
-                 f"{r['best_seed']} | {r['wall_s'] / 60:.2f} | {cell(41)} | {cell(201)} | "
-                 f"{cell(401)} | {lcell} |")
+    lines.append(
+        f"| {r['pool_seed']} | {solved} | {r['step']} | "
+        f"{r['best_seed']} | {r['wall_s'] / 60:.2f} | {cell(41)} | {cell(201)} | "
+        f"{cell(401)} | {lcell} |"
+    )
   return "\n".join(lines)
 
 
@@ -115,8 +146,12 @@ def main(argv):
       records.append(run_one(k, FLAGS.workroot, FLAGS.long_lengths, FLAGS.config_arg))
     except ValueError as e:
       raise app.UsageError(str(e)) from None
-    print(json.dumps({x: records[-1][x] for x in ("pool_seed", "wall_s", "stop_reason",
-                                                   "step", "best_seed")}), flush=True)
+    print(
+        json.dumps(
+            {x: records[-1][x] for x in ("pool_seed", "wall_s", "stop_reason", "step", "best_seed")}
+        ),
+        flush=True,
+    )
     if FLAGS.out:
       with open(FLAGS.out, "w") as f:
         json.dump(records, f, indent=1)

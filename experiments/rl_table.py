@@ -17,6 +17,7 @@ The measured best-column cells of results/qlearning/table_measured.md:
       --cols=8 --max_len=14 --updates=4000 --wall_per_cell=900 \
       --workroot=/tmp/rl_measured --out=results/qlearning/table_measured.md
 """
+
 import json
 import os
 import time
@@ -36,8 +37,12 @@ ROWS = {
     "walk_ff": ("Walk (FF controller)", "walk", "ff", {}),
     "add2": ("2-row Addition", "add2", "gru", {}),
     "add3": ("3-row Addition", "add3", "gru", {}),
-    "add3_extra": ("3-row Addition (extra curriculum)", "add3", "gru",
-                   {"no_carry_curriculum": True}),
+    "add3_extra": (
+        "3-row Addition (extra curriculum)",
+        "add3",
+        "gru",
+        {"no_carry_curriculum": True},
+    ),
     "mul1": ("Single Digit Multiplication", "mul1", "gru", {}),
 }
 
@@ -63,13 +68,20 @@ flags.DEFINE_integer("chunk", 100, "updates per jitted chunk")
 flags.DEFINE_integer("max_len", 30, "largest training length (curriculum cap)")
 flags.DEFINE_float("wall_per_cell", 0.0, "wall-time budget per cell, s (0: none)")
 flags.DEFINE_bool("smoke", False, "tiny runs (tests)")
-flags.DEFINE_list("set", [], "config overrides for every cell, key=value "
-                  "(e.g. optimizer=adam,learning_rate=0.001)")
+flags.DEFINE_list(
+    "set",
+    [],
+    "config overrides for every cell, key=value " "(e.g. optimizer=adam,learning_rate=0.001)",
+)
 flags.DEFINE_string("workroot", "/tmp/rl_table", "parent of the cells' workdirs")
 flags.DEFINE_string("out", "results/qlearning/table.md", "markdown output")
-flags.DEFINE_list("merge", [], "run nothing: render --out (and its .json) from these "
-                  "JSON files of earlier runs ({cell: summary}); a cell in a later file "
-                  "replaces the same cell of an earlier one")
+flags.DEFINE_list(
+    "merge",
+    [],
+    "run nothing: render --out (and its .json) from these "
+    "JSON files of earlier runs ({cell: summary}); a cell in a later file "
+    "replaces the same cell of an earlier one",
+)
 
 
 def parse_overrides(items, c) -> dict:
@@ -78,8 +90,10 @@ def parse_overrides(items, c) -> dict:
   for item in items:
     key, sep, value = item.partition("=")
     if not sep or key not in c:
-      raise ValueError(f"--set entry {item!r} must be key=value with a config key "
-                       f"(e.g. optimizer=adam); keys: {sorted(c.keys())}")
+      raise ValueError(
+          f"--set entry {item!r} must be key=value with a config key "
+          f"(e.g. optimizer=adam); keys: {sorted(c.keys())}"
+      )
     old = c[key]
     if isinstance(old, bool):
       if value not in ("True", "False", "true", "false", "1", "0"):
@@ -95,8 +109,18 @@ def parse_overrides(items, c) -> dict:
   return out
 
 
-def cell_config(row: str, col: int, *, seeds: int, updates: int, chunk: int,
-                max_len: int, wall: float, smoke: bool, overrides=()):
+def cell_config(
+    row: str,
+    col: int,
+    *,
+    seeds: int,
+    updates: int,
+    chunk: int,
+    max_len: int,
+    wall: float,
+    smoke: bool,
+    overrides=(),
+):
   """The config of one table cell; raises ValueError on bad names."""
   if row not in ROWS:
     raise ValueError(f"unknown table row {row!r}; allowed: {sorted(ROWS)}")
@@ -105,21 +129,37 @@ def cell_config(row: str, col: int, *, seeds: int, updates: int, chunk: int,
   c.task, c.controller = task, controller
   c.no_carry_curriculum = bool(extra.get("no_carry_curriculum", False))
   c.update(config_lib.column_overrides(col))
-  c.update(dict(num_seeds=seeds, num_updates=updates, chunk_updates=chunk,
-                train_max_length=max_len, wall_budget_s=wall))
+  c.update(
+      dict(
+          num_seeds=seeds,
+          num_updates=updates,
+          chunk_updates=chunk,
+          train_max_length=max_len,
+          wall_budget_s=wall,
+      )
+  )
   c.update(parse_overrides(overrides, c))
   if smoke:
-    c.update(dict(units=16, num_seeds=2, batch_size=4, num_updates=2,
-                  chunk_updates=1, train_max_length=8, curriculum_episodes=8,
-                  test_length=min(c.test_length, 10), test_batch=4,
-                  wall_budget_s=0.0))
+    c.update(
+        dict(
+            units=16,
+            num_seeds=2,
+            batch_size=4,
+            num_updates=2,
+            chunk_updates=1,
+            train_max_length=8,
+            curriculum_episodes=8,
+            test_length=min(c.test_length, 10),
+            test_batch=4,
+            wall_budget_s=0.0,
+        )
+    )
   config_lib.validate(c)
   return c
 
 
 def markdown(results: dict, rows, cols) -> str:
-  lines = ["| Task | " + " | ".join(f"col {c}" for c in cols) + " |",
-           "|---|" + "---|" * len(cols)]
+  lines = ["| Task | " + " | ".join(f"col {c}" for c in cols) + " |", "|---|" + "---|" * len(cols)]
   for r in rows:
     cells = []
     for c in cols:
@@ -128,13 +168,16 @@ def markdown(results: dict, rows, cols) -> str:
       if res is None:
         cells.append(f"not run (talk {talk}%)")
       else:
-        cells.append(f"**{100 * res['success_rate']:.0f}%** of "
-                     f"{res['num_seeds']} (talk {talk}%)")
+        cells.append(
+            f"**{100 * res['success_rate']:.0f}%** of " f"{res['num_seeds']} (talk {talk}%)"
+        )
     lines.append(f"| {ROWS[r][0]} | " + " | ".join(cells) + " |")
   lines.append("")
-  lines.append("| Cell | seeds | updates run / budget | wall s (budget) | "
-               "train max len | test len | solved at update | final curriculum len | "
-               "overrides |")
+  lines.append(
+      "| Cell | seeds | updates run / budget | wall s (budget) | "
+      "train max len | test len | solved at update | final curriculum len | "
+      "overrides |"
+  )
   lines.append("|---|---|---|---|---|---|---|---|---|")
   for r in rows:
     for c in cols:
@@ -147,7 +190,8 @@ def markdown(results: dict, rows, cols) -> str:
           f"{res['wall_s_this_process']:.0f} ({res['wall_budget_s']:.0f}) | "
           f"{res['train_max_length']} | {res['test_length']} | "
           f"{res['solved_at']} | {res['final_length']} | "
-          f"{' '.join(res.get('overrides') or []) or 'none'} |")
+          f"{' '.join(res.get('overrides') or []) or 'none'} |"
+      )
   return "\n".join(lines) + "\n"
 
 
@@ -167,10 +211,10 @@ def merge_results(paths) -> dict:
       raise ValueError(f"--merge file {p!r} does not hold a {{cell: summary}} object")
     for cell, res in d.items():
       r, _, c = cell.partition(":")
-      if (r not in ROWS or not c.isdigit() or not isinstance(res, dict)
-          or "success_rate" not in res):
-        raise ValueError(f"--merge file {p!r}: entry {cell!r} is not a "
-                         f"'row:col' cell summary of rl_table.py")
+      if r not in ROWS or not c.isdigit() or not isinstance(res, dict) or "success_rate" not in res:
+        raise ValueError(
+            f"--merge file {p!r}: entry {cell!r} is not a " f"'row:col' cell summary of rl_table.py"
+        )
       out[cell] = res
   return out
 
@@ -200,8 +244,9 @@ def main(argv):
     except ValueError as e:
       raise app.UsageError(str(e)) from None
     if os.path.abspath(json_path) in {os.path.abspath(p) for p in FLAGS.merge}:
-      raise app.UsageError(f"--out {FLAGS.out!r} would overwrite the --merge file "
-                           f"{json_path!r}")
+      raise app.UsageError(
+          f"--out {FLAGS.out!r} would overwrite the --merge file " f"{json_path!r}"
+      )
     cells = set(results)
     rows = [r for r in rows if any(k.startswith(r + ":") for k in cells)]
     cols = [c for c in cols if any(k.endswith(f":{c}") for k in cells)]
@@ -212,25 +257,41 @@ def main(argv):
   if os.path.exists(json_path):
     with open(json_path) as f:
       results = json.load(f)
-  try:   # every cell's config is checked before anything compiles
-    cells = [(r, c, cell_config(r, c, seeds=FLAGS.seeds, updates=FLAGS.updates,
-                                chunk=FLAGS.chunk, max_len=FLAGS.max_len,
-                                wall=FLAGS.wall_per_cell, smoke=FLAGS.smoke,
-                                overrides=FLAGS.set))
-             for r in rows for c in cols]
+  try:  # every cell's config is checked before anything compiles
+    cells = [
+        (
+            r,
+            c,
+            cell_config(
+                r,
+                c,
+                seeds=FLAGS.seeds,
+                updates=FLAGS.updates,
+                chunk=FLAGS.chunk,
+                max_len=FLAGS.max_len,
+                wall=FLAGS.wall_per_cell,
+                smoke=FLAGS.smoke,
+                overrides=FLAGS.set,
+            ),
+        )
+        for r in rows
+        for c in cols
+    ]
   except ValueError as e:
     raise app.UsageError(str(e)) from None
   for r, c, cfg in cells:
     workdir = os.path.join(FLAGS.workroot, f"{r}_col{c}")
     t0 = time.time()
     summary = experiment.train_and_evaluate(cfg, workdir)
-    summary.update(train_max_length=cfg.train_max_length,
-                   cell_wall_s=time.time() - t0, workdir=workdir,
-                   overrides=list(FLAGS.set))
+    summary.update(
+        train_max_length=cfg.train_max_length,
+        cell_wall_s=time.time() - t0,
+        workdir=workdir,
+        overrides=list(FLAGS.set),
+    )
     results[f"{r}:{c}"] = summary
     write_table(results, rows, cols, FLAGS.out)
-    print(json.dumps({"cell": f"{r}:{c}",
-                      "success_rate": summary["success_rate"]}), flush=True)
+    print(json.dumps({"cell": f"{r}:{c}", "success_rate": summary["success_rate"]}), flush=True)
 
 
 if __name__ == "__main__":

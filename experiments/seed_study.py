@@ -17,13 +17,13 @@ renders every JSON file of ``out_dir`` into ``<out_dir>/README.md`` and
 run in several processes (other ``--first_seed``, other ``--out_dir``) join with
 ``--merge=<their files>``.
 """
+
 import json
 import os
 import time
 
 from absl import app
 from absl import flags
-
 
 FLAGS = flags.FLAGS
 TASKS = ("badd", "bmul")
@@ -37,23 +37,41 @@ def define_flags():
   flags.DEFINE_integer("first_seed", 0, "Seeds first_seed, first_seed + 1, ...")
   flags.DEFINE_integer("max_steps", 12000, "Step budget per seed.")
   flags.DEFINE_integer("check_every", 500, "Steps between checks.")
-  flags.DEFINE_float("max_seconds", 1200.0, "Wall-time budget per seed (compile and "
-                     "checks included); a seed stops at the first check past it.")
-  flags.DEFINE_list("ours", ["201:512", "401:128"], "Our bar: length:examples, no wrong "
-                    "sequence at each.")
+  flags.DEFINE_float(
+      "max_seconds",
+      1200.0,
+      "Wall-time budget per seed (compile and "
+      "checks included); a seed stops at the first check past it.",
+  )
+  flags.DEFINE_list(
+      "ours", ["201:512", "401:128"], "Our bar: length:examples, no wrong " "sequence at each."
+  )
   flags.DEFINE_integer("confirm", 2, "Our bar: passing checks in a row.")
-  flags.DEFINE_list("dngpu", ["401:64", "4001:8"], "DNGPU's bar: length:examples, digit "
-                    "error below 1% at each (the last length only every "
-                    "--dngpu_long_every steps, once the others pass).")
+  flags.DEFINE_list(
+      "dngpu",
+      ["401:64", "4001:8"],
+      "DNGPU's bar: length:examples, digit "
+      "error below 1% at each (the last length only every "
+      "--dngpu_long_every steps, once the others pass).",
+  )
   flags.DEFINE_integer("dngpu_long_every", 2000, "See --dngpu.")
-  flags.DEFINE_enum("stop_on", "both", ["both", "ours"], "A seed stops once it has met "
-                    "both bars, or once it has met ours (DNGPU's bar then counts only if "
-                    "met by that step).")
+  flags.DEFINE_enum(
+      "stop_on",
+      "both",
+      ["both", "ours"],
+      "A seed stops once it has met "
+      "both bars, or once it has met ours (DNGPU's bar then counts only if "
+      "met by that step).",
+  )
   flags.DEFINE_string("out_dir", "results/neuralgpu/seed_study", "Output folder.")
   flags.DEFINE_bool("render_only", False, "Only render out_dir's JSON files.")
-  flags.DEFINE_list("merge", [], "Study files (e.g. the same recipe's other seeds, run "
-                    "in another process with another --out_dir) whose records join the "
-                    "file of the same name in out_dir; their settings must match.")
+  flags.DEFINE_list(
+      "merge",
+      [],
+      "Study files (e.g. the same recipe's other seeds, run "
+      "in another process with another --out_dir) whose records join the "
+      "file of the same name in out_dir; their settings must match.",
+  )
 
 
 def parse_pairs(items, what):
@@ -61,8 +79,9 @@ def parse_pairs(items, what):
   for t in items:
     n, _, k = str(t).partition(":")
     if not (n.isdigit() and k.isdigit() and int(n) >= 3 and int(k) >= 1):
-      raise ValueError(f"--{what} entries must be length:examples (length >= 3, "
-                       f"examples >= 1), got {t!r}")
+      raise ValueError(
+          f"--{what} entries must be length:examples (length >= 3, " f"examples >= 1), got {t!r}"
+      )
     out.append((int(n), int(k)))
   return tuple(x[0] for x in out), tuple(x[1] for x in out)
 
@@ -73,10 +92,16 @@ def file_name(task: str, recipe: str) -> str:
 
 def _header(task, recipe, cfg, budget, bars) -> dict:
   import dataclasses
-  return {"task": task, "recipe": recipe, "budget": dataclasses.asdict(budget),
-          "bars": {k: list(v) if isinstance(v, tuple) else v
-                   for k, v in dataclasses.asdict(bars).items()},
-          "config": json.loads(cfg.to_json())}
+
+  return {
+      "task": task,
+      "recipe": recipe,
+      "budget": dataclasses.asdict(budget),
+      "bars": {
+          k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(bars).items()
+      },
+      "config": json.loads(cfg.to_json()),
+  }
 
 
 def _with_added_defaults(cfg):
@@ -84,6 +109,7 @@ def _with_added_defaults(cfg):
   default (a study file written before the key existed)."""
   import copy
   from neuralgpu import config as config_lib
+
   if not isinstance(cfg, dict):
     return cfg
   cfg = copy.deepcopy(cfg)
@@ -107,11 +133,13 @@ def load_or_new(path: str, header: dict) -> dict:
     raise ValueError(f"{path} is not a study file (no 'records'); move it away")
   for k in ("task", "recipe", "budget", "bars", "config"):
     mine, theirs = old.get(k), header[k]
-    if k == "config":   # keys added since with their defaults do not change the recipe
+    if k == "config":  # keys added since with their defaults do not change the recipe
       mine, theirs = _with_added_defaults(mine), _with_added_defaults(theirs)
     if mine != theirs:
-      raise ValueError(f"{path} was made with another {k} ({old.get(k)!r} != "
-                       f"{header[k]!r}); use another --out_dir or move the file away")
+      raise ValueError(
+          f"{path} was made with another {k} ({old.get(k)!r} != "
+          f"{header[k]!r}); use another --out_dir or move the file away"
+      )
   return old
 
 
@@ -125,6 +153,7 @@ def write_json(path: str, data: dict) -> None:
 def run_recipe(task_name, recipe, seeds, budget, bars, out_dir, echo=print) -> dict:
   from experiments.sweep_badd_pools import variant_config
   from neuralgpu import study, tasks, train
+
   cfg = variant_config(recipe, task_name)
   path = os.path.join(out_dir, file_name(task_name, recipe))
   data = load_or_new(path, _header(task_name, recipe, cfg, budget, bars))
@@ -135,19 +164,37 @@ def run_recipe(task_name, recipe, seeds, budget, bars, out_dir, echo=print) -> d
   for seed in seeds:
     if seed in done:
       continue
-    rec = study.run_seed(cfg, seed, task, budget, bars, step_cache=cache, mcfg=mcfg,
-                         log=lambda d: echo(json.dumps({"recipe": recipe, **d})))
+    rec = study.run_seed(
+        cfg,
+        seed,
+        task,
+        budget,
+        bars,
+        step_cache=cache,
+        mcfg=mcfg,
+        log=lambda d: echo(json.dumps({"recipe": recipe, **d})),
+    )
     data["records"].append(rec)
     data["summary"] = study.summarize(data["records"], budget.max_steps)
     write_json(path, data)
-    echo(json.dumps({"recipe": recipe, "seed": seed, "first_step": rec["first_step"],
-                     "steps": rec["steps"], "wall_s": rec["wall_s"]}))
+    echo(
+        json.dumps(
+            {
+                "recipe": recipe,
+                "seed": seed,
+                "first_step": rec["first_step"],
+                "steps": rec["steps"],
+                "wall_s": rec["wall_s"],
+            }
+        )
+    )
   return data
 
 
 def merge_into(out_dir: str, paths) -> list[str]:
   """Adds each file's records (seeds not yet there) to ``out_dir``'s file of that name."""
   from neuralgpu import study
+
   done = []
   for src in paths:
     with open(src) as f:
@@ -188,20 +235,24 @@ def _fmt(x, nd=0):
 def render(out_dir: str) -> str:
   """README.md table and solved_fraction.png from every study file in ``out_dir``."""
   from neuralgpu import study
+
   studies = load_all(out_dir)
   lines = [
-      "# Seed-success study", "",
+      "# Seed-success study",
+      "",
       "Each row: a recipe trained from scratch on every seed (one core of this CPU per "
       "seed, one seed after the other). `ours` = no wrong sum among the bar's examples at "
       "each length, two checks in a row on fresh examples; `dngpu` = digit error below 1% "
       "at each length, every position counted. Steps to solve: median / largest over the "
       "seeds that solved. Budget: per-seed steps and seconds. Files: one JSON per row "
       "(every check's numbers); rendered by `python -m experiments.seed_study "
-      "--render_only --out_dir=<this folder>`.", "",
+      "--render_only --out_dir=<this folder>`.",
+      "",
       "| task | recipe | seeds | ours solved | ours median / max steps | dngpu solved | "
       "dngpu median / max steps | step budget | seed stops at | dngpu bar | examples/step | "
       "seed-steps/s | max seed wall (s) | total wall (min) |",
-      "|---|---|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---:|---:|"]
+      "|---|---|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---:|---:|",
+  ]
   for d in studies:
     s = study.summarize(d["records"], d["budget"]["max_steps"])
     o, g = s["ours"], s["dngpu"]
@@ -211,10 +262,14 @@ def render(out_dir: str) -> str:
         f"{_fmt(g['median_steps'])} / {_fmt(g['max_steps'])} | {s['max_steps']} | "
         f"{'both bars' if d['budget'].get('stop_on', 'both') == 'both' else 'our bar'} | "
         f"{_bar_text(d['bars'])} | {s['examples_per_step']} | {s['seed_steps_per_s']:.1f} | "
-        f"{s['max_seed_wall_s']:.0f} | {s['wall_s'] / 60:.1f} |")
-  lines += ["", "dngpu bar: length:examples, the last length at most every N steps once the "
-            "others pass. A row whose seeds stop at our bar counts DNGPU's bar only if it "
-            "was met by then."]
+        f"{s['max_seed_wall_s']:.0f} | {s['wall_s'] / 60:.1f} |"
+    )
+  lines += [
+      "",
+      "dngpu bar: length:examples, the last length at most every N steps once the "
+      "others pass. A row whose seeds stop at our bar counts DNGPU's bar only if it "
+      "was met by then.",
+  ]
   text = "\n".join(lines) + "\n"
   with open(os.path.join(out_dir, "README.md"), "w") as f:
     f.write(text)
@@ -230,16 +285,21 @@ def _bar_text(b: dict) -> str:
 
 def plot(studies, path: str) -> None:
   import matplotlib
+
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt
   from neuralgpu import study
+
   fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
   for ax, bar in zip(axes, study.BARS):
     for d in studies:
       top = d["budget"]["max_steps"]
       steps = list(range(0, top + 1, max(1, top // 200)))
-      ax.plot(steps, study.solved_fraction_curve(d["records"], bar, steps),
-              label=f"{d['task']} {d['recipe']} ({len(d['records'])} seeds)")
+      ax.plot(
+          steps,
+          study.solved_fraction_curve(d["records"], bar, steps),
+          label=f"{d['task']} {d['recipe']} ({len(d['records'])} seeds)",
+      )
     ax.set_title(f"bar: {bar}")
     ax.set_xlabel("train steps")
     ax.grid(alpha=0.3)
@@ -264,20 +324,31 @@ def main(argv):
     if FLAGS.task not in TASKS:
       raise ValueError(f"--task={FLAGS.task!r}; allowed: {TASKS}")
     if FLAGS.seeds < 1 or FLAGS.first_seed < 0:
-      raise ValueError(f"--seeds={FLAGS.seeds} must be >= 1 and --first_seed="
-                       f"{FLAGS.first_seed} >= 0")
+      raise ValueError(
+          f"--seeds={FLAGS.seeds} must be >= 1 and --first_seed=" f"{FLAGS.first_seed} >= 0"
+      )
     from experiments.sweep_badd_pools import variant_config
     from neuralgpu import study
-    for r in FLAGS.recipes:      # every recipe is checked before anything compiles
+
+    for r in FLAGS.recipes:  # every recipe is checked before anything compiles
       variant_config(r, FLAGS.task)
     ol, oe = parse_pairs(FLAGS.ours, "ours")
     dl, de = parse_pairs(FLAGS.dngpu, "dngpu")
-    bars = study.Bars(ours_lengths=ol, ours_examples=oe, confirm=FLAGS.confirm,
-                      dngpu_lengths=dl, dngpu_examples=de,
-                      dngpu_long_every=FLAGS.dngpu_long_every)
+    bars = study.Bars(
+        ours_lengths=ol,
+        ours_examples=oe,
+        confirm=FLAGS.confirm,
+        dngpu_lengths=dl,
+        dngpu_examples=de,
+        dngpu_long_every=FLAGS.dngpu_long_every,
+    )
     bars.validate()
-    budget = study.Budget(max_steps=FLAGS.max_steps, check_every=FLAGS.check_every,
-                          max_seconds=FLAGS.max_seconds, stop_on=FLAGS.stop_on)
+    budget = study.Budget(
+        max_steps=FLAGS.max_steps,
+        check_every=FLAGS.check_every,
+        max_seconds=FLAGS.max_seconds,
+        stop_on=FLAGS.stop_on,
+    )
     budget.validate()
   except ValueError as e:
     raise app.UsageError(str(e)) from None

@@ -27,12 +27,12 @@ only), ``mix`` (DNGPU's lengths within a bin), ``ceplateau`` (lr decay on the ta
 ``noema`` (no parameter average), ``strip`` (DNGPU's stripped targets). Bases: ``fast``, ``dngpu``, ``dngpu_cycle``,
 ``dngpu_short`` (= ``default``, the main job's recipe) and ``dngpu_exact``.
 """
+
 import json
 import time
 
 from absl import app
 from absl import flags
-
 
 FLAGS = flags.FLAGS
 
@@ -43,8 +43,12 @@ def define_flags():
   flags.DEFINE_list("checks", ["1000", "2000"], "Steps at which every seed is evaluated.")
   flags.DEFINE_integer("seeds", 8, "Seeds per variant (one pool).")
   flags.DEFINE_integer("first_seed", 0, "The pool's seeds are first_seed, first_seed + 1, ...")
-  flags.DEFINE_float("budget_s", 120.0, "No new checkpoint segment starts after this many "
-                     "seconds of a variant (compile included).")
+  flags.DEFINE_float(
+      "budget_s",
+      120.0,
+      "No new checkpoint segment starts after this many "
+      "seconds of a variant (compile included).",
+  )
   flags.DEFINE_list("test", ["201:64", "401:32"], "length:examples evaluated per seed.")
   flags.DEFINE_string("out", "", "JSON file for the results (rewritten after each check).")
 
@@ -54,7 +58,7 @@ BASES = ("fast", "dngpu", "dngpu_cycle", "dngpu_short", "dngpu_exact", "default"
 
 def _sat_adapt(c):
   c.model.saturation_form = "dngpu"
-  c.model.saturation_cost = 1e-3          # DNGPU's starting weight (and cap)
+  c.model.saturation_cost = 1e-3  # DNGPU's starting weight (and cap)
   c.optim.saturation_adapt = "dngpu"
 
 
@@ -74,18 +78,19 @@ def _set(path, value):
   def f(c):
     section, key = path.split(".")
     c[section][key] = value
+
   return f
 
 
 # Modifiers that switch on one of DNGPU's training settings (Freivalds & Liepins 2017).
 DNGPU_OPTIONS = {
-    "satadapt": _sat_adapt,                          # adaptive weight, DNGPU's normalisation
+    "satadapt": _sat_adapt,  # adaptive weight, DNGPU's normalisation
     "satform": _set("model.saturation_form", "dngpu"),  # DNGPU's normalisation, fixed weight
-    "mix": _set("curriculum.fill_form", "dngpu"),    # DNGPU's lengths within a bin
-    "ceplateau": _set("optim.lr_decay_on", "ce"),    # lr decay sees the task loss only
-    "lrdngpu": _lr_dngpu,                            # DNGPU's lr decay rule, on the CE
-    "gnoise": _noise_dngpu,                          # DNGPU's gradient noise
-    "noema": _set("optim.ema_decay", 0.0),           # checks on the raw parameters
+    "mix": _set("curriculum.fill_form", "dngpu"),  # DNGPU's lengths within a bin
+    "ceplateau": _set("optim.lr_decay_on", "ce"),  # lr decay sees the task loss only
+    "lrdngpu": _lr_dngpu,  # DNGPU's lr decay rule, on the CE
+    "gnoise": _noise_dngpu,  # DNGPU's gradient noise
+    "noema": _set("optim.ema_decay", 0.0),  # checks on the raw parameters
 }
 
 
@@ -94,6 +99,7 @@ def variant_config(name: str, task: str = "badd"):
   (``default`` = the main job's ``dngpu_short``) with ``name``'s modifiers; ValueError on
   an unknown one."""
   from experiments.configs import ngpu
+
   parts = name.split("+")
   if parts[0] not in BASES:
     raise ValueError(f"variant {name!r} must start with one of {BASES}")
@@ -104,14 +110,14 @@ def variant_config(name: str, task: str = "badd"):
       DNGPU_OPTIONS[part](c)
     elif part == "strip":  # DNGPU's targets (high zeros as padding, base + 1 classes)
       ngpu.strip_targets(c)
-    elif part == "to41":   # all of DNGPU's bins, up to length 41
+    elif part == "to41":  # all of DNGPU's bins, up to length 41
       ngpu.train_on_bins(c, ngpu.DNGPU_BINS)
-    elif part.startswith("set") and part[3:].isdigit():   # a fixed training set
+    elif part.startswith("set") and part[3:].isdigit():  # a fixed training set
       c.curriculum.train_set_size = int(part[3:])
-    elif part == "cyc":      # one bin per step, cycling, examples filling their bin
+    elif part == "cyc":  # one bin per step, cycling, examples filling their bin
       c.curriculum.bucket_mode = "cycle"
       c.curriculum.fill_bins = True
-    elif part == "all":    # every bin every step, examples filling their bin
+    elif part == "all":  # every bin every step, examples filling their bin
       c.curriculum.bucket_mode = "all"
       c.curriculum.buckets = ngpu.DNGPU_BINS
     elif part == "adamax":  # optax AdaMax with global-norm clipping (the fast default)
@@ -119,7 +125,7 @@ def variant_config(name: str, task: str = "badd"):
       c.optim.lr = 0.005
       c.optim.b2_schedule = "none"
       c.optim.grad_clip = 1.0
-    elif part == "emb":    # Kaiser's input layer (embedding, tanh, 1x1 conv)
+    elif part == "emb":  # Kaiser's input layer (embedding, tanh, 1x1 conv)
       c.model.input_layer = "embed_tanh_conv"
       c.model.embed_init = 1.7
     elif part == "2c":
@@ -130,15 +136,18 @@ def variant_config(name: str, task: str = "badd"):
       try:
         bins = tuple(int(x) for x in part[4:].split("-"))
       except ValueError:
-        raise ValueError(f"modifier {part!r}: bins are '-'-joined lengths, e.g. "
-                         "bins8-12-25-41") from None
+        raise ValueError(
+            f"modifier {part!r}: bins are '-'-joined lengths, e.g. " "bins8-12-25-41"
+        ) from None
       ngpu.train_on_bins(c, bins)
-    elif part.startswith("max"):   # DNGPU's bins up to this length only
+    elif part.startswith("max"):  # DNGPU's bins up to this length only
       top = int(part[3:])
       bins = tuple(b for b in c.curriculum.buckets if b <= top)
       if not bins or bins[-1] != top:
-        raise ValueError(f"modifier {part!r}: the length must be one of the bins "
-                         f"{tuple(c.curriculum.buckets)}")
+        raise ValueError(
+            f"modifier {part!r}: the length must be one of the bins "
+            f"{tuple(c.curriculum.buckets)}"
+        )
       ngpu.train_on_bins(c, bins)
     elif part == "cap":
       c.curriculum.bucket_mode = "cap"
@@ -162,11 +171,14 @@ def variant_config(name: str, task: str = "badd"):
     elif part.startswith("b"):
       c.batch_size = int(part[1:])
     else:
-      raise ValueError(f"unknown modifier {part!r} in variant {name!r}; allowed: d<p>, 2c, "
-                       "m<n>, lr<x>, b<n>, max<n>, bins<a>-<b>-..., late<step>x<k>, sat<x>, "
-                       "ema<x>, hard<p>, set<N>, long, cap, cyc, all, adamax, emb, to41, strip, "
-                       f"{', '.join(DNGPU_OPTIONS)}")
+      raise ValueError(
+          f"unknown modifier {part!r} in variant {name!r}; allowed: d<p>, 2c, "
+          "m<n>, lr<x>, b<n>, max<n>, bins<a>-<b>-..., late<step>x<k>, sat<x>, "
+          "ema<x>, hard<p>, set<N>, long, cap, cyc, all, adamax, emb, to41, strip, "
+          f"{', '.join(DNGPU_OPTIONS)}"
+      )
   from neuralgpu import config as config_lib
+
   config_lib.validate(c)
   return c
 
@@ -188,14 +200,16 @@ def parse_tests(tests) -> list[tuple[int, int]]:
   return out
 
 
-def run(variants, checks, seeds: int, budget_s: float, tests, out: str = "",
-        first_seed: int = 0) -> dict:
+def run(
+    variants, checks, seeds: int, budget_s: float, tests, out: str = "", first_seed: int = 0
+) -> dict:
   """Trains one pool per variant; returns {variant: [row per checkpoint]}."""
   checks, tests = parse_checks(checks), parse_tests(tests)
-  configs = {v: variant_config(v) for v in variants}   # fail before compiling
+  configs = {v: variant_config(v) for v in variants}  # fail before compiling
 
   import jax
   from neuralgpu import evaluate, pool, tasks, train
+
   task = tasks.get_task("badd")
   res = {}
   for name, c in configs.items():
@@ -212,17 +226,23 @@ def run(variants, checks, seeds: int, budget_s: float, tests, out: str = "",
       met = pool.per_seed_metrics(host.train.metrics)
       ps = pool.zero_pool_metrics(ps)
       tt = time.time() - t0
-      row = {"step": step, "t": round(tt, 1),
-             "train_seq": [round(m["train_seq_error"], 3) for m in met]}
+      row = {
+          "step": step,
+          "t": round(tt, 1),
+          "train_seq": [round(m["train_seq_error"], 3) for m in met],
+      }
       which = [("", lambda ts: ts.params)]
       if train.ema_decay(c) > 0:
         which.append(("ema_", train.eval_params))
       states = [pool.seed_state(host, i) for i in range(seeds)]
       for n, k in tests:
         for prefix, params_of in which:
-          ev = [evaluate.evaluate_length(jax.random.key(5), params_of(ts), ts.relax.active_sets,
-                                         mcfg, c.eval, task, n, k)
-                for ts in states]
+          ev = [
+              evaluate.evaluate_length(
+                  jax.random.key(5), params_of(ts), ts.relax.active_sets, mcfg, c.eval, task, n, k
+              )
+              for ts in states
+          ]
           row[f"{prefix}seq{n}"] = [round(float(r["seq_error"]), 3) for r in ev]
           row[f"{prefix}dig{n}"] = [round(float(r["digit_error"]), 4) for r in ev]
       row["eval_t"] = round(time.time() - t0 - tt, 1)
@@ -239,8 +259,15 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   try:
-    run(FLAGS.variants, FLAGS.checks, FLAGS.seeds, FLAGS.budget_s, FLAGS.test, FLAGS.out,
-        FLAGS.first_seed)
+    run(
+        FLAGS.variants,
+        FLAGS.checks,
+        FLAGS.seeds,
+        FLAGS.budget_s,
+        FLAGS.test,
+        FLAGS.out,
+        FLAGS.first_seed,
+    )
   except ValueError as e:
     raise app.UsageError(str(e)) from None
 

@@ -11,13 +11,13 @@ minutes)"; a cell without a pool reads "talk: <word> / not run". A seed not
 solved within its pool's step and time budget counts as not solved, so a
 measured verdict is a lower bound on the pool's outcome with more budget.
 """
+
 import os
 
 from absl import app
 from absl import flags
 
 from neuralgpu import pool as pool_lib
-
 
 FLAGS = flags.FLAGS
 
@@ -44,70 +44,104 @@ def cell_text(cell: str, talk: dict, summaries: dict) -> str:
   prefix = f"talk: {word} / " if word else ""
   if s is None:
     return prefix + "not run"
-  return (f"{prefix}measured: **{s['verdict']}** ({s['num_solved']}/{s['num_seeds']} solved, "
-          f"{s['step']} steps, {s['train_minutes']:.0f} min)")
+  return (
+      f"{prefix}measured: **{s['verdict']}** ({s['num_solved']}/{s['num_seeds']} solved, "
+      f"{s['step']} steps, {s['train_minutes']:.0f} min)"
+  )
 
 
 def render(summaries: dict) -> str:
   from experiments.configs import ngpu_tables as nt
+
   talk = nt.TALK
-  lines = ["# The talk's Neural GPU tables: measured pools beside the talk's words", "",
-           "Verdicts: Works if >= works_fraction of the seeds are solved, Struggles if more "
-           "than struggles_fraction (default: at least one seed), Fails otherwise; a seed is "
-           "solved with 0 sequence errors at every solve length. Seeds not solved within the "
-           "pool's step/time budget count as not solved.", ""]
-  lines += ["## Known Results", "", "| Problem | Base | 24 filters | 128 filters |",
-            "|---|---:|---|---|"]
+  lines = [
+      "# The talk's Neural GPU tables: measured pools beside the talk's words",
+      "",
+      "Verdicts: Works if >= works_fraction of the seeds are solved, Struggles if more "
+      "than struggles_fraction (default: at least one seed), Fails otherwise; a seed is "
+      "solved with 0 sequence errors at every solve length. Seeds not solved within the "
+      "pool's step/time budget count as not solved.",
+      "",
+  ]
+  lines += [
+      "## Known Results",
+      "",
+      "| Problem | Base | 24 filters | 128 filters |",
+      "|---|---:|---|---|",
+  ]
   for op, name in (("add", "Addition"), ("mul", "Multiplication")):
     for base in (2, 10):
       cells = [cell_text(f"known/{op}{base}/{w}", talk, summaries) for w in (24, 128)]
       lines.append(f"| {name} | {base} | " + " | ".join(cells) + " |")
-  lines += ["", "## Bigger models (multiplication)", "",
-            "| Base | 24 | 128 | 256 | 512 |", "|---:|---|---|---|---|"]
+  lines += [
+      "",
+      "## Bigger models (multiplication)",
+      "",
+      "| Base | 24 | 128 | 256 | 512 |",
+      "|---:|---|---|---|---|",
+  ]
   for base in (2, 10):
     cells = [cell_text(f"bigger/mul{base}/{w}", talk, summaries) for w in (24, 128, 256, 512)]
     lines.append(f"| {base} | " + " | ".join(cells) + " |")
-  lines += ["", "## Bigger models and curriculum (decimal multiplication)", "",
-            "| Curriculum | 128 | 256 | 512 |", "|---|---|---|---|"]
+  lines += [
+      "",
+      "## Bigger models and curriculum (decimal multiplication)",
+      "",
+      "| Curriculum | 128 | 256 | 512 |",
+      "|---|---|---|---|",
+  ]
   for c, label in nt.CURRICULUM_LABELS.items():
     cells = [cell_text(f"curriculum/{c}/{w}", talk, summaries) for w in (128, 256, 512)]
     lines.append(f"| {label} | " + " | ".join(cells) + " |")
-  lines += ["", "## Transfer", "", "| Experiment | Width | The talk | source | transfer | "
-            "scratch (same budget) |", "|---|---:|---|---|---|---|"]
+  lines += [
+      "",
+      "## Transfer",
+      "",
+      "| Experiment | Width | The talk | source | transfer | " "scratch (same budget) |",
+      "|---|---:|---|---|---|---|",
+  ]
   for name, (src, dst, words) in nt.TRANSFER.items():
     for w in nt.TRANSFER_WIDTHS:
       cells = [cell_text(f"transfer/{name}/{r}/{w}", talk, summaries) for r in nt.TRANSFER_ROLES]
       lines.append(f"| {src} -> {dst} | {w} | {words} | " + " | ".join(cells) + " |")
   measured = [c for c in summaries]
   if measured:
-    lines += ["", "## Measured pools", "", "| Cell | Task | Filters | Seeds | Solved | "
-              "Verdict | The talk | Steps (budget) | Train min (budget) | Stop | Diverged |",
-              "|---|---|---:|---:|---:|---|---|---|---|---|---:|"]
+    lines += [
+        "",
+        "## Measured pools",
+        "",
+        "| Cell | Task | Filters | Seeds | Solved | "
+        "Verdict | The talk | Steps (budget) | Train min (budget) | Stop | Diverged |",
+        "|---|---|---:|---:|---:|---|---|---|---|---|---:|",
+    ]
     for c in measured:
       s = summaries[c]
       word = talk[c][2] if c in talk else ""
       div = sum(1 for r in s["seeds"] if r["diverged_at"] is not None)
       budget_min = f"{s['max_train_minutes']:.0f}" if s["max_train_minutes"] else "none"
-      lines.append(f"| {c} | {s['task']} | {s['num_maps']} | {s['num_seeds']} | "
-                   f"{s['num_solved']} | {s['verdict']} | {word} | {s['step']} "
-                   f"({s['num_train_steps']}) | {s['train_minutes']:.1f} ({budget_min}) | "
-                   f"{s['stop_reason']} | {div} |")
+      lines.append(
+          f"| {c} | {s['task']} | {s['num_maps']} | {s['num_seeds']} | "
+          f"{s['num_solved']} | {s['verdict']} | {word} | {s['step']} "
+          f"({s['num_train_steps']}) | {s['train_minutes']:.1f} ({budget_min}) | "
+          f"{s['stop_reason']} | {div} |"
+      )
   return "\n".join(lines) + "\n"
 
 
 def plot(summaries: dict, path: str) -> None:
   import matplotlib
+
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt
   from experiments.configs import ngpu_tables as nt
+
   cells = list(summaries)
   fracs = [summaries[c]["solved_fraction"] for c in cells]
   fig, ax = plt.subplots(figsize=(max(4, 1.2 * len(cells)), 3.5))
   ax.bar(range(len(cells)), fracs, color="tab:blue")
   for i, c in enumerate(cells):
     word = nt.TALK[c][2] if c in nt.TALK else ""
-    ax.text(i, fracs[i] + 0.02, f"talk: {word}\n{summaries[c]['verdict']}", ha="center",
-            fontsize=8)
+    ax.text(i, fracs[i] + 0.02, f"talk: {word}\n{summaries[c]['verdict']}", ha="center", fontsize=8)
   ax.set_xticks(range(len(cells)))
   ax.set_xticklabels(cells, rotation=30, ha="right", fontsize=8)
   ax.set_ylim(0, 1.2)
@@ -124,6 +158,7 @@ def main(argv):
   if not FLAGS.root or not os.path.isdir(FLAGS.root):
     raise app.UsageError(f"--root={FLAGS.root!r} is not a directory")
   from experiments.configs import ngpu_tables as nt
+
   summaries = load_summaries(FLAGS.root, nt.CELLS)
   text = render(summaries)
   if FLAGS.out:

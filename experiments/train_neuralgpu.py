@@ -11,13 +11,15 @@ as one program and stops at the first solved one (``neuralgpu.pool``). On CPU th
 binary exposes one host device per core (unless XLA_FLAGS already sets a count), so
 the seeds of a pool run on all cores; single runs use the first device as before.
 """
+
 import json
 import os
 
 if "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", ""):
-  os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
-                             f" --xla_force_host_platform_device_count={os.cpu_count() or 1}"
-                             ).strip()
+  os.environ["XLA_FLAGS"] = (
+      os.environ.get("XLA_FLAGS", "")
+      + f" --xla_force_host_platform_device_count={os.cpu_count() or 1}"
+  ).strip()
 
 from absl import app  # noqa: E402  (XLA_FLAGS must be set before jax loads)
 from absl import flags  # noqa: E402
@@ -44,18 +46,34 @@ def main(argv):
   from neuralgpu import evaluate
   from neuralgpu import loop
   from neuralgpu import pool
+
   pool.validate_pool(FLAGS.config)
   out = loop.train_pool(FLAGS.config, FLAGS.workdir)
-  brief = {k: out.get(k) for k in ("task", "step", "stop_reason", "num_solved", "num_seeds",
-                                   "num_seed_runs", "best_seed", "train_minutes",
-                                   "total_minutes")}
+  brief = {
+      k: out.get(k)
+      for k in (
+          "task",
+          "step",
+          "stop_reason",
+          "num_solved",
+          "num_seeds",
+          "num_seed_runs",
+          "best_seed",
+          "train_minutes",
+          "total_minutes",
+      )
+  }
   print(json.dumps(brief))
   if "eval" in out:
     solved = out["seeds"][out["best_seed_index"]]["solved"]
-    print(evaluate.format_table(
-        out["eval"], f"{FLAGS.config.task}, seed {out['best_seed']} of the pool "
-        f"({'solved' if solved else 'none solved; lowest training error'}) after "
-        f"{out['step']} steps ({out['total_minutes']:.1f} min incl. final eval):"))
+    print(
+        evaluate.format_table(
+            out["eval"],
+            f"{FLAGS.config.task}, seed {out['best_seed']} of the pool "
+            f"({'solved' if solved else 'none solved; lowest training error'}) after "
+            f"{out['step']} steps ({out['total_minutes']:.1f} min incl. final eval):",
+        )
+    )
 
 
 if __name__ == "__main__":

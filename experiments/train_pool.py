@@ -9,6 +9,7 @@ Several processes (one per host): pass --coordinator=<host:port>,
 process's devices and each process builds and trains only its own seeds.
 A workdir resumes from its last checkpoint; one made with another config is refused.
 """
+
 import json
 
 from absl import app
@@ -30,12 +31,24 @@ def main(argv):
   from runkit import distributed
   from neuralgpu import loop
   from neuralgpu import pool
+
   pool.validate_pool(FLAGS.config)
   if FLAGS.num_processes > 1 or FLAGS.coordinator:
     distributed.initialize(FLAGS.coordinator, FLAGS.num_processes, FLAGS.process_id)
   out = loop.train_pool(FLAGS.config, FLAGS.workdir)
-  brief = {k: out[k] for k in ("task", "num_maps", "step", "stop_reason", "train_minutes",
-                               "num_solved", "num_seeds", "verdict")}
+  brief = {
+      k: out[k]
+      for k in (
+          "task",
+          "num_maps",
+          "step",
+          "stop_reason",
+          "train_minutes",
+          "num_solved",
+          "num_seeds",
+          "verdict",
+      )
+  }
   print(json.dumps(brief))
 
 

@@ -6,6 +6,7 @@
 Writes checkpoints, TensorBoard events, metrics.jsonl and summary.json to --workdir;
 rerunning with the same workdir resumes from the latest checkpoint.
 """
+
 import json
 
 from absl import app
@@ -15,8 +16,7 @@ from ml_collections import config_flags
 from runkit import logs
 from rltape.qlearning import experiment
 
-_CONFIG = config_flags.DEFINE_config_file("config", None, "Config file.",
-                                          lock_config=True)
+_CONFIG = config_flags.DEFINE_config_file("config", None, "Config file.", lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Output directory.")
 flags.mark_flags_as_required(["config", "workdir"])
 

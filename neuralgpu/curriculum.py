@@ -16,6 +16,7 @@ Relaxation: ``pull`` starts at ``pull_start`` and is multiplied by ``pull_growth
 at every passed check; once it is >= ``pull_threshold`` a passed check hard-averages
 the active weight sets and leaves ``end_sets`` of them.
 """
+
 from __future__ import annotations
 
 import flax
@@ -28,16 +29,16 @@ from neuralgpu import model as model_lib
 
 @flax.struct.dataclass
 class CurriculumState:
-  cur: jax.Array        # int32[T] current length per task
-  solved: jax.Array     # bool[T]
-  err_sum: jax.Array    # float32[T] window sum of seq errors at the current length
+  cur: jax.Array  # int32[T] current length per task
+  solved: jax.Array  # bool[T]
+  err_sum: jax.Array  # float32[T] window sum of seq errors at the current length
   err_count: jax.Array  # float32[T] window number of such examples
-  advances: jax.Array   # int32 number of passed checks so far
+  advances: jax.Array  # int32 number of passed checks so far
 
 
 @flax.struct.dataclass
 class RelaxState:
-  pull: jax.Array         # float32
+  pull: jax.Array  # float32
   active_sets: jax.Array  # int32
 
 
@@ -48,12 +49,15 @@ def init(num_tasks: int, cfg) -> CurriculumState:
       solved=jnp.zeros((num_tasks,), bool),
       err_sum=jnp.zeros((num_tasks,), jnp.float32),
       err_count=jnp.zeros((num_tasks,), jnp.float32),
-      advances=jnp.zeros((), jnp.int32))
+      advances=jnp.zeros((), jnp.int32),
+  )
 
 
 def relax_init(cfg) -> RelaxState:
-  return RelaxState(pull=jnp.asarray(cfg.relax.pull_start, jnp.float32),
-                    active_sets=jnp.asarray(cfg.model.num_sets, jnp.int32))
+  return RelaxState(
+      pull=jnp.asarray(cfg.relax.pull_start, jnp.float32),
+      active_sets=jnp.asarray(cfg.model.num_sets, jnp.int32),
+  )
 
 
 def choose_task(key: jax.Array, cs: CurriculumState, cfg) -> jax.Array:
@@ -71,8 +75,15 @@ def choose_task(key: jax.Array, cs: CurriculumState, cfg) -> jax.Array:
   return jnp.where(jnp.any(unsolved), pick, jnp.int32(t - 1))
 
 
-def sample_lengths(key: jax.Array, batch: int, cur: jax.Array, is_long: jax.Array,
-                   cfg, bucket: int | None = None, base: int = 2) -> jax.Array:
+def sample_lengths(
+    key: jax.Array,
+    batch: int,
+    cur: jax.Array,
+    is_long: jax.Array,
+    cfg,
+    bucket: int | None = None,
+    base: int = 2,
+) -> jax.Array:
   """Example lengths for one step.
 
   ``bucket_mode="cap"`` (Kaiser & Sutskever): a share ``p_current`` at ``cur``,
@@ -109,11 +120,12 @@ def sample_lengths(key: jax.Array, batch: int, cur: jax.Array, is_long: jax.Arra
 
 
 FILL_FORMS = ("top", "dngpu")
-DNGPU_SET_SIZE = 10_000   # examples per length in DNGPU's training set (their data_size)
+DNGPU_SET_SIZE = 10_000  # examples per length in DNGPU's training set (their data_size)
 
 
-def fill_lengths(key: jax.Array, batch: int, cur: jax.Array, cfg, bucket: int,
-                 base: int = 2) -> jax.Array:
+def fill_lengths(
+    key: jax.Array, batch: int, cur: jax.Array, cfg, bucket: int, base: int = 2
+) -> jax.Array:
   """Lengths of examples that fill their bin (``bucket_mode="all"``, or ``"cycle"`` with
   ``fill_bins``), in one of two forms (``curriculum.fill_form``):
 
@@ -128,9 +140,13 @@ def fill_lengths(key: jax.Array, batch: int, cur: jax.Array, cfg, bucket: int,
   """
   cu = cfg.curriculum
   if cu.get("fill_form", "top") == "dngpu":
-    probs = dngpu_length_probs(tuple(int(b) for b in cu.buckets), int(bucket),
-                               int(cu.min_length), int(base),
-                               int(cu.get("train_set_size", 0)) or DNGPU_SET_SIZE)
+    probs = dngpu_length_probs(
+        tuple(int(b) for b in cu.buckets),
+        int(bucket),
+        int(cu.min_length),
+        int(base),
+        int(cu.get("train_set_size", 0)) or DNGPU_SET_SIZE,
+    )
     lengths = jnp.arange(probs.shape[0], dtype=jnp.int32)
     p = jnp.where(lengths <= cur, jnp.asarray(probs, jnp.float32), 0.0)
     # Past the curriculum cap every length is too long: fall back to the cap itself.
@@ -146,8 +162,9 @@ def fill_lengths(key: jax.Array, batch: int, cur: jax.Array, cfg, bucket: int,
   return (2 * k + 1).astype(jnp.int32)
 
 
-def dngpu_length_probs(buckets: tuple, bucket: int, min_length: int, base: int,
-                       set_size: int) -> np.ndarray:
+def dngpu_length_probs(
+    buckets: tuple, bucket: int, min_length: int, base: int, set_size: int
+) -> np.ndarray:
   """P(length) for an example of bin ``bucket`` in DNGPU's data (index = length).
 
   Own lengths: odd l in (previous bin, bin] (from ``min_length`` for the first bin),
@@ -174,17 +191,19 @@ def dngpu_length_probs(buckets: tuple, bucket: int, min_length: int, base: int,
   if i > 0:
     smaller = sum(own(j) for j in range(i)) / i
     p = (20.0 * p + smaller) / 21.0
-  return p[:int(bucket) + 1]
+  return p[: int(bucket) + 1]
 
 
-def record(cs: CurriculumState, task: jax.Array, lengths: jax.Array,
-           seq_wrong: jax.Array) -> CurriculumState:
+def record(
+    cs: CurriculumState, task: jax.Array, lengths: jax.Array, seq_wrong: jax.Array
+) -> CurriculumState:
   """Adds one batch's sequence errors at the task's current length."""
   at_cur = (lengths == cs.cur[task]).astype(jnp.float32)
   onehot = jax.nn.one_hot(task, cs.cur.shape[0], dtype=jnp.float32)
   return cs.replace(
       err_sum=cs.err_sum + onehot * jnp.sum(at_cur * seq_wrong.astype(jnp.float32)),
-      err_count=cs.err_count + onehot * jnp.sum(at_cur))
+      err_count=cs.err_count + onehot * jnp.sum(at_cur),
+  )
 
 
 def update(cs: CurriculumState, step: jax.Array, cfg) -> tuple[CurriculumState, jax.Array]:
@@ -207,9 +226,12 @@ def update(cs: CurriculumState, step: jax.Array, cfg) -> tuple[CurriculumState, 
   solved = (cs.solved | newly_solved) & ~drop
   any_pass = jnp.any(passed)
   new = CurriculumState(
-      cur=cur, solved=solved,
-      err_sum=jnp.zeros_like(cs.err_sum), err_count=jnp.zeros_like(cs.err_count),
-      advances=cs.advances + any_pass.astype(jnp.int32))
+      cur=cur,
+      solved=solved,
+      err_sum=jnp.zeros_like(cs.err_sum),
+      err_count=jnp.zeros_like(cs.err_count),
+      advances=cs.advances + any_pass.astype(jnp.int32),
+  )
   out = jax.tree.map(lambda a, b: jnp.where(check, a, b), new, cs)
   return out, check & any_pass
 

@@ -6,6 +6,7 @@ chunk size is capped so that ``chunk * n * height * maps`` stays under
 so long evaluations never run out of memory. Compiled forwards are cached per
 (chunk, n) shape.
 """
+
 from __future__ import annotations
 
 import functools
@@ -52,21 +53,23 @@ def error_counts(logits: jax.Array, targets: jax.Array, mask=None) -> dict[str, 
 
 
 def _model_key(mcfg) -> tuple:
-  return tuple(sorted((k, v if not isinstance(v, list) else tuple(v))
-                      for k, v in mcfg.to_dict().items()))
+  return tuple(
+      sorted((k, v if not isinstance(v, list) else tuple(v)) for k, v in mcfg.to_dict().items())
+  )
 
 
 @functools.lru_cache(maxsize=64)
 def _predict_fn(model_key: tuple):
   mcfg = dict(model_key)
   import ml_collections  # local: keeps the cache key hashable
+
   cfg = ml_collections.ConfigDict(mcfg)
 
   @jax.jit
   def predict(params, inputs, active_sets, positions):
-    logits, _ = model_lib.apply(params, inputs, cfg, active_sets=active_sets,
-                                positions=positions)
+    logits, _ = model_lib.apply(params, inputs, cfg, active_sets=active_sets, positions=positions)
     return logits
+
   return predict
 
 
@@ -84,6 +87,7 @@ def _data_fn(task: tasks_lib.Task, chunk: int, n: int, mode: str):
   def make(key):
     lengths = jnp.full((chunk,), n, jnp.int32)
     return tasks_lib.make_batch(key, task, lengths, n, mode=mode)
+
   return make
 
 
@@ -93,9 +97,17 @@ def chunk_size_for(n: int, mcfg, eval_cfg) -> int:
   return max(1, min(int(eval_cfg.chunk_size), cap))
 
 
-def evaluate_length(key: jax.Array, params, active_sets, mcfg, eval_cfg,
-                    task: tasks_lib.Task, length: int, num_examples: int,
-                    mode: str = "uniform") -> dict[str, float]:
+def evaluate_length(
+    key: jax.Array,
+    params,
+    active_sets,
+    mcfg,
+    eval_cfg,
+    task: tasks_lib.Task,
+    length: int,
+    num_examples: int,
+    mode: str = "uniform",
+) -> dict[str, float]:
   """Digit and sequence error of ``num_examples`` random examples of ``length``."""
   chunk = min(chunk_size_for(length, mcfg, eval_cfg), num_examples)
   make = _data_fn(task, chunk, int(length), mode)
@@ -108,8 +120,9 @@ def evaluate_length(key: jax.Array, params, active_sets, mcfg, eval_cfg,
     logits = predict_logits(params, inputs, mcfg, active_sets, (inputs > 0) | (targets > 0))
     if model_lib.stripped(mcfg):
       targets = tasks_lib.strip_high_zeros(targets)
-    counts = error_counts(logits[:take], targets[:take],
-                          model_lib.score_mask(inputs, targets, mcfg)[:take])
+    counts = error_counts(
+        logits[:take], targets[:take], model_lib.score_mask(inputs, targets, mcfg)[:take]
+    )
     totals = counts if totals is None else jax.tree.map(jnp.add, totals, counts)
     done += take
     i += 1
@@ -123,11 +136,31 @@ def evaluate_length(key: jax.Array, params, active_sets, mcfg, eval_cfg,
   }
 
 
-def evaluate_table(key, params, active_sets, mcfg, eval_cfg, task, lengths: Sequence[int],
-                   examples: Sequence[int], mode: str = "uniform") -> list[dict[str, Any]]:
-  return [evaluate_length(jax.random.fold_in(key, int(n)), params, active_sets, mcfg,
-                          eval_cfg, task, int(n), int(k), mode)
-          for n, k in zip(lengths, examples)]
+def evaluate_table(
+    key,
+    params,
+    active_sets,
+    mcfg,
+    eval_cfg,
+    task,
+    lengths: Sequence[int],
+    examples: Sequence[int],
+    mode: str = "uniform",
+) -> list[dict[str, Any]]:
+  return [
+      evaluate_length(
+          jax.random.fold_in(key, int(n)),
+          params,
+          active_sets,
+          mcfg,
+          eval_cfg,
+          task,
+          int(n),
+          int(k),
+          mode,
+      )
+      for n, k in zip(lengths, examples)
+  ]
 
 
 def format_table(rows: Sequence[dict[str, Any]], title: str = "") -> str:
@@ -135,13 +168,16 @@ def format_table(rows: Sequence[dict[str, Any]], title: str = "") -> str:
   lines.append("| length | examples | digit error | sequence error |")
   lines.append("|---:|---:|---:|---:|")
   for r in rows:
-    lines.append(f"| {r['length']} | {r['examples']} | {r['digit_error']:.4%} | "
-                 f"{r['seq_error']:.2%} ({r['seq_wrong']} wrong) |")
+    lines.append(
+        f"| {r['length']} | {r['examples']} | {r['digit_error']:.4%} | "
+        f"{r['seq_error']:.2%} ({r['seq_wrong']} wrong) |"
+    )
   return "\n".join(lines)
 
 
-def answer(params, active_sets, mcfg, task: tasks_lib.Task, a: int, b: int,
-           length: int | None = None) -> dict[str, Any]:
+def answer(
+    params, active_sets, mcfg, task: tasks_lib.Task, a: int, b: int, length: int | None = None
+) -> dict[str, Any]:
   """Asks the model ``a op b`` in plain numbers; returns its answer and the truth."""
   inputs = np.asarray(tasks_lib.encode_question(task, a, b, length))
   logits = predict_logits(params, inputs[None], mcfg, active_sets)
@@ -151,8 +187,17 @@ def answer(params, active_sets, mcfg, task: tasks_lib.Task, a: int, b: int,
   valid = all(0 <= d < task.base for d in digits)
   got = tasks_lib.digits_to_int(digits, task.base) if valid else None
   truth = task.apply(a, b)
-  return {"a": a, "b": b, "op": task.kind, "base": task.base, "length": int(inputs.shape[0]),
-          "answer": got, "answer_digits": digits, "truth": truth, "correct": got == truth}
+  return {
+      "a": a,
+      "b": b,
+      "op": task.kind,
+      "base": task.base,
+      "length": int(inputs.shape[0]),
+      "answer": got,
+      "answer_digits": digits,
+      "truth": truth,
+      "correct": got == truth,
+  }
 
 
 _OPERATORS = {"+": "add", "*": "mul", "x": "mul"}
@@ -172,20 +217,24 @@ def parse_question(question: str, base: int) -> tuple[int, str, int, int]:
   if others and not ops:
     raise ValueError(f"question {question!r}: operator {others[0]!r} is not + or *")
   if others:
-    raise ValueError(f"question {question!r} has {others[0]!r}, which is neither a digit "
-                     "nor + or *")
+    raise ValueError(
+        f"question {question!r} has {others[0]!r}, which is neither a digit " "nor + or *"
+    )
   if len(ops) != 1:
-    raise ValueError(f"question {question!r} needs exactly one operator (+ or *), found "
-                     f"{len(ops)}")
+    raise ValueError(
+        f"question {question!r} needs exactly one operator (+ or *), found " f"{len(ops)}"
+    )
   i = ops[0]
-  a_s, op, b_s = q[:i], q[i], q[i + 1:]
+  a_s, op, b_s = q[:i], q[i], q[i + 1 :]
   if not a_s or not b_s:
     raise ValueError(f"question {question!r} has an empty operand")
   for s in (a_s, b_s):
     bad = [ch for ch in s if int(ch, 16) >= base]
     if bad:
-      raise ValueError(f"question {question!r} has the digit {bad[0]!r}, outside base {base} "
-                       f"(digits 0..{np.base_repr(base - 1, base)})")
+      raise ValueError(
+          f"question {question!r} has the digit {bad[0]!r}, outside base {base} "
+          f"(digits 0..{np.base_repr(base - 1, base)})"
+      )
   return int(a_s, base), _OPERATORS[op], int(b_s, base), max(len(a_s), len(b_s))
 
 

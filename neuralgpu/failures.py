@@ -21,6 +21,7 @@ long carry chains, long runs of one digit, and zero-padded small operands
   strings, each case's truth checked on load), reusable as a test suite and as a
   training set (``curriculum.adversarial_set``).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -41,10 +42,8 @@ FAMILIES = ("carry", "run", "padded", "max", "symmetric", "talk")
 SET_FORMAT = "neuralgpu-failure-set/1"
 
 # The talk's 80-digit question (decimal), asked of a multiplication model in its base.
-TALK_A = int("59353073470806611971398236195285989083458222209939343360871730"
-             "649133714199298764")
-TALK_B = int("71493004928584356509100241005385920385829595055047086568280792"
-             "309308597157524754")
+TALK_A = int("59353073470806611971398236195285989083458222209939343360871730" "649133714199298764")
+TALK_B = int("71493004928584356509100241005385920385829595055047086568280792" "309308597157524754")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,6 +51,7 @@ class Case:
   """One question: ``a op b`` written in the fixed layout of ``length`` positions
   (``(length - 1) // 2`` digits per operand, leading zeros), with its family and the
   family's parameter (carry-chain length, run length, significant digits, ...)."""
+
   task: str
   a: int
   b: int
@@ -87,8 +87,9 @@ def _int(digits: Sequence[int], base: int) -> int:
   return tasks_lib.digits_to_int(digits, base)
 
 
-def carry_chain_operands(base: int, c: int, k: int, rng, exact: bool = True,
-                         rest: str = "zero") -> tuple[int, int]:
+def carry_chain_operands(
+    base: int, c: int, k: int, rng, exact: bool = True, rest: str = "zero"
+) -> tuple[int, int]:
   """Operands of ``k`` digits whose low ``c`` digits sum to ``base**c`` (``exact``:
   positions ``0..c-1`` all carry) or to ``base**c - 1`` (nothing carries); above ``c``
   the first operand is uniform, the second zero (``rest="zero"``) or uniform digits
@@ -109,7 +110,7 @@ def carry_chain_operands(base: int, c: int, k: int, rng, exact: bool = True,
     a[c] = int(rng.integers(0, base - 1))
     if rest == "random":
       b[c] = int(rng.integers(0, base - 1 - a[c]))
-      b[c + 1:] = _uniform_digits(rng, base, k - c - 1)
+      b[c + 1 :] = _uniform_digits(rng, base, k - c - 1)
   return _int(a, base), _int(b, base)
 
 
@@ -125,8 +126,9 @@ def carry_positions(base: int, a: int, b: int) -> list[int]:
   return out
 
 
-def carry_suite(task, length: int, chains: Iterable[int] | None = None, per_chain: int = 4,
-                seed=0) -> list[Case]:
+def carry_suite(
+    task, length: int, chains: Iterable[int] | None = None, per_chain: int = 4, seed=0
+) -> list[Case]:
   """Additions with a carry chain of exactly ``c`` positions (``c`` in ``chains``,
   default every ``c`` from 1 to the operand width), half with the other operand zero
   above the chain and half with random digits that stop it, plus for each ``c`` one near
@@ -147,7 +149,7 @@ def carry_suite(task, length: int, chains: Iterable[int] | None = None, per_chai
         if j % 4 >= 2:
           a, b = b, a
       else:
-        a, b = task.base ** c - 1, _int(_uniform_digits(rng, task.base, k), task.base)
+        a, b = task.base**c - 1, _int(_uniform_digits(rng, task.base, k), task.base)
         if j % 2:
           a, b = b, a
       cases.append(Case(task.name, a, b, length, "carry", c))
@@ -157,8 +159,9 @@ def carry_suite(task, length: int, chains: Iterable[int] | None = None, per_chai
   return cases
 
 
-def run_suite(task, length: int, runs: Iterable[int] | None = None, per_run: int = 3,
-              seed=0) -> list[Case]:
+def run_suite(
+    task, length: int, runs: Iterable[int] | None = None, per_run: int = 3, seed=0
+) -> list[Case]:
   """Uniform operands with a run of ``r`` copies of one digit (every digit of the base in
   turn, the run at a random offset) in a, in b, or in both (``param`` = ``r``)."""
   task = tasks_lib.get_task(task)
@@ -178,15 +181,15 @@ def run_suite(task, length: int, runs: Iterable[int] | None = None, per_run: int
         d = _uniform_digits(rng, task.base, k)
         if where in (name, "both"):
           start = int(rng.integers(0, k - r + 1))
-          d[start:start + r] = [digit] * r
+          d[start : start + r] = [digit] * r
         ops.append(_int(d, task.base))
-      cases.append(Case(task.name, ops[0], ops[1], length, "run", r,
-                        f"digit {digit} in {where}"))
+      cases.append(Case(task.name, ops[0], ops[1], length, "run", r, f"digit {digit} in {where}"))
   return cases
 
 
-def padded_suite(task, lengths: Iterable[int], values: Sequence[tuple[int, int]] | None = None,
-                 seed=0) -> list[Case]:
+def padded_suite(
+    task, lengths: Iterable[int], values: Sequence[tuple[int, int]] | None = None, seed=0
+) -> list[Case]:
   """Small operands written with leading zeros at every length in ``lengths``
   (``000..00a op 000..00b``; ``param`` = the length): both small (``values``, default
   (2, 1), (2, 2), (1, 1), (base - 1, base - 1), (3, 5) in the base's range), and one
@@ -224,10 +227,14 @@ def max_suite(task, lengths: Iterable[int], seed=0) -> list[Case]:
   for n in lengths:
     n = int(n)
     k = _digits(n)
-    top = task.base ** k - 1
+    top = task.base**k - 1
     other = _int(_uniform_digits(rng, task.base, k), task.base)
-    for a, b, note in ((top, top, "max op max"), (top, 1, "max op 1"), (1, top, "1 op max"),
-                       (top, other, "max op random")):
+    for a, b, note in (
+        (top, top, "max op max"),
+        (top, 1, "max op 1"),
+        (1, top, "1 op max"),
+        (top, other, "max op random"),
+    ):
       cases.append(Case(task.name, a, b, n, "max", n, note))
   return cases
 
@@ -243,8 +250,9 @@ def symmetric_suite(task, length: int, count: int = 8, seed=0) -> list[Case]:
     d = _uniform_digits(rng, task.base, k)
     a = _int(d, task.base)
     cases.append(Case(task.name, a, a, length, "symmetric", 0, "a op a"))
-    cases.append(Case(task.name, a, _int(d[::-1], task.base), length, "symmetric", 1,
-                      "a op reversed(a)"))
+    cases.append(
+        Case(task.name, a, _int(d[::-1], task.base), length, "symmetric", 1, "a op reversed(a)")
+    )
   return cases
 
 
@@ -256,10 +264,12 @@ def talk_suite(task) -> list[Case]:
   width = max(len(tasks_lib.int_to_digits(v, task.base)) for v in (TALK_A, TALK_B))
   long_len = 2 * width + 1
   short_len = 2 * len(tasks_lib.int_to_digits(2, task.base)) + 1
-  return [Case(task.name, TALK_A, TALK_B, long_len, "talk", 0, "the 80-digit question"),
-          Case(task.name, 2, 1, short_len, "talk", 1, "2 op 1"),
-          Case(task.name, 2, 1, long_len, "talk", 2, "000..002 op 000..001"),
-          Case(task.name, 2, 2, long_len, "talk", 3, "000..002 op 000..002")]
+  return [
+      Case(task.name, TALK_A, TALK_B, long_len, "talk", 0, "the 80-digit question"),
+      Case(task.name, 2, 1, short_len, "talk", 1, "2 op 1"),
+      Case(task.name, 2, 1, long_len, "talk", 2, "000..002 op 000..001"),
+      Case(task.name, 2, 2, long_len, "talk", 3, "000..002 op 000..002"),
+  ]
 
 
 def _spread(lo: int, hi: int, count: int = 16) -> list[int]:
@@ -270,8 +280,13 @@ def _spread(lo: int, hi: int, count: int = 16) -> list[int]:
   return sorted(set(int(v) for v in vals) | {lo, hi})
 
 
-def structured_suites(task, length: int = 201, per_chain: int = 4, seed: int = 0,
-                      padded_lengths: Sequence[int] | None = None) -> dict[str, list[Case]]:
+def structured_suites(
+    task,
+    length: int = 201,
+    per_chain: int = 4,
+    seed: int = 0,
+    padded_lengths: Sequence[int] | None = None,
+) -> dict[str, list[Case]]:
   """Every family at test length ``length`` (carry chains from 1 to the operand width,
   runs, symmetric operands), padded / all-maximum operands at ``padded_lengths`` (default
   lengths from 5 to ``length``), and the talk's questions."""
@@ -279,8 +294,9 @@ def structured_suites(task, length: int = 201, per_chain: int = 4, seed: int = 0
   if not task.is_arithmetic:
     raise ValueError(f"task {task.name!r} is not arithmetic; failure suites need add or mul")
   if padded_lengths is None:
-    padded_lengths = [n for n in (5, 9, 17, 25, 41, 81, 121, 161, 201, 301, 401)
-                      if n <= length] or [length]
+    padded_lengths = [
+        n for n in (5, 9, 17, 25, 41, 81, 121, 161, 201, 301, 401) if n <= length
+    ] or [length]
   return {
       "carry": carry_suite(task, length, per_chain=per_chain, seed=seed),
       "run": run_suite(task, length, seed=seed + 1),
@@ -308,8 +324,7 @@ class Predictor:
   def __call__(self, inputs, targets=None):
     inputs = np.asarray(inputs)
     positions = inputs > 0 if targets is None else (inputs > 0) | (np.asarray(targets) > 0)
-    return evaluate.predict_logits(self.params, inputs, self.mcfg, self.active_sets,
-                                   positions)
+    return evaluate.predict_logits(self.params, inputs, self.mcfg, self.active_sets, positions)
 
 
 @jax.jit
@@ -331,8 +346,9 @@ def _scores(logits, targets):
   return jnp.sum(wrong, -1), ce, first, pred
 
 
-def score_rows(model, inputs: np.ndarray, targets: np.ndarray,
-               chunk: int = 64) -> dict[str, np.ndarray]:
+def score_rows(
+    model, inputs: np.ndarray, targets: np.ndarray, chunk: int = 64
+) -> dict[str, np.ndarray]:
   """Scores rows ``[N, n]`` of one length: ``wrong`` digits, ``ce`` of the true answer,
   ``first`` wrong position (``n`` if right) and the predicted symbols ``pred``, in chunks
   of a few shapes (a power of two up to ``chunk``, the last chunk padded), so that few
@@ -342,10 +358,10 @@ def score_rows(model, inputs: np.ndarray, targets: np.ndarray,
   inputs, targets = np.asarray(inputs), np.asarray(targets)
   total, n = inputs.shape
   cap = max(1, min(chunk, (1 << 24) // max(n * int(model.cells), 1)))
-  size = min(cap, 1 << max(total - 1, 0).bit_length())   # a power of two: few shapes
+  size = min(cap, 1 << max(total - 1, 0).bit_length())  # a power of two: few shapes
   out = {"wrong": [], "ce": [], "first": [], "pred": []}
   for s in range(0, total, size):
-    x, y = inputs[s:s + size], targets[s:s + size]
+    x, y = inputs[s : s + size], targets[s : s + size]
     take = len(x)
     if take < size:
       x = np.pad(x, ((0, size - take), (0, 0)))
@@ -387,12 +403,20 @@ def evaluate_cases(model, cases: Sequence[Case], chunk: int = 64) -> list[dict]:
       width = int(np.count_nonzero(y[j]))
       wrong = int(s["wrong"][j])
       results[i] = {
-          "task": c.task, "family": c.family, "param": c.param, "note": c.note,
-          "length": n, "a": c.a, "b": c.b, "truth": c.truth,
+          "task": c.task,
+          "family": c.family,
+          "param": c.param,
+          "note": c.note,
+          "length": n,
+          "a": c.a,
+          "b": c.b,
+          "truth": c.truth,
           "answer": _decode_prediction(task, s["pred"][j], width),
-          "correct": wrong == 0, "wrong_digits": wrong,
+          "correct": wrong == 0,
+          "wrong_digits": wrong,
           "first_wrong": None if wrong == 0 else int(s["first"][j]),
-          "result_digits": width, "ce": float(s["ce"][j]),
+          "result_digits": width,
+          "ce": float(s["ce"][j]),
       }
   return results
 
@@ -404,14 +428,22 @@ def summarise(results: Sequence[dict]) -> list[dict]:
   for r in results:
     groups.setdefault((r["family"], r["param"]), []).append(r)
   rows = []
-  for (fam, param), rs in sorted(groups.items(), key=lambda kv: (FAMILIES.index(kv[0][0])
-                                                                  if kv[0][0] in FAMILIES
-                                                                  else 99, kv[0][1])):
+  for (fam, param), rs in sorted(
+      groups.items(),
+      key=lambda kv: (FAMILIES.index(kv[0][0]) if kv[0][0] in FAMILIES else 99, kv[0][1]),
+  ):
     wrong = [r for r in rs if not r["correct"]]
     firsts = [r["first_wrong"] for r in wrong]
-    rows.append({"family": fam, "param": param, "cases": len(rs), "wrong": len(wrong),
-                 "seq_error": len(wrong) / len(rs),
-                 "median_first_wrong": float(np.median(firsts)) if firsts else None})
+    rows.append(
+        {
+            "family": fam,
+            "param": param,
+            "cases": len(rs),
+            "wrong": len(wrong),
+            "seq_error": len(wrong) / len(rs),
+            "median_first_wrong": float(np.median(firsts)) if firsts else None,
+        }
+    )
   return rows
 
 
@@ -443,24 +475,30 @@ def answer_lines(r: dict, task, digits: int, show_carries: bool = True) -> list[
   base = task.base
   sym = "+" if task.kind == "add" else "*"
   truth_digits = tasks_lib.int_to_digits(r["truth"], base)
-  width = max(len(truth_digits), len(_to_str(r["answer"], base)) if r["answer"] is not None
-              else 1)
+  width = max(len(truth_digits), len(_to_str(r["answer"], base)) if r["answer"] is not None else 1)
   # The model writes 2k+1 digits; show the significant ones and any wrong one above.
   model_digits = r["answer_digits"]
-  wrong = [i for i, d in enumerate(model_digits)
-           if d != (truth_digits[i] if i < len(truth_digits) else 0)]
+  wrong = [
+      i
+      for i, d in enumerate(model_digits)
+      if d != (truth_digits[i] if i < len(truth_digits) else 0)
+  ]
   if wrong:
     width = max(width, wrong[-1] + 1)
-  lines = [f"{_to_str(r['a'], base).zfill(digits)} {sym} {_to_str(r['b'], base).zfill(digits)}",
-           f"  model: {digit_str(model_digits, base, width)}",
-           f"  truth: {digit_str(truth_digits, base, width)}   "
-           f"[{'right' if r['correct'] else 'WRONG'}]"]
+  lines = [
+      f"{_to_str(r['a'], base).zfill(digits)} {sym} {_to_str(r['b'], base).zfill(digits)}",
+      f"  model: {digit_str(model_digits, base, width)}",
+      f"  truth: {digit_str(truth_digits, base, width)}   "
+      f"[{'right' if r['correct'] else 'WRONG'}]",
+  ]
   pad = " " * len("  truth: ")
   if wrong:
     marks = [" "] * width
     marks[width - 1 - wrong[0]] = "^"
-    lines.append(pad + "".join(marks) + f"   first wrong digit: position {wrong[0]} "
-                 f"(0 = least significant), {len(wrong)} wrong")
+    lines.append(
+        pad + "".join(marks) + f"   first wrong digit: position {wrong[0]} "
+        f"(0 = least significant), {len(wrong)} wrong"
+    )
   if show_carries and task.kind == "add":
     carried = [p + 1 for p in carry_positions(base, r["a"], r["b"])]
     if carried:
@@ -511,9 +549,16 @@ def _rows_of(task, digits: np.ndarray, length: int):
   return np.stack(xs), np.stack(ys), pairs
 
 
-def search(model, task, length: int, seconds: float,
-           population: int = 32, seed: int = 0, max_failures: int = 1000,
-           log=None) -> dict:
+def search(
+    model,
+    task,
+    length: int,
+    seconds: float,
+    population: int = 32,
+    seed: int = 0,
+    max_failures: int = 1000,
+    log=None,
+) -> dict:
   """Mutation hill-climb for inputs the model gets wrong.
 
   Starts from ``population`` uniform questions of ``length``; each round mutates every
@@ -559,8 +604,12 @@ def search(model, task, length: int, seconds: float,
     cur_score = np.where(better, cand_score, cur_score)
     if log and rounds % 20 == 0:
       log({"round": rounds, "failures": len(found), "best_wrong": int(cur_score.max() // 1e6)})
-  return {"failures": list(found.values()), "rounds": rounds, "evaluated": evaluated,
-          "seconds": time.perf_counter() - t0}
+  return {
+      "failures": list(found.values()),
+      "rounds": rounds,
+      "evaluated": evaluated,
+      "seconds": time.perf_counter() - t0,
+  }
 
 
 # ---------------------------------------------------------------------------
@@ -568,10 +617,23 @@ def search(model, task, length: int, seconds: float,
 # ---------------------------------------------------------------------------
 def save_cases(path: str, cases: Sequence[Case], meta: dict | None = None) -> None:
   """Writes a failure set (integers as decimal strings, with their truth) atomically."""
-  data = {"format": SET_FORMAT, "meta": meta or {},
-          "cases": [{"task": c.task, "a": str(c.a), "b": str(c.b), "length": c.length,
-                     "family": c.family, "param": c.param, "note": c.note,
-                     "truth": str(c.truth)} for c in cases]}
+  data = {
+      "format": SET_FORMAT,
+      "meta": meta or {},
+      "cases": [
+          {
+              "task": c.task,
+              "a": str(c.a),
+              "b": str(c.b),
+              "length": c.length,
+              "family": c.family,
+              "param": c.param,
+              "note": c.note,
+              "truth": str(c.truth),
+          }
+          for c in cases
+      ],
+  }
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
   tmp = path + ".tmp"
   with open(tmp, "w") as f:
@@ -596,8 +658,15 @@ def load_cases(path: str, task: str | None = None) -> list[Case]:
   cases = []
   for i, d in enumerate(data["cases"]):
     try:
-      c = Case(tasks_lib.get_task(d["task"]).name, int(d["a"]), int(d["b"]), int(d["length"]),
-               d.get("family", "adversarial"), int(d.get("param", 0)), d.get("note", ""))
+      c = Case(
+          tasks_lib.get_task(d["task"]).name,
+          int(d["a"]),
+          int(d["b"]),
+          int(d["length"]),
+          d.get("family", "adversarial"),
+          int(d.get("param", 0)),
+          d.get("note", ""),
+      )
       truth = int(d["truth"])
     except (KeyError, ValueError, TypeError) as e:
       raise ValueError(f"{path!r} case {i} is malformed: {e}") from None

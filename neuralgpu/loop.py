@@ -15,6 +15,7 @@ restarts; stop when solved (all seeds, or the first with ``pool.stop_when="any"`
 diverged, or out of steps or time. Then a final check of every live seed, the summary
 (``_summary``) and, with ``stop_when="any"``, the chosen seed's error table.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -37,20 +38,21 @@ from runkit import checkpoints, metrics, provenance, workdir as workdir_lib
 @dataclasses.dataclass
 class Run:
   """What stays fixed for one invocation of ``train_pool``."""
+
   config: Any
   workdir: str
   tasks: tuple
   mcfg: Any
   num_slots: int
   mesh: Any
-  lead: bool                       # process 0 writes the records
+  lead: bool  # process 0 writes the records
   manager: Any
   writer: Optional[metrics.MetricWriter]
   steps: pool_lib.PoolStepCache
-  t_start: float                   # this invocation's start (its time limit counts from it)
-  before: float                    # training seconds of earlier invocations
+  t_start: float  # this invocation's start (its time limit counts from it)
+  before: float  # training seconds of earlier invocations
   stop_at_first: bool
-  confirm: int                     # passing checks in a row that make a seed solved
+  confirm: int  # passing checks in a row that make a seed solved
 
   def elapsed(self) -> float:
     return self.before + time.time() - self.t_start
@@ -59,11 +61,12 @@ class Run:
 @dataclasses.dataclass
 class Loop:
   """What the host tracks while the pool trains (slot-indexed lists)."""
+
   step: int
-  seeds: np.ndarray                # the seed each slot trains now
-  max_cur: int                     # longest curriculum length over the live seeds
-  passes: list                     # passing checks in a row, per slot
-  solved_at: dict = dataclasses.field(default_factory=dict)   # slot -> step
+  seeds: np.ndarray  # the seed each slot trains now
+  max_cur: int  # longest curriculum length over the live seeds
+  passes: list  # passing checks in a row, per slot
+  solved_at: dict = dataclasses.field(default_factory=dict)  # slot -> step
   evals: list = dataclasses.field(default_factory=list)
   restarts: list = dataclasses.field(default_factory=list)
   stops: list = dataclasses.field(default_factory=list)
@@ -71,7 +74,7 @@ class Loop:
   last_t: float = 0.0
   last_step: int = 0
   stop_reason: str = "num_train_steps"
-  all_dead: bool = False           # no live seed at the last log
+  all_dead: bool = False  # no live seed at the last log
 
 
 def train_pool(config, workdir: str, *, record_buckets: list | None = None) -> dict:
@@ -89,18 +92,19 @@ def train_pool(config, workdir: str, *, record_buckets: list | None = None) -> d
     record_buckets: if given, the bucket of every step is appended to it.
   """
   run, ps, loop = _setup(config, workdir)
-  bar = (train_lib.progress_bar(config, loop.step, time.time() - run.t_start)
-         if run.lead else None)
+  bar = train_lib.progress_bar(config, loop.step, time.time() - run.t_start) if run.lead else None
   try:
     while loop.step < int(config.num_train_steps):
       ps = _train_step(run, ps, loop, record_buckets)
       if loop.step % int(config.log_every) == 0:
         ps = _log(run, ps, loop, bar)
       out_of_time = bool(config.max_train_minutes) and (
-          (time.time() - run.t_start) / 60.0 >= config.max_train_minutes)
+          (time.time() - run.t_start) / 60.0 >= config.max_train_minutes
+      )
       ending = out_of_time or loop.step >= int(config.num_train_steps)
-      if loop.step % int(config.eval.every) == 0 and (config.eval.stop_when_solved
-                                                      or pool_lib.restarts_enabled(config)):
+      if loop.step % int(config.eval.every) == 0 and (
+          config.eval.stop_when_solved or pool_lib.restarts_enabled(config)
+      ):
         ps_host = pool_lib.to_host(ps, run.mesh)
         if config.eval.stop_when_solved:
           _check_solved(run, ps_host, loop)
@@ -110,13 +114,16 @@ def train_pool(config, workdir: str, *, record_buckets: list | None = None) -> d
           if loop.solved_at and run.stop_at_first:
             loop.stop_reason = "one_solved"
             break
-        if pool_lib.restarts_enabled(config) and not ending:   # no seed starts at the end
+        if pool_lib.restarts_enabled(config) and not ending:  # no seed starts at the end
           ps = _maybe_restart(run, ps, ps_host, loop)
       # Saved after the step's checks, so that a resumed run has the same restarts.
       if loop.step % int(config.checkpoint_every) == 0:
         checkpoints.save(run.manager, loop.step, ps, workdir, run.elapsed())
-      if (loop.step % int(config.log_every) == 0 and loop.all_dead
-          and not pool_lib.restarts_enabled(config)):
+      if (
+          loop.step % int(config.log_every) == 0
+          and loop.all_dead
+          and not pool_lib.restarts_enabled(config)
+      ):
         loop.stop_reason = "all_diverged"
         break
       if out_of_time:
@@ -142,14 +149,15 @@ def _setup(config, workdir: str) -> tuple[Run, pool_lib.PoolState, Loop]:
   mesh = None
   if config.pool.shard:
     devices = jax.devices()
-    if jax.process_count() == 1:   # the largest device count that divides the pool
-      devices = devices[:max(d for d in range(1, len(devices) + 1) if s % d == 0)]
+    if jax.process_count() == 1:  # the largest device count that divides the pool
+      devices = devices[: max(d for d in range(1, len(devices) + 1) if s % d == 0)]
     mesh = pool_lib.make_mesh(s, devices)
   lead = jax.process_index() == 0
   os.makedirs(workdir, exist_ok=True)
   if lead:
-    workdir_lib.check_workdir_config(workdir, config, config_lib.RESUMABLE_KEYS,
-                                     added_defaults=config_lib.ADDED_DEFAULTS)
+    workdir_lib.check_workdir_config(
+        workdir, config, config_lib.RESUMABLE_KEYS, added_defaults=config_lib.ADDED_DEFAULTS
+    )
     provenance.write_provenance(workdir, config, {"resolved_conv_impl": mcfg.conv_impl})
   manager = checkpoints.make_manager(workdir, config.keep_checkpoints)
   template = pool_lib.init_pool(np.arange(s) + int(config.seed), config, len(tasks), mesh)
@@ -160,27 +168,41 @@ def _setup(config, workdir: str) -> tuple[Run, pool_lib.PoolState, Loop]:
   if fresh and config.pool.init_from:
     ps = pool_lib.load_transfer(ps, config, mesh)
   step = pool_lib.pool_step_count(ps, mesh)
-  loop = Loop(step=step,
-              # The seed each slot trains now (restarts change it; a resume reads it back).
-              seeds=np.asarray(pool_lib.to_host(ps.seed_id, mesh), np.int64),
-              max_cur=pool_lib.max_live_length(ps, mesh), passes=[0] * s)
+  loop = Loop(
+      step=step,
+      # The seed each slot trains now (restarts change it; a resume reads it back).
+      seeds=np.asarray(pool_lib.to_host(ps.seed_id, mesh), np.int64),
+      max_cur=pool_lib.max_live_length(ps, mesh),
+      passes=[0] * s,
+  )
   # Restarted and stopped seeds (on resume, read back up to the checkpoint's step).
   for name in ("restarts", "stops"):
     path = os.path.join(workdir, f"{name}.json")
     if os.path.exists(path):
       with open(path) as f:
         getattr(loop, name).extend(r for r in json.load(f) if int(r["step"]) <= step)
-  steps = pool_lib.PoolStepCache(config, tasks, mcfg, mesh,
-                                 str(config.pool.get("seed_loop", "auto")))
+  steps = pool_lib.PoolStepCache(
+      config, tasks, mcfg, mesh, str(config.pool.get("seed_loop", "auto"))
+  )
   t_start = time.time()
   # Compilation counts towards the run's minutes (and its time budget).
   steps.precompile(ps, train_lib.buckets_to_compile(config))
-  run = Run(config=config, workdir=workdir, tasks=tasks, mcfg=mcfg, num_slots=s, mesh=mesh,
-            lead=lead, manager=manager,
-            writer=metrics.MetricWriter(workdir) if lead else None, steps=steps,
-            t_start=t_start, before=checkpoints.read_elapsed(workdir),
-            stop_at_first=str(config.pool.get("stop_when", "all")) == "any",
-            confirm=int(config.pool.get("confirm_checks", 1)))
+  run = Run(
+      config=config,
+      workdir=workdir,
+      tasks=tasks,
+      mcfg=mcfg,
+      num_slots=s,
+      mesh=mesh,
+      lead=lead,
+      manager=manager,
+      writer=metrics.MetricWriter(workdir) if lead else None,
+      steps=steps,
+      t_start=t_start,
+      before=checkpoints.read_elapsed(workdir),
+      stop_at_first=str(config.pool.get("stop_when", "all")) == "any",
+      confirm=int(config.pool.get("confirm_checks", 1)),
+  )
   loop.last_t, loop.last_step = time.time(), step
   return run, ps, loop
 
@@ -201,19 +223,22 @@ def _log(run: Run, ps, loop: Loop, bar) -> pool_lib.PoolState:
   """Reads the window's metrics, writes one metrics line and moves the bar; returns the
   pool with its metric sums zeroed."""
   metrics_host, alive, cur, running = pool_lib.to_host(
-      (ps.train.metrics, ps.alive, ps.train.curriculum.cur, ps.running), run.mesh)
+      (ps.train.metrics, ps.alive, ps.train.curriculum.cur, ps.running), run.mesh
+  )
   ps = pool_lib.zero_pool_metrics(ps)
   # Stopped seeds take no steps: they have no metrics of this window.
-  per = [m if running[i] else None
-         for i, m in enumerate(pool_lib.per_seed_metrics(metrics_host))]
+  per = [m if running[i] else None for i, m in enumerate(pool_lib.per_seed_metrics(metrics_host))]
   loop.last_per = per
   loop.all_dead = not np.any(alive)
   shown = [m for m in per if m is not None]
   now = time.time()
-  row = {"seed_steps_per_s": len(shown) * (loop.step - loop.last_step) /
-                             max(now - loop.last_t, 1e-9),
-         "alive": float(np.sum(alive)), "running": float(np.sum(running)),
-         "max_cur_length": loop.max_cur, "elapsed_min": (run.before + now - run.t_start) / 60.0}
+  row = {
+      "seed_steps_per_s": len(shown) * (loop.step - loop.last_step) / max(now - loop.last_t, 1e-9),
+      "alive": float(np.sum(alive)),
+      "running": float(np.sum(running)),
+      "max_cur_length": loop.max_cur,
+      "elapsed_min": (run.before + now - run.t_start) / 60.0,
+  }
   for i, m in enumerate(per):
     if m is None:
       continue
@@ -224,10 +249,17 @@ def _log(run: Run, ps, loop: Loop, bar) -> pool_lib.PoolState:
   loop.last_t, loop.last_step = now, loop.step
   if run.lead:
     run.writer.write(loop.step, row)
-    bar.update(loop.step, **train_lib.bar_postfix(
-        {"cur_length": loop.max_cur, "train_seq_error": row["mean_train_seq_error"],
-         "train_digit_error": float(np.mean([m["train_digit_error"] for m in shown])),
-         "steps_per_s": row["seed_steps_per_s"] / max(len(shown), 1)}))
+    bar.update(
+        loop.step,
+        **train_lib.bar_postfix(
+            {
+                "cur_length": loop.max_cur,
+                "train_seq_error": row["mean_train_seq_error"],
+                "train_digit_error": float(np.mean([m["train_digit_error"] for m in shown])),
+                "steps_per_s": row["seed_steps_per_s"] / max(len(shown), 1),
+            }
+        ),
+    )
   return ps
 
 
@@ -240,16 +272,27 @@ def _check_solved(run: Run, ps_host, loop: Loop, final: bool = False) -> None:
   for i in range(run.num_slots):
     if i in loop.solved_at or not ps_host.alive[i] or not ps_host.running[i]:
       continue
-    if (not final and train_lib.curriculum_gates_checks(config)
-        and not bool(np.all(ps_host.train.curriculum.solved[i]))):
+    if (
+        not final
+        and train_lib.curriculum_gates_checks(config)
+        and not bool(np.all(ps_host.train.curriculum.solved[i]))
+    ):
       continue
     # Fresh examples at every check, so that confirming checks are independent.
     key = jax.random.fold_in(evaluate_lib.check_key(int(loop.seeds[i])), loop.step)
-    res = pool_lib.seed_solve_check(key, pool_lib.seed_state(ps_host, i), run.mcfg, config,
-                                    run.tasks[-1])
+    res = pool_lib.seed_solve_check(
+        key, pool_lib.seed_state(ps_host, i), run.mcfg, config, run.tasks[-1]
+    )
     loop.passes[i] = loop.passes[i] + 1 if res["solved"] else 0
-    loop.evals.append({"step": loop.step, "seed": int(loop.seeds[i]), "slot": i, **res,
-                       "passes_in_a_row": loop.passes[i]})
+    loop.evals.append(
+        {
+            "step": loop.step,
+            "seed": int(loop.seeds[i]),
+            "slot": i,
+            **res,
+            "passes_in_a_row": loop.passes[i],
+        }
+    )
     if loop.passes[i] >= run.confirm:
       loop.solved_at[i] = loop.step
 
@@ -260,10 +303,17 @@ def _probe(run: Run, ps_host, loop: Loop, i: int) -> float:
   ts = pool_lib.seed_state(ps_host, i)
   n = int(run.config.pool.restart_probe_length)
   key = jax.random.fold_in(evaluate_lib.check_key(int(loop.seeds[i])), n)
-  row = evaluate_lib.evaluate_length(key, ts.params, ts.relax.active_sets, run.mcfg,
-                                     run.config.eval, run.tasks[-1], n,
-                                     int(run.config.pool.restart_probe_examples),
-                                     run.config.operand_mode)
+  row = evaluate_lib.evaluate_length(
+      key,
+      ts.params,
+      ts.relax.active_sets,
+      run.mcfg,
+      run.config.eval,
+      run.tasks[-1],
+      n,
+      int(run.config.pool.restart_probe_examples),
+      run.config.operand_mode,
+  )
   return row["digit_error"]
 
 
@@ -287,8 +337,9 @@ def _maybe_restart(run: Run, ps, ps_host, loop: Loop) -> pool_lib.PoolState:
   for i in range(run.num_slots):
     if i in loop.solved_at or not bool(ps_host.running[i]):
       continue
-    why = pool_lib.restart_reason(config, ps_host, i, loop.step,
-                                  lambda j: _probe(run, ps_host, loop, j))
+    why = pool_lib.restart_reason(
+        config, ps_host, i, loop.step, lambda j: _probe(run, ps_host, loop, j)
+    )
     if why is not None:
       failing[i] = why
   if not failing:
@@ -297,8 +348,7 @@ def _maybe_restart(run: Run, ps, ps_host, loop: Loop) -> pool_lib.PoolState:
   if str(config.pool.get("on_probe_fail", "restart")) == "stop" and still:
     ps = pool_lib.stop_slots(ps, sorted(failing), run.mesh)
     for i, why in failing.items():
-      loop.stops.append({"step": loop.step, "slot": i, "seed": int(loop.seeds[i]),
-                         "reason": why})
+      loop.stops.append({"step": loop.step, "slot": i, "seed": int(loop.seeds[i]), "reason": why})
       if run.lead:
         print(f"step {loop.step}: seed {int(loop.seeds[i])} stops: {why}", flush=True)
     # Spread the seeds still running over the devices (a device costs its busiest load).
@@ -318,11 +368,21 @@ def _maybe_restart(run: Run, ps, ps_host, loop: Loop) -> pool_lib.PoolState:
   next_seed = int(np.max(loop.seeds)) + 1
   for i, why in failing.items():
     loop.passes[i] = 0
-    loop.restarts.append({"step": loop.step, "slot": i, "old_seed": int(loop.seeds[i]),
-                          "new_seed": next_seed, "reason": why})
+    loop.restarts.append(
+        {
+            "step": loop.step,
+            "slot": i,
+            "old_seed": int(loop.seeds[i]),
+            "new_seed": next_seed,
+            "reason": why,
+        }
+    )
     if run.lead:
-      print(f"step {loop.step}: slot {i} restarts (seed {int(loop.seeds[i])} -> "
-            f"{next_seed}): {why}", flush=True)
+      print(
+          f"step {loop.step}: slot {i} restarts (seed {int(loop.seeds[i])} -> "
+          f"{next_seed}): {why}",
+          flush=True,
+      )
     slots.append(i)
     new.append(next_seed)
     loop.seeds[i] = next_seed
@@ -342,42 +402,58 @@ def _finish(run: Run, ps, loop: Loop, elapsed: float) -> dict:
   if not (loop.solved_at and run.stop_at_first):
     _check_solved(run, ps_host, loop, final=True)
   if loop.step % int(config.log_every):
-    per = [m if ps_host.running[i] else None
-           for i, m in enumerate(pool_lib.per_seed_metrics(ps_host.train.metrics))]
+    per = [
+        m if ps_host.running[i] else None
+        for i, m in enumerate(pool_lib.per_seed_metrics(ps_host.train.metrics))
+    ]
   else:
     per = loop.last_per
   seeds_out = []
   for i in range(s):
-    seeds_out.append({
-        "seed": int(loop.seeds[i]),
-        "slot": i,
-        "started_at": int(ps_host.started_at[i]),
-        "running": bool(ps_host.running[i]),
-        "solved": i in loop.solved_at,
-        "solved_at": loop.solved_at.get(i),
-        "diverged_at": int(ps_host.diverged_at[i]) if ps_host.diverged_at[i] >= 0 else None,
-        "curriculum_length": [int(c) for c in ps_host.train.curriculum.cur[i]],
-        "curriculum_solved": [bool(c) for c in ps_host.train.curriculum.solved[i]],
-        "final_train_metrics": per[i] if per else None,
-    })
+    seeds_out.append(
+        {
+            "seed": int(loop.seeds[i]),
+            "slot": i,
+            "started_at": int(ps_host.started_at[i]),
+            "running": bool(ps_host.running[i]),
+            "solved": i in loop.solved_at,
+            "solved_at": loop.solved_at.get(i),
+            "diverged_at": int(ps_host.diverged_at[i]) if ps_host.diverged_at[i] >= 0 else None,
+            "curriculum_length": [int(c) for c in ps_host.train.curriculum.cur[i]],
+            "curriculum_solved": [bool(c) for c in ps_host.train.curriculum.solved[i]],
+            "final_train_metrics": per[i] if per else None,
+        }
+    )
   n_solved = sum(r["solved"] for r in seeds_out)
-  runs = s + len(loop.restarts)   # every seed run counts: a restarted one did not solve
+  runs = s + len(loop.restarts)  # every seed run counts: a restarted one did not solve
   p = config.pool
   out = {
-      "task": config.task, "num_maps": int(config.model.num_maps), "num_seeds": s,
-      "step": loop.step, "num_train_steps": int(config.num_train_steps),
-      "max_train_minutes": float(config.max_train_minutes), "stop_reason": loop.stop_reason,
-      "train_minutes": elapsed / 60.0, "eval_minutes": (time.time() - t_eval) / 60.0,
+      "task": config.task,
+      "num_maps": int(config.model.num_maps),
+      "num_seeds": s,
+      "step": loop.step,
+      "num_train_steps": int(config.num_train_steps),
+      "max_train_minutes": float(config.max_train_minutes),
+      "stop_reason": loop.stop_reason,
+      "train_minutes": elapsed / 60.0,
+      "eval_minutes": (time.time() - t_eval) / 60.0,
       "solve_lengths": [int(n) for n in config.eval.solve_lengths],
-      "num_seed_runs": runs, "restarts": loop.restarts, "stops": loop.stops,
-      "num_solved": n_solved, "solved_fraction": n_solved / runs,
-      "verdict": pool_lib.pool_verdict(n_solved, runs, float(p.works_fraction),
-                                       float(p.struggles_fraction)),
-      "thresholds": {"works_fraction": float(p.works_fraction),
-                     "struggles_fraction": float(p.struggles_fraction)},
+      "num_seed_runs": runs,
+      "restarts": loop.restarts,
+      "stops": loop.stops,
+      "num_solved": n_solved,
+      "solved_fraction": n_solved / runs,
+      "verdict": pool_lib.pool_verdict(
+          n_solved, runs, float(p.works_fraction), float(p.struggles_fraction)
+      ),
+      "thresholds": {
+          "works_fraction": float(p.works_fraction),
+          "struggles_fraction": float(p.struggles_fraction),
+      },
       "num_devices": len(run.mesh.devices.flat) if run.mesh is not None else 1,
       "num_processes": jax.process_count(),
-      "seeds": seeds_out, "evals": loop.evals,
+      "seeds": seeds_out,
+      "evals": loop.evals,
   }
   if run.stop_at_first:
     best = pool_lib.best_seed_index(seeds_out)
@@ -386,16 +462,25 @@ def _finish(run: Run, ps, loop: Loop, elapsed: float) -> dict:
     out["best_seed_index"] = best
     out["best_seed"] = int(loop.seeds[best])
     out["eval"] = evaluate_lib.evaluate_table(
-        evaluate_lib.final_key(int(config.seed)), train_lib.eval_params(ts),
-        ts.relax.active_sets, run.mcfg, config.eval, run.tasks[-1], config.eval.lengths,
-        config.eval.examples, config.operand_mode)
+        evaluate_lib.final_key(int(config.seed)),
+        train_lib.eval_params(ts),
+        ts.relax.active_sets,
+        run.mcfg,
+        config.eval,
+        run.tasks[-1],
+        config.eval.lengths,
+        config.eval.examples,
+        config.operand_mode,
+    )
     out["final_eval_minutes"] = (time.time() - t_eval) / 60.0
     out["total_minutes"] = out["train_minutes"] + out["final_eval_minutes"]
     out["best_eval_minutes"] = (time.time() - t_best) / 60.0
   if run.lead:
     with open(os.path.join(run.workdir, pool_lib.SUMMARY_FILES[0]), "w") as f:
       json.dump(out, f, indent=2, default=float)
-    run.writer.write(loop.step, {"num_solved": n_solved, "solved_fraction": n_solved / runs,
-                                 "num_seed_runs": runs})
+    run.writer.write(
+        loop.step,
+        {"num_solved": n_solved, "solved_fraction": n_solved / runs, "num_seed_runs": runs},
+    )
     run.writer.close()
   return out

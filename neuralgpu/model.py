@@ -26,6 +26,7 @@ state concatenated on the feature axis and multiplied by one matrix). Both use t
 same parameter layout ``[kn * kh * maps, out]`` (row order: n-offset, height-offset,
 input map), so either form can load the other's checkpoints.
 """
+
 from __future__ import annotations
 
 import math
@@ -114,7 +115,7 @@ def conv_shifted(x: jax.Array, w: jax.Array, kn: int, kh: int) -> jax.Array:
   _, n, h, _ = x.shape
   pn, ph = kn // 2, kh // 2
   xp = jnp.pad(x, ((0, 0), (pn, kn - 1 - pn), (ph, kh - 1 - ph), (0, 0)))
-  cols = [xp[:, i:i + n, j:j + h, :] for i in range(kn) for j in range(kh)]
+  cols = [xp[:, i : i + n, j : j + h, :] for i in range(kn) for j in range(kh)]
   patches = cols[0] if len(cols) == 1 else jnp.concatenate(cols, axis=-1)
   return jnp.einsum("bnhk,ko->bnho", patches, w)
 
@@ -131,8 +132,12 @@ def folded_kernel(w: jax.Array, kn: int, kh: int, h: int) -> jax.Array:
   zero = jnp.zeros((c, o), w.dtype)
   taps = []
   for i in range(kn):
-    rows = [jnp.concatenate([w4[i, a - b + ph] if 0 <= a - b + ph < kh else zero
-                             for b in range(h)], axis=1) for a in range(h)]
+    rows = [
+        jnp.concatenate(
+            [w4[i, a - b + ph] if 0 <= a - b + ph < kh else zero for b in range(h)], axis=1
+        )
+        for a in range(h)
+    ]
     taps.append(jnp.concatenate(rows, axis=0))
   return jnp.concatenate(taps, axis=0)
 
@@ -145,7 +150,7 @@ def conv_folded(x: jax.Array, w: jax.Array, kn: int, kh: int) -> jax.Array:
   wf = folded_kernel(w, kn, kh, h)
   pn = kn // 2
   xp = jnp.pad(x.reshape(b, n, h * c), ((0, 0), (pn, kn - 1 - pn), (0, 0)))
-  cols = [xp[:, i:i + n] for i in range(kn)]
+  cols = [xp[:, i : i + n] for i in range(kn)]
   patches = cols[0] if len(cols) == 1 else jnp.concatenate(cols, axis=-1)
   return jnp.einsum("bnk,ko->bno", patches, wf).reshape(b, n, h, -1)
 
@@ -155,8 +160,8 @@ def conv_xla(x: jax.Array, w: jax.Array, kn: int, kh: int) -> jax.Array:
   c = x.shape[-1]
   kernel = w.reshape(kn, kh, c, w.shape[-1])
   return lax.conv_general_dilated(
-      x, kernel, window_strides=(1, 1), padding="SAME",
-      dimension_numbers=("NHWC", "HWIO", "NHWC"))
+      x, kernel, window_strides=(1, 1), padding="SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")
+  )
 
 
 def conv(x, w, cfg):
@@ -175,8 +180,8 @@ def diagonal_shift(s: jax.Array) -> jax.Array:
   m = s.shape[-1]
   k = m // 3
   left = jnp.pad(s[:, 1:, :, :k], ((0, 0), (0, 1), (0, 0), (0, 0)))
-  right = jnp.pad(s[:, :-1, :, k:2 * k], ((0, 0), (1, 0), (0, 0), (0, 0)))
-  return jnp.concatenate([left, right, s[..., 2 * k:]], axis=-1)
+  right = jnp.pad(s[:, :-1, :, k : 2 * k], ((0, 0), (1, 0), (0, 0), (0, 0)))
+  return jnp.concatenate([left, right, s[..., 2 * k :]], axis=-1)
 
 
 # ----------------------------------------------------------------------------
@@ -211,9 +216,13 @@ def init_params(key: jax.Array, cfg) -> dict:
       "in_w": uniform(keys[1], (m, m), m),
       "in_b": jnp.zeros((m,), jnp.float32),
       "gate_w": uniform(keys[2], (s, j, k, 2 * m), k),
-      "gate_b": jnp.concatenate([
-          jnp.full((s, j, m), float(cfg.update_gate_bias), jnp.float32),
-          jnp.full((s, j, m), float(cfg.reset_gate_bias), jnp.float32)], axis=-1),
+      "gate_b": jnp.concatenate(
+          [
+              jnp.full((s, j, m), float(cfg.update_gate_bias), jnp.float32),
+              jnp.full((s, j, m), float(cfg.reset_gate_bias), jnp.float32),
+          ],
+          axis=-1,
+      ),
       "cand_w": uniform(keys[3], (s, j, k, m), k),
       "cand_b": jnp.zeros((s, j, m), jnp.float32),
       "out_w": uniform(keys[4], (m, v_out), m),
@@ -227,10 +236,15 @@ CGRU_KEYS = ("gate_w", "gate_b", "cand_w", "cand_b")
 # ----------------------------------------------------------------------------
 # One CGRU and one step.
 # ----------------------------------------------------------------------------
-def cgru(w: Mapping[str, jax.Array], s: jax.Array, cfg, *,
-         dropout_key: Optional[jax.Array] = None,
-         candidate_dropout: float = 0.0,
-         sat_mask: Optional[jax.Array] = None) -> tuple[jax.Array, jax.Array]:
+def cgru(
+    w: Mapping[str, jax.Array],
+    s: jax.Array,
+    cfg,
+    *,
+    dropout_key: Optional[jax.Array] = None,
+    candidate_dropout: float = 0.0,
+    sat_mask: Optional[jax.Array] = None,
+) -> tuple[jax.Array, jax.Array]:
   """One convolutional GRU. Returns (new state, saturation cost).
 
   The saturation cost is a scalar (the mean over every element, ``saturation_form=
@@ -268,8 +282,9 @@ def cgru(w: Mapping[str, jax.Array], s: jax.Array, cfg, *,
   return u * carried + (1.0 - u) * c, sat
 
 
-def per_example_saturation(x: jax.Array, sat_mask: jax.Array, form: str,
-                           limit: float = 0.9) -> jax.Array:
+def per_example_saturation(
+    x: jax.Array, sat_mask: jax.Array, form: str, limit: float = 0.9
+) -> jax.Array:
   """``[B]``: relu(|x| - limit) summed over each example's own positions (``sat_mask``,
   ``[B, n, 1, 1]`` or ``[B, n, 1]``) and over the height, of the mean over channels
   (``form="mean"``) or of the sum over channels (``"dngpu"``: Freivalds & Liepins 2017
@@ -281,12 +296,10 @@ def per_example_saturation(x: jax.Array, sat_mask: jax.Array, form: str,
 
 def _select_set(stacked: Mapping[str, jax.Array], t, active_sets):
   idx = jnp.mod(t, active_sets)
-  return {k: lax.dynamic_index_in_dim(stacked[k], idx, 0, keepdims=False)
-          for k in CGRU_KEYS}
+  return {k: lax.dynamic_index_in_dim(stacked[k], idx, 0, keepdims=False) for k in CGRU_KEYS}
 
 
-def _make_step_fn(cfg, mask, n_static, active_sets, rng, train, step_counts=None,
-                  sat_mask=None):
+def _make_step_fn(cfg, mask, n_static, active_sets, rng, train, step_counts=None, sat_mask=None):
   """The scan body: applies cgrus_per_step CGRUs to the state at step t.
 
   With ``step_counts`` (int32 ``[B]``), example b keeps its state after its own
@@ -303,34 +316,33 @@ def _make_step_fn(cfg, mask, n_static, active_sets, rng, train, step_counts=None
   def step(params_stack, s, t):
     s_in = s
     w_t = _select_set(params_stack, t, active_sets)
-    sat_total = (jnp.zeros((), s.dtype) if sat_mask is None
-                 else jnp.zeros((s.shape[0],), s.dtype))
+    sat_total = jnp.zeros((), s.dtype) if sat_mask is None else jnp.zeros((s.shape[0],), s.dtype)
     for j in range(j_count):
       w = {k: v[j] for k, v in w_t.items()}
       dkey = None
       if rng is not None and (state_drop > 0 or cand_drop > 0):
         dkey = jax.random.fold_in(jax.random.fold_in(rng, t), j)
-      s, sat = cgru(w, s, cfg, dropout_key=dkey, candidate_dropout=cand_drop,
-                    sat_mask=sat_mask)
+      s, sat = cgru(w, s, cfg, dropout_key=dkey, candidate_dropout=cand_drop, sat_mask=sat_mask)
       s = s * mask
       sat_total = sat_total + sat
     if state_drop > 0 and rng is not None:
       keep = jax.random.bernoulli(
-          jax.random.fold_in(jax.random.fold_in(rng, t), 1000), 1.0 - state_drop,
-          s.shape)
+          jax.random.fold_in(jax.random.fold_in(rng, t), 1000), 1.0 - state_drop, s.shape
+      )
       s = jnp.where(keep, s / (1.0 - state_drop), 0.0)
     if step_counts is not None:
-      live = (t < step_counts)
+      live = t < step_counts
       s = jnp.where(live[:, None, None, None], s, s_in)
-      if sat_mask is not None:   # the cost as if each example stopped at its own depth
+      if sat_mask is not None:  # the cost as if each example stopped at its own depth
         sat_total = sat_total * live.astype(s.dtype)
     return s, sat_total
 
   return step
 
 
-def run_steps(params_stack, s0, num_steps: int, step, remat: str, remat_k: int,
-              sat_shape: tuple = ()):
+def run_steps(
+    params_stack, s0, num_steps: int, step, remat: str, remat_k: int, sat_shape: tuple = ()
+):
   """Applies ``step`` num_steps times with ``lax.scan`` and the remat policy.
 
   ``every_step`` checkpoints each step (memory O(num_steps) states, one extra
@@ -341,6 +353,7 @@ def run_steps(params_stack, s0, num_steps: int, step, remat: str, remat_k: int,
   step's intermediates (two extra forwards; Chen et al. 2016, "Training deep nets with
   sublinear memory cost", section 4).
   """
+
   def body(carry, t):
     s, sat = carry
     s, sat_t = step(params_stack, s, t)
@@ -376,13 +389,18 @@ def num_steps_for(cfg, n: int) -> int:
   return max(1, int(round(float(cfg.steps_per_length) * n)))
 
 
-def apply(params: Params, inputs: jax.Array, cfg, *,
-          active_sets: jax.Array | int = 1,
-          rng: Optional[jax.Array] = None,
-          train: bool = False,
-          positions: Optional[jax.Array] = None,
-          step_counts: Optional[jax.Array] = None,
-          widths: Optional[jax.Array] = None) -> tuple[jax.Array, jax.Array]:
+def apply(
+    params: Params,
+    inputs: jax.Array,
+    cfg,
+    *,
+    active_sets: jax.Array | int = 1,
+    rng: Optional[jax.Array] = None,
+    train: bool = False,
+    positions: Optional[jax.Array] = None,
+    step_counts: Optional[jax.Array] = None,
+    widths: Optional[jax.Array] = None,
+) -> tuple[jax.Array, jax.Array]:
   """Runs the Neural GPU.
 
   Args:
@@ -415,17 +433,23 @@ def apply(params: Params, inputs: jax.Array, cfg, *,
   form = cfg.get("saturation_form", "mean")
   use_sat = cfg.gate_type == "hard" and float(cfg.saturation_cost) > 0
   per_example = use_sat and (form != "mean" or step_counts is not None or widths is not None)
-  own_width = (jnp.full((b,), n, jnp.int32) if widths is None
-               else jnp.minimum(jnp.asarray(widths, jnp.int32), n))
+  own_width = (
+      jnp.full((b,), n, jnp.int32)
+      if widths is None
+      else jnp.minimum(jnp.asarray(widths, jnp.int32), n)
+  )
   sat_mask = None
   if per_example:
     sat_mask = (jnp.arange(n)[None, :] < own_width[:, None]).astype(dtype)[:, :, None, None]
   pre, x = _input_layer(params, inputs, cfg)
   in_sat = jnp.zeros((), dtype)
-  if pre is not None:   # DNGPU's input layer: saturation cost and dropout
+  if pre is not None:  # DNGPU's input layer: saturation cost and dropout
     if use_sat:
-      in_sat = (saturation_cost(pre) if sat_mask is None
-                else per_example_saturation(pre, sat_mask[:, :, 0], form))
+      in_sat = (
+          saturation_cost(pre)
+          if sat_mask is None
+          else per_example_saturation(pre, sat_mask[:, :, 0], form)
+      )
     p = float(cfg.candidate_dropout)
     if train and rng is not None and p > 0:
       keep = jax.random.bernoulli(jax.random.fold_in(rng, 0x7FFFFFFF), 1.0 - p, x.shape)
@@ -436,17 +460,26 @@ def apply(params: Params, inputs: jax.Array, cfg, *,
   steps = num_steps_for(cfg, n)
   if step_counts is not None:
     step_counts = jnp.minimum(jnp.asarray(step_counts, jnp.int32), steps)
-  step = _make_step_fn(cfg, mask, n, jnp.asarray(active_sets, jnp.int32),
-                       rng if train else None, train, step_counts, sat_mask)
-  s, sat = run_steps(stack, s0, steps, step, cfg.remat, cfg.remat_k,
-                     sat_shape=(b,) if per_example else ())
+  step = _make_step_fn(
+      cfg,
+      mask,
+      n,
+      jnp.asarray(active_sets, jnp.int32),
+      rng if train else None,
+      train,
+      step_counts,
+      sat_mask,
+  )
+  s, sat = run_steps(
+      stack, s0, steps, step, cfg.remat, cfg.remat_k, sat_shape=(b,) if per_example else ()
+  )
   logits = s[:, :, 0, :] @ params["out_w"] + params["out_b"]
   if not per_example:
     return logits, sat / (steps * int(cfg.cgrus_per_step)) + in_sat
   # Per example: the gates' sum over its own steps and cells, divided by steps x cells
   # (x CGRUs per step in the "mean" form, which averages over units); the input layer's
   # sum over its own positions divided by them. Then the mean over examples.
-  own_steps = (jnp.full((b,), steps, jnp.int32) if step_counts is None else step_counts)
+  own_steps = jnp.full((b,), steps, jnp.int32) if step_counts is None else step_counts
   cells = (own_width * h).astype(dtype)
   units = int(cfg.cgrus_per_step) if form == "mean" else 1
   gate_part = sat / (jnp.maximum(own_steps, 1).astype(dtype) * cells * units)
@@ -465,9 +498,14 @@ def _input_layer(params: Params, inputs: jax.Array, cfg):
   return None, jnp.tanh(emb) @ params["in_w"] + params["in_b"]
 
 
-def state_trace(params: Params, inputs: jax.Array, cfg, *,
-                active_sets: jax.Array | int = 1,
-                positions: Optional[jax.Array] = None) -> tuple[jax.Array, jax.Array]:
+def state_trace(
+    params: Params,
+    inputs: jax.Array,
+    cfg,
+    *,
+    active_sets: jax.Array | int = 1,
+    positions: Optional[jax.Array] = None,
+) -> tuple[jax.Array, jax.Array]:
   """The state after every step of the evaluation forward, for pictures of where the
   information is and where a carry travels (the state pictures of Kaiser & Sutskever
   2015, section 4).

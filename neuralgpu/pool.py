@@ -34,6 +34,7 @@ process's devices, each process builds only the seeds on its own devices
 (``jax.make_array_from_callback``), and host-side reads go through a jitted
 replication (an all-gather over the runtime's collectives).
 """
+
 from __future__ import annotations
 
 import os
@@ -57,11 +58,11 @@ VERDICTS = ("Works", "Struggles", "Fails")
 @flax.struct.dataclass
 class PoolState:
   train: train_lib.TrainState  # every leaf [S, ...]
-  alive: jax.Array             # bool[S]: false once the seed has diverged
-  diverged_at: jax.Array       # int32[S]: step at which it diverged, -1 if never
-  seed_id: jax.Array           # int32[S]: the seed each slot trains now
-  started_at: jax.Array        # int32[S]: pool step at which that seed started
-  running: jax.Array           # bool[S]: false once the seed was stopped (no more steps)
+  alive: jax.Array  # bool[S]: false once the seed has diverged
+  diverged_at: jax.Array  # int32[S]: step at which it diverged, -1 if never
+  seed_id: jax.Array  # int32[S]: the seed each slot trains now
+  started_at: jax.Array  # int32[S]: pool step at which that seed started
+  running: jax.Array  # bool[S]: false once the seed was stopped (no more steps)
 
 
 def make_mesh(num_seeds: int, devices: Sequence[jax.Device] | None = None) -> jax.sharding.Mesh:
@@ -72,8 +73,10 @@ def make_mesh(num_seeds: int, devices: Sequence[jax.Device] | None = None) -> ja
   """
   devices = list(devices if devices is not None else jax.devices())
   if num_seeds < 1 or num_seeds % len(devices):
-    raise ValueError(f"num_seeds={num_seeds} must be a positive multiple of the number of "
-                     f"devices ({len(devices)}) so every device holds the same number of seeds")
+    raise ValueError(
+        f"num_seeds={num_seeds} must be a positive multiple of the number of "
+        f"devices ({len(devices)}) so every device holds the same number of seeds"
+    )
   return jax.sharding.Mesh(np.asarray(devices), (SEED_AXIS,))
 
 
@@ -89,11 +92,14 @@ def _stack_init(seeds: np.ndarray, cfg, num_tasks: int) -> PoolState:
   keys = jax.vmap(jax.random.key)(jnp.asarray(seeds, jnp.uint32))
   ts = jax.vmap(lambda k: train_lib.init_state(k, cfg, num_tasks))(keys)
   s = len(seeds)
-  return PoolState(train=ts, alive=jnp.ones((s,), bool),
-                   diverged_at=jnp.full((s,), -1, jnp.int32),
-                   seed_id=jnp.asarray(seeds, jnp.int32),
-                   started_at=jnp.zeros((s,), jnp.int32),
-                   running=jnp.ones((s,), bool))
+  return PoolState(
+      train=ts,
+      alive=jnp.ones((s,), bool),
+      diverged_at=jnp.full((s,), -1, jnp.int32),
+      seed_id=jnp.asarray(seeds, jnp.int32),
+      started_at=jnp.zeros((s,), jnp.int32),
+      running=jnp.ones((s,), bool),
+  )
 
 
 def init_pool(seeds: Sequence[int], cfg, num_tasks: int, mesh=None) -> PoolState:
@@ -120,14 +126,18 @@ def init_pool(seeds: Sequence[int], cfg, num_tasks: int, mesh=None) -> PoolState
     def cb(index):
       sub = jax.tree.leaves(local(index[0]))[i]
       return sub
+
     return jax.make_array_from_callback(sd.shape, sharding, cb)
 
   return jax.tree.unflatten(tdef, [build(i, sd) for i, sd in enumerate(leaves)])
 
 
 def _finite(tree) -> jax.Array:
-  leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)
-            if jnp.issubdtype(x.dtype, jnp.floating)]
+  leaves = [
+      jnp.all(jnp.isfinite(x))
+      for x in jax.tree.leaves(tree)
+      if jnp.issubdtype(x.dtype, jnp.floating)
+  ]
   return jnp.all(jnp.stack(leaves)) if leaves else jnp.ones((), bool)
 
 
@@ -143,8 +153,9 @@ def resolve_seed_loop(seed_loop: str, backend: str | None = None) -> str:
   return "map" if (backend or jax.default_backend()) == "cpu" else "vmap"
 
 
-def make_pool_step(cfg, tasks: tuple, bucket: int, mcfg=None,
-                   seed_loop: str = "vmap") -> Callable[[PoolState], PoolState]:
+def make_pool_step(
+    cfg, tasks: tuple, bucket: int, mcfg=None, seed_loop: str = "vmap"
+) -> Callable[[PoolState], PoolState]:
   """The pure pool step ``PoolState -> PoolState`` for padded length ``bucket``.
 
   ``seed_loop`` is how the seeds of one device are stepped: ``vmap`` batches them
@@ -160,13 +171,17 @@ def make_pool_step(cfg, tasks: tuple, bucket: int, mcfg=None,
   """
   one = train_lib.make_train_step(cfg, tasks, bucket, mcfg)
   if seed_loop == "vmap":
+
     def step(ts, running):
-      del running   # a batched step computes every seed; stopped ones are not kept
+      del running  # a batched step computes every seed; stopped ones are not kept
       return jax.vmap(one)(ts)
+
   elif seed_loop == "map":
+
     def step(ts, running):
       # A stopped seed costs nothing: lax.cond runs one branch per seed.
       return jax.lax.map(lambda a: jax.lax.cond(a[1], one, lambda t: t, a[0]), (ts, running))
+
   else:
     raise ValueError(f"seed_loop={seed_loop!r}; allowed: 'vmap', 'map'")
 
@@ -182,8 +197,7 @@ def make_pool_step(cfg, tasks: tuple, bucket: int, mcfg=None,
 
     train = jax.tree.map(keep, new, ps.train)
     diverged_at = jnp.where(stepped & ~finite, new.step + ps.started_at, ps.diverged_at)
-    return ps.replace(train=train, alive=ps.alive & (finite | ~stepped),
-                      diverged_at=diverged_at)
+    return ps.replace(train=train, alive=ps.alive & (finite | ~stepped), diverged_at=diverged_at)
 
   return pool_step
 
@@ -210,10 +224,10 @@ class PoolStepCache:
         if self.seed_loop == "map":
           # check_vma=False: optax's reduce_on_plateau has a cond whose branches
           # differ in varying-axis type inside shard_map; seeds never interact.
-          fn = jax.shard_map(fn, mesh=self.mesh, in_specs=P(SEED_AXIS),
-                             out_specs=P(SEED_AXIS), check_vma=False)
-        self._fns[bucket] = jax.jit(fn, in_shardings=(sh,), out_shardings=sh,
-                                    donate_argnums=0)
+          fn = jax.shard_map(
+              fn, mesh=self.mesh, in_specs=P(SEED_AXIS), out_specs=P(SEED_AXIS), check_vma=False
+          )
+        self._fns[bucket] = jax.jit(fn, in_shardings=(sh,), out_shardings=sh, donate_argnums=0)
     return self._fns[bucket]
 
   def key(self, bucket: int) -> int:
@@ -234,9 +248,11 @@ def to_host(tree, mesh=None):
 
 def max_live_length(ps: PoolState, mesh=None) -> int:
   """Largest curriculum length over live seeds (all seeds if none is alive)."""
+
   def f(cur, alive):
     live = jnp.where(alive[:, None], cur, 0)
     return jnp.where(jnp.any(alive), jnp.max(live), jnp.max(cur))
+
   if mesh is not None:
     out = jax.jit(f, out_shardings=replicated(mesh))(ps.train.curriculum.cur, ps.alive)
   else:
@@ -252,8 +268,7 @@ def seed_state(ps_host: PoolState, i: int) -> train_lib.TrainState:
 def per_seed_metrics(metrics_host: dict) -> list[dict]:
   """``summarize_metrics`` for every seed of host metric sums ``{k: [S]}``."""
   s = len(next(iter(metrics_host.values())))
-  return [train_lib.summarize_metrics({k: v[i] for k, v in metrics_host.items()})
-          for i in range(s)]
+  return [train_lib.summarize_metrics({k: v[i] for k, v in metrics_host.items()}) for i in range(s)]
 
 
 def zero_pool_metrics(ps: PoolState) -> PoolState:
@@ -261,9 +276,10 @@ def zero_pool_metrics(ps: PoolState) -> PoolState:
   return ps.replace(train=ps.train.replace(metrics=m))
 
 
-def pool_verdict(num_solved: int, num_seeds: int, works_fraction: float,
-                 struggles_fraction: float) -> str:
-  """"Works" / "Struggles" / "Fails" from the fraction of seeds solved.
+def pool_verdict(
+    num_solved: int, num_seeds: int, works_fraction: float, struggles_fraction: float
+) -> str:
+  """ "Works" / "Struggles" / "Fails" from the fraction of seeds solved.
 
   Works: fraction >= ``works_fraction``. Struggles: fraction >
   ``struggles_fraction`` (default 0: at least one seed) but below works.
@@ -272,8 +288,10 @@ def pool_verdict(num_solved: int, num_seeds: int, works_fraction: float,
   if num_seeds < 1 or not 0 <= num_solved <= num_seeds:
     raise ValueError(f"need 0 <= num_solved={num_solved} <= num_seeds={num_seeds}, num_seeds >= 1")
   if not 0.0 <= struggles_fraction < works_fraction <= 1.0:
-    raise ValueError(f"need 0 <= struggles_fraction={struggles_fraction} < "
-                     f"works_fraction={works_fraction} <= 1")
+    raise ValueError(
+        f"need 0 <= struggles_fraction={struggles_fraction} < "
+        f"works_fraction={works_fraction} <= 1"
+    )
   f = num_solved / num_seeds
   if f >= works_fraction:
     return "Works"
@@ -288,15 +306,16 @@ def pool_verdict(num_solved: int, num_seeds: int, works_fraction: float,
 def pool_defaults():
   """The ``pool`` section of a pool config (added by ``with_pool``)."""
   import ml_collections
+
   p = ml_collections.ConfigDict()
-  p.num_seeds = 8             # seeds cfg.seed, cfg.seed + 1, ... (a multiple of the devices)
+  p.num_seeds = 8  # seeds cfg.seed, cfg.seed + 1, ... (a multiple of the devices)
   # Verdict thresholds on the fraction f of seeds solved (see pool_verdict):
   # Works if f >= works_fraction, Struggles if f > struggles_fraction, else Fails.
   p.works_fraction = 0.5
   p.struggles_fraction = 0.0
-  p.screen_examples = 16      # cheap first check at each length before the full count
-  p.init_from = ""            # transfer: a pool workdir whose params start this pool
-  p.shard = True              # shard the seed axis over all devices
+  p.screen_examples = 16  # cheap first check at each length before the full count
+  p.init_from = ""  # transfer: a pool workdir whose params start this pool
+  p.shard = True  # shard the seed axis over all devices
   # How a device steps its seeds: vmap | map | auto (map on CPU, vmap elsewhere;
   # measured in make_pool_step).
   p.seed_loop = "auto"
@@ -343,8 +362,10 @@ def validate_pool(cfg) -> None:
   if int(p.num_seeds) < 1:
     raise ValueError(f"pool.num_seeds={p.num_seeds} must be >= 1")
   if not 0.0 <= float(p.struggles_fraction) < float(p.works_fraction) <= 1.0:
-    raise ValueError(f"need 0 <= pool.struggles_fraction={p.struggles_fraction} < "
-                     f"pool.works_fraction={p.works_fraction} <= 1")
+    raise ValueError(
+        f"need 0 <= pool.struggles_fraction={p.struggles_fraction} < "
+        f"pool.works_fraction={p.works_fraction} <= 1"
+    )
   resolve_seed_loop(str(p.get("seed_loop", "auto")))
   if str(p.get("stop_when", "all")) not in STOP_WHEN:
     raise ValueError(f"pool.stop_when={p.stop_when!r}; allowed: {STOP_WHEN}")
@@ -363,14 +384,19 @@ def validate_pool(cfg) -> None:
     if int(p.restart_probe_examples) < 1:
       raise ValueError(f"pool.restart_probe_examples={p.restart_probe_examples} must be >= 1")
     if not 0.0 <= float(p.restart_max_digit_error) < 1.0:
-      raise ValueError(f"pool.restart_max_digit_error={p.restart_max_digit_error} must be "
-                       "in [0, 1)")
+      raise ValueError(
+          f"pool.restart_max_digit_error={p.restart_max_digit_error} must be " "in [0, 1)"
+      )
     if int(p.restart_max_steps) and int(p.restart_max_steps) <= int(p.restart_after):
-      raise ValueError(f"pool.restart_max_steps={p.restart_max_steps} must be 0 (off) or > "
-                       f"pool.restart_after={p.restart_after}")
+      raise ValueError(
+          f"pool.restart_max_steps={p.restart_max_steps} must be 0 (off) or > "
+          f"pool.restart_after={p.restart_after}"
+      )
     if p.init_from:
-      raise ValueError(f"pool.init_from={p.init_from!r} cannot be combined with restarts "
-                       "(a restarted seed would start from scratch, not from the source)")
+      raise ValueError(
+          f"pool.init_from={p.init_from!r} cannot be combined with restarts "
+          "(a restarted seed would start from scratch, not from the source)"
+      )
   if p.init_from and not os.path.isdir(os.path.join(p.init_from, "checkpoints")):
     raise ValueError(f"pool.init_from={p.init_from!r} is not a pool workdir with checkpoints")
 
@@ -386,11 +412,10 @@ def seed_solve_check(key, ts_host, mcfg, cfg, task) -> dict:
   lengths = [int(n) for n in cfg.eval.lengths]
   screen = int(cfg.pool.screen_examples)
   counts = tuple(cfg.eval.get("check_examples", ()) or ())
-  if counts:   # checks stricter than the final table (eval.check_examples per solve length)
+  if counts:  # checks stricter than the final table (eval.check_examples per solve length)
     full = {int(n): int(k) for n, k in zip(cfg.eval.solve_lengths, counts)}
   else:
-    full = {int(n): int(cfg.eval.examples[lengths.index(int(n))])
-            for n in cfg.eval.solve_lengths}
+    full = {int(n): int(cfg.eval.examples[lengths.index(int(n))]) for n in cfg.eval.solve_lengths}
   plan = [(int(cfg.curriculum.max_length), screen, "screen")]
   plan += [(n, min(screen, c), "screen") for n, c in full.items()]
   plan += [(n, c - screen, "rest") for n, c in full.items() if c > screen]
@@ -399,9 +424,17 @@ def seed_solve_check(key, ts_host, mcfg, cfg, task) -> dict:
     k = jax.random.fold_in(key, n)
     if part == "rest":
       k = jax.random.fold_in(k, 1)
-    row = evaluate_lib.evaluate_length(k, train_lib.eval_params(ts_host),
-                                       ts_host.relax.active_sets, mcfg,
-                                       cfg.eval, task, n, count, cfg.operand_mode)
+    row = evaluate_lib.evaluate_length(
+        k,
+        train_lib.eval_params(ts_host),
+        ts_host.relax.active_sets,
+        mcfg,
+        cfg.eval,
+        task,
+        n,
+        count,
+        cfg.operand_mode,
+    )
     row["part"] = part
     rows.append(row)
     if row["seq_wrong"]:
@@ -435,8 +468,15 @@ def restart_reason(cfg, ps_host: PoolState, i: int, step: int, probe) -> str | N
   return None
 
 
-def restart_slots(ps: PoolState, slots: Sequence[int], new_seeds: Sequence[int], step: int,
-                  cfg, num_tasks: int, mesh=None) -> PoolState:
+def restart_slots(
+    ps: PoolState,
+    slots: Sequence[int],
+    new_seeds: Sequence[int],
+    step: int,
+    cfg,
+    num_tasks: int,
+    mesh=None,
+) -> PoolState:
   """``ps`` with each of ``slots`` replaced by a fresh seed ``new_seeds[j]`` started at
   pool step ``step`` (its own step count starts at 0, as in a run of that seed alone)."""
   fresh = _stack_init(np.asarray(new_seeds, np.int64), cfg, num_tasks)
@@ -459,8 +499,8 @@ def balance_permutation(running: Sequence[bool], num_devices: int) -> np.ndarray
   if num_devices < 1 or s % num_devices:
     raise ValueError(f"{s} slots do not split over {num_devices} devices")
   per = s // num_devices
-  loads = [sum(bool(r) for r in running[d * per:(d + 1) * per]) for d in range(num_devices)]
-  if max(loads) - min(loads) <= 1:     # already balanced: keep the order
+  loads = [sum(bool(r) for r in running[d * per : (d + 1) * per]) for d in range(num_devices)]
+  if max(loads) - min(loads) <= 1:  # already balanced: keep the order
     return np.arange(s, dtype=np.int64)
   run = [i for i in range(s) if running[i]]
   stop = [i for i in range(s) if not running[i]]
@@ -507,14 +547,14 @@ def restore_pool(manager, template: PoolState) -> PoolState:
   import flax
   import orbax.checkpoint as ocp
   from runkit import checkpoints
+
   try:
     return checkpoints.restore_or(manager, template)
   except ValueError as first_error:
     full = flax.serialization.to_state_dict(template)
     target = {k: v for k, v in full.items() if k not in _ADDED_FIELDS}
     try:
-      restored = manager.restore(manager.latest_step(),
-                                 args=ocp.args.StandardRestore(target))
+      restored = manager.restore(manager.latest_step(), args=ocp.args.StandardRestore(target))
     except Exception:
       raise first_error from None
     restored.update({k: full[k] for k in _ADDED_FIELDS})
@@ -526,17 +566,21 @@ def load_transfer(template: PoolState, cfg, mesh) -> PoolState:
   import json
   import ml_collections
   from runkit import checkpoints
+
   src_dir = cfg.pool.init_from
   with open(os.path.join(src_dir, "config.json")) as f:
     src_cfg = ml_collections.ConfigDict(json.load(f))
   if int(src_cfg.pool.num_seeds) != int(cfg.pool.num_seeds):
-    raise ValueError(f"pool.init_from={src_dir!r} has {src_cfg.pool.num_seeds} seeds; "
-                     f"this pool has {cfg.pool.num_seeds}")
+    raise ValueError(
+        f"pool.init_from={src_dir!r} has {src_cfg.pool.num_seeds} seeds; "
+        f"this pool has {cfg.pool.num_seeds}"
+    )
   if src_cfg.model.to_dict() != cfg.model.to_dict():
     raise ValueError(f"pool.init_from={src_dir!r} was trained with another model config")
   n_src = len(config_lib.task_names(src_cfg))
-  src_template = init_pool(np.arange(int(src_cfg.pool.num_seeds)) + int(src_cfg.seed),
-                           src_cfg, n_src, None)
+  src_template = init_pool(
+      np.arange(int(src_cfg.pool.num_seeds)) + int(src_cfg.seed), src_cfg, n_src, None
+  )
   src, _ = checkpoints.load_latest(src_dir, jax.device_get(src_template), restore_pool)
   train = template.train.replace(params=src.train.params, relax=src.train.relax)
   if train.ema_params is not None:
@@ -553,6 +597,7 @@ SUMMARY_FILES = ("summary.json", "pool_summary.json")
 def read_summary(workdir: str) -> dict | None:
   """The summary a pool run wrote in ``workdir`` (None before the run has ended)."""
   import json
+
   for name in SUMMARY_FILES:
     path = os.path.join(workdir, name)
     if os.path.exists(path):
@@ -567,14 +612,17 @@ def best_seed_index(seeds_out: list[dict]) -> int:
   solved = [(r["solved_at"], i) for i, r in enumerate(seeds_out) if r["solved"]]
   if solved:
     return min(solved)[1]
-  live = [((r["final_train_metrics"] or {}).get("train_seq_error", 1.0), i)
-          for i, r in enumerate(seeds_out)
-          if r["diverged_at"] is None and r.get("running", True)]
+  live = [
+      ((r["final_train_metrics"] or {}).get("train_seq_error", 1.0), i)
+      for i, r in enumerate(seeds_out)
+      if r["diverged_at"] is None and r.get("running", True)
+  ]
   return min(live)[1] if live else 0
 
 
-def run_pool_steps(ps: PoolState, cfg, steps: PoolStepCache, start_step: int, num_steps: int,
-                   mesh=None) -> tuple[PoolState, list[int]]:
+def run_pool_steps(
+    ps: PoolState, cfg, steps: PoolStepCache, start_step: int, num_steps: int, mesh=None
+) -> tuple[PoolState, list[int]]:
   """Runs ``num_steps`` pool steps with the host's bucket choice; returns the buckets.
 
   The bare loop of ``neuralgpu.loop.train_pool`` (no logging, checkpoints or evaluation), for

@@ -55,14 +55,23 @@ Keys (all optional):
 Launch (README): python experiments/train_neuralgpu.py \
     --config=experiments/configs/ngpu.py:variant=fast,task=badd --workdir=/tmp/ngpu_badd
 """
+
 from __future__ import annotations
 
 import ml_collections
 
 from neuralgpu import config as config_lib
 
-VARIANTS = ("faithful", "fast", "dngpu", "dngpu_cycle", "dngpu_short", "dngpu_short_sat",
-            "dngpu_exact", "smoke")
+VARIANTS = (
+    "faithful",
+    "fast",
+    "dngpu",
+    "dngpu_cycle",
+    "dngpu_short",
+    "dngpu_short_sat",
+    "dngpu_exact",
+    "smoke",
+)
 DEFAULT_VARIANT = "dngpu_short_sat"
 KEYS = ("variant", "task", "width", "steps", "seed", "seeds", "restart")
 # The main job trains a pool of seeds by default (two per core on a 2-core CPU): which
@@ -71,8 +80,8 @@ DEFAULT_SEEDS = {"dngpu_short": 6, "dngpu_short_sat": 2}
 # ... and restarts a seed that has not started to generalise by this step of its own:
 # seeds that solve start to generalise at 4000-5000 steps (results/neuralgpu/main_job.md).
 DEFAULT_RESTART = {"dngpu_short": 5000}
-DNGPU_BINS = (8, 12, 16, 20, 25, 28, 31, 36, 41)   # DNGPU's training length bins
-SHORT_MAX_LENGTH = 25                              # dngpu_short trains bins up to this
+DNGPU_BINS = (8, 12, 16, 20, 25, 28, 31, 36, 41)  # DNGPU's training length bins
+SHORT_MAX_LENGTH = 25  # dngpu_short trains bins up to this
 
 
 def parse_arg(arg: str | None) -> dict:
@@ -110,7 +119,7 @@ def fast(c: ml_collections.ConfigDict) -> None:
   cu.advance_every = 100
   c.eval.every = 250
   c.num_train_steps = 50_000
-  c.max_train_minutes = 20.0   # a CPU-sized default; raise it for longer runs
+  c.max_train_minutes = 20.0  # a CPU-sized default; raise it for longer runs
 
 
 def train_on_bins(c: ml_collections.ConfigDict, bins) -> None:
@@ -130,7 +139,7 @@ def dngpu(c: ml_collections.ConfigDict) -> None:
   o.lr = 0.01
   o.b2_schedule = "dngpu"
   o.min_lr_scale = 1.0 / 60.0
-  o.grad_clip = 1e9            # DNGPU clips per element inside the optimizer
+  o.grad_clip = 1e9  # DNGPU clips per element inside the optimizer
   cu = c.curriculum
   cu.bucket_mode = "all"
   cu.buckets = DNGPU_BINS
@@ -219,9 +228,9 @@ def strip_targets(c: ml_collections.ConfigDict) -> None:
   """DNGPU's targets: high zeros as padding, every position scored, and an output layer
   over padding + the task's digits only (3 classes for binary)."""
   from neuralgpu import tasks as tasks_lib
+
   c.model.targets = "stripped"
-  c.model.output_classes = 1 + max(tasks_lib.get_task(t).base
-                                   for t in config_lib.task_names(c))
+  c.model.output_classes = 1 + max(tasks_lib.get_task(t).base for t in config_lib.task_names(c))
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
@@ -292,6 +301,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
 
 def with_seed_pool(c: ml_collections.ConfigDict, seeds: int) -> None:
   from neuralgpu import pool
+
   if seeds < 1:
     raise ValueError(f"seeds={seeds} must be >= 1")
   pool.with_pool(c)

@@ -1,4 +1,5 @@
 """Loading a trained model from a workdir, for evaluation and questions."""
+
 from __future__ import annotations
 
 import json
@@ -41,6 +42,7 @@ def load(workdir: str, seed_index: int | None = None):
     state, step = checkpoints.load_latest(workdir, template)
     return cfg, train_lib.resolve_model_config(cfg), state, step
   from neuralgpu import pool as pool_lib
+
   n = int(cfg.pool.num_seeds)
   if seed_index is None:
     seed_index = 0

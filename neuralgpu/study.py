@@ -23,6 +23,7 @@ checks share examples. A seed stops when it has met both bars, or at its step or
 budget (``Budget.stop_on="ours"``: once it has met ours). Everything a check saw is kept
 in the seed's record.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -54,20 +55,27 @@ class Bars:
     def req(cond, msg):
       if not cond:
         raise ValueError(msg)
-    req(len(self.ours_lengths) == len(self.ours_examples) and self.ours_lengths,
+
+    req(
+        len(self.ours_lengths) == len(self.ours_examples) and self.ours_lengths,
         f"ours_lengths={self.ours_lengths} and ours_examples={self.ours_examples} must be "
-        "non-empty and of the same length")
-    req(len(self.dngpu_lengths) == len(self.dngpu_examples) and self.dngpu_lengths,
+        "non-empty and of the same length",
+    )
+    req(
+        len(self.dngpu_lengths) == len(self.dngpu_examples) and self.dngpu_lengths,
         f"dngpu_lengths={self.dngpu_lengths} and dngpu_examples={self.dngpu_examples} must "
-        "be non-empty and of the same length")
+        "be non-empty and of the same length",
+    )
     for n in tuple(self.ours_lengths) + tuple(self.dngpu_lengths):
       req(int(n) >= 3, f"bar length {n} must be >= 3")
     for k in tuple(self.ours_examples) + tuple(self.dngpu_examples):
       req(int(k) >= 1, f"bar example count {k} must be >= 1")
     req(int(self.screen_examples) >= 1, f"screen_examples={self.screen_examples} must be >= 1")
     req(int(self.confirm) >= 1, f"confirm={self.confirm} must be >= 1")
-    req(0.0 < float(self.dngpu_max_digit_error) < 1.0,
-        f"dngpu_max_digit_error={self.dngpu_max_digit_error} must be in (0, 1)")
+    req(
+        0.0 < float(self.dngpu_max_digit_error) < 1.0,
+        f"dngpu_max_digit_error={self.dngpu_max_digit_error} must be in (0, 1)",
+    )
     req(int(self.dngpu_long_every) >= 1, f"dngpu_long_every={self.dngpu_long_every} must be >= 1")
 
 
@@ -75,7 +83,7 @@ class Bars:
 class Budget:
   max_steps: int
   check_every: int = 500
-  max_seconds: float = 1200.0   # per seed: training, compile and checks
+  max_seconds: float = 1200.0  # per seed: training, compile and checks
   # "both": a seed trains until it has met both bars; "ours": until it has met ours (its
   # DNGPU-bar step is then the one met by that point, if any).
   stop_on: str = "both"
@@ -86,8 +94,9 @@ class Budget:
     if int(self.max_steps) < 1:
       raise ValueError(f"max_steps={self.max_steps} must be >= 1")
     if int(self.check_every) < 1 or int(self.check_every) > int(self.max_steps):
-      raise ValueError(f"check_every={self.check_every} must be in [1, max_steps="
-                       f"{self.max_steps}]")
+      raise ValueError(
+          f"check_every={self.check_every} must be in [1, max_steps=" f"{self.max_steps}]"
+      )
     if float(self.max_seconds) <= 0:
       raise ValueError(f"max_seconds={self.max_seconds} must be > 0")
 
@@ -101,10 +110,14 @@ def ours_check(key, params, active_sets, mcfg, cfg, task, bars: Bars) -> dict:
   """
   screen = int(bars.screen_examples)
   plan = [(int(cfg.curriculum.max_length), screen, "train_length")]
-  plan += [(int(n), min(screen, int(k)), "screen")
-           for n, k in zip(bars.ours_lengths, bars.ours_examples)]
-  plan += [(int(n), int(k) - screen, "rest")
-           for n, k in zip(bars.ours_lengths, bars.ours_examples) if int(k) > screen]
+  plan += [
+      (int(n), min(screen, int(k)), "screen") for n, k in zip(bars.ours_lengths, bars.ours_examples)
+  ]
+  plan += [
+      (int(n), int(k) - screen, "rest")
+      for n, k in zip(bars.ours_lengths, bars.ours_examples)
+      if int(k) > screen
+  ]
   rows = []
   for n, count, part in plan:
     k = jax.random.fold_in(key, n)
@@ -112,8 +125,9 @@ def ours_check(key, params, active_sets, mcfg, cfg, task, bars: Bars) -> dict:
       k = jax.random.fold_in(k, 1)
     elif part == "train_length":
       k = jax.random.fold_in(k, 2)
-    row = evaluate_lib.evaluate_length(k, params, active_sets, mcfg, cfg.eval, task, n,
-                                       count, cfg.operand_mode)
+    row = evaluate_lib.evaluate_length(
+        k, params, active_sets, mcfg, cfg.eval, task, n, count, cfg.operand_mode
+    )
     row["part"] = part
     rows.append(row)
     if row["seq_wrong"]:
@@ -121,8 +135,7 @@ def ours_check(key, params, active_sets, mcfg, cfg, task, bars: Bars) -> dict:
   return {"passed": True, "rows": rows}
 
 
-def dngpu_check(key, params, active_sets, mcfg, cfg, task, bars: Bars,
-                include_long: bool) -> dict:
+def dngpu_check(key, params, active_sets, mcfg, cfg, task, bars: Bars, include_long: bool) -> dict:
   """DNGPU's bar: digit error below the threshold at every length (shortest first).
 
   The last length (the long one, e.g. 4001) is evaluated only when ``include_long``;
@@ -133,18 +146,34 @@ def dngpu_check(key, params, active_sets, mcfg, cfg, task, bars: Bars,
   for i, (n, count) in enumerate(zip(lengths, bars.dngpu_examples)):
     if i == len(lengths) - 1 and len(lengths) > 1 and not include_long:
       return {"passed": None, "rows": rows}
-    row = evaluate_lib.evaluate_length(jax.random.fold_in(key, 3 * n + 7), params,
-                                       active_sets, mcfg, cfg.eval, task, n, int(count),
-                                       cfg.operand_mode)
+    row = evaluate_lib.evaluate_length(
+        jax.random.fold_in(key, 3 * n + 7),
+        params,
+        active_sets,
+        mcfg,
+        cfg.eval,
+        task,
+        n,
+        int(count),
+        cfg.operand_mode,
+    )
     rows.append(row)
     if row["digit_error"] >= float(bars.dngpu_max_digit_error):
       return {"passed": False, "rows": rows}
   return {"passed": True, "rows": rows}
 
 
-def run_seed(cfg, seed: int, task, budget: Budget, bars: Bars, *,
-             step_cache=None, mcfg=None, log: Optional[Callable[[dict], None]] = None
-             ) -> dict:
+def run_seed(
+    cfg,
+    seed: int,
+    task,
+    budget: Budget,
+    bars: Bars,
+    *,
+    step_cache=None,
+    mcfg=None,
+    log: Optional[Callable[[dict], None]] = None,
+) -> dict:
   """Trains seed ``seed`` of recipe ``cfg`` from scratch and records when it meets each bar.
 
   Returns a record: ``first_step`` per bar (None if not met), steps run, training
@@ -161,7 +190,7 @@ def run_seed(cfg, seed: int, task, budget: Budget, bars: Bars, *,
   ckey = evaluate_lib.check_key(int(seed))
   first = {b: None for b in BARS}
   ours_streak = 0
-  last_long = -10 ** 9
+  last_long = -(10**9)
   checks = []
   train_s = check_s = 0.0
   step = 0
@@ -182,8 +211,12 @@ def run_seed(cfg, seed: int, task, budget: Budget, bars: Bars, *,
     state = state.replace(metrics=train_lib.zero_metrics())
     params = train_lib.eval_params(state)
     key = jax.random.fold_in(ckey, step)
-    entry = {"step": step, "train_seq_error": round(metrics["train_seq_error"], 4),
-             "ce": metrics["ce"], "loss": metrics["loss"]}
+    entry = {
+        "step": step,
+        "train_seq_error": round(metrics["train_seq_error"], 4),
+        "ce": metrics["ce"],
+        "loss": metrics["loss"],
+    }
     if first["ours"] is None:
       res = ours_check(key, params, state.relax.active_sets, mcfg, cfg, task, bars)
       ours_streak = ours_streak + 1 if res["passed"] else 0
@@ -192,8 +225,7 @@ def run_seed(cfg, seed: int, task, budget: Budget, bars: Bars, *,
         first["ours"] = step
     if first["dngpu"] is None:
       include_long = step - last_long >= int(bars.dngpu_long_every)
-      res = dngpu_check(key, params, state.relax.active_sets, mcfg, cfg, task, bars,
-                        include_long)
+      res = dngpu_check(key, params, state.relax.active_sets, mcfg, cfg, task, bars, include_long)
       if len(res["rows"]) == len(bars.dngpu_lengths):
         last_long = step
       entry["dngpu"] = res
@@ -213,9 +245,14 @@ def run_seed(cfg, seed: int, task, budget: Budget, bars: Bars, *,
       stop = "max_seconds"
       break
   return {
-      "seed": int(seed), "first_step": first, "steps": step, "stop": stop,
-      "compile_s": round(compile_s, 2), "train_s": round(train_s, 2),
-      "check_s": round(check_s, 2), "wall_s": round(time.time() - t_wall, 2),
+      "seed": int(seed),
+      "first_step": first,
+      "steps": step,
+      "stop": stop,
+      "compile_s": round(compile_s, 2),
+      "train_s": round(train_s, 2),
+      "check_s": round(check_s, 2),
+      "wall_s": round(time.time() - t_wall, 2),
       "steps_per_s": step / max(train_s, 1e-9),
       "examples_per_step": examples_per_step(cfg),
       "checks": checks,
@@ -234,8 +271,10 @@ def _brief(entry: dict) -> dict:
   for bar in BARS:
     if bar in entry:
       out[bar] = entry[bar]["passed"]
-      out[bar + "_rows"] = [(r["length"], r["examples"], round(r["digit_error"], 4),
-                             r["seq_wrong"]) for r in entry[bar]["rows"]]
+      out[bar + "_rows"] = [
+          (r["length"], r["examples"], round(r["digit_error"], 4), r["seq_wrong"])
+          for r in entry[bar]["rows"]
+      ]
   return out
 
 
@@ -244,9 +283,11 @@ def summarize(records: Sequence[dict], max_steps: int) -> dict:
   out = {"seeds": len(records), "max_steps": int(max_steps)}
   for bar in BARS:
     steps = sorted(r["first_step"][bar] for r in records if r["first_step"][bar] is not None)
-    out[bar] = {"solved": len(steps),
-                "median_steps": float(np.median(steps)) if steps else None,
-                "max_steps": int(steps[-1]) if steps else None}
+    out[bar] = {
+        "solved": len(steps),
+        "median_steps": float(np.median(steps)) if steps else None,
+        "max_steps": int(steps[-1]) if steps else None,
+    }
   train_s = sum(r["train_s"] for r in records)
   out["seed_steps_per_s"] = sum(r["steps"] for r in records) / max(train_s, 1e-9)
   out["wall_s"] = sum(r["wall_s"] for r in records)
@@ -255,9 +296,10 @@ def summarize(records: Sequence[dict], max_steps: int) -> dict:
   return out
 
 
-def solved_fraction_curve(records: Sequence[dict], bar: str, steps: Sequence[int]
-                          ) -> list[float]:
+def solved_fraction_curve(records: Sequence[dict], bar: str, steps: Sequence[int]) -> list[float]:
   """Fraction of seeds that have met ``bar`` by each step."""
   n = max(len(records), 1)
-  return [sum(1 for r in records if r["first_step"][bar] is not None
-              and r["first_step"][bar] <= s) / n for s in steps]
+  return [
+      sum(1 for r in records if r["first_step"][bar] is not None and r["first_step"][bar] <= s) / n
+      for s in steps
+  ]

@@ -52,6 +52,7 @@ Launch:
       --config=experiments/configs/ngpu_tables.py:cell=known/mul2/24,seeds=8,minutes=120 \
       --workdir=/tmp/pools/known/mul2/24
 """
+
 from __future__ import annotations
 
 import ml_collections
@@ -62,10 +63,8 @@ from neuralgpu import presets as ngpu_configs
 
 KEYS = ("cell", "variant", "seeds", "steps", "minutes", "seed", "init_from")
 VARIANTS = ("faithful", "fast", "smoke")
-CURRICULA = {"10": "mul", "2-10": "bmul,mul", "2-5-10": "bmul,mul5,mul",
-             "2-4-10": "bmul,qmul,mul"}
-CURRICULUM_LABELS = {"10": "10", "2-10": "2 → 10", "2-5-10": "2 → 5 → 10",
-                     "2-4-10": "2 → 4 → 10"}
+CURRICULA = {"10": "mul", "2-10": "bmul,mul", "2-5-10": "bmul,mul5,mul", "2-4-10": "bmul,qmul,mul"}
+CURRICULUM_LABELS = {"10": "10", "2-10": "2 → 10", "2-5-10": "2 → 5 → 10", "2-4-10": "2 → 4 → 10"}
 TRANSFER = {  # name: (source task, target task, the talk's words)
     "add-mul": ("badd", "bmul", "Transfer from addition to multiplication doesn't work"),
     "b2-b10": ("bmul", "mul", "Transfer from small base to large seems to work"),
@@ -78,33 +77,52 @@ TALK: dict[str, tuple[str, int, str]] = {}
 for _op, _t2, _t10 in (("add", "badd", "add"), ("mul", "bmul", "mul")):
   for _base, _task in ((2, _t2), (10, _t10)):
     for _w in (24, 128):
-      _word = {("add", 2, 24): "Struggles", ("add", 2, 128): "Works",
-               ("add", 10, 24): "Fails", ("add", 10, 128): "Works",
-               ("mul", 2, 24): "Struggles", ("mul", 2, 128): "Works",
-               ("mul", 10, 24): "Fails", ("mul", 10, 128): "Fails"}[(_op, _base, _w)]
+      _word = {
+          ("add", 2, 24): "Struggles",
+          ("add", 2, 128): "Works",
+          ("add", 10, 24): "Fails",
+          ("add", 10, 128): "Works",
+          ("mul", 2, 24): "Struggles",
+          ("mul", 2, 128): "Works",
+          ("mul", 10, 24): "Fails",
+          ("mul", 10, 128): "Fails",
+      }[(_op, _base, _w)]
       TALK[f"known/{_op}{_base}/{_w}"] = (_task, _w, _word)
-for _w, _w2, _w10 in ((24, "Struggles", "Fails"), (128, "Works", "Fails"),
-                      (256, "Works", "Fails"), (512, "Works", "Struggles?")):
+for _w, _w2, _w10 in (
+    (24, "Struggles", "Fails"),
+    (128, "Works", "Fails"),
+    (256, "Works", "Fails"),
+    (512, "Works", "Struggles?"),
+):
   TALK[f"bigger/mul2/{_w}"] = ("bmul", _w, _w2)
   TALK[f"bigger/mul10/{_w}"] = ("mul", _w, _w10)
-for _c, _words in (("10", ("Fails", "Fails", "Struggles?")),
-                   ("2-10", ("Fails", "Struggles", "Struggles?")),
-                   ("2-5-10", ("Struggles", "Works", "Works?")),
-                   ("2-4-10", ("Works", "Works", "Works?"))):
+for _c, _words in (
+    ("10", ("Fails", "Fails", "Struggles?")),
+    ("2-10", ("Fails", "Struggles", "Struggles?")),
+    ("2-5-10", ("Struggles", "Works", "Works?")),
+    ("2-4-10", ("Works", "Works", "Works?")),
+):
   for _w, _word in zip((128, 256, 512), _words):
     TALK[f"curriculum/{_c}/{_w}"] = (CURRICULA[_c], _w, _word)
 
 
 def transfer_cells() -> list[str]:
-  return [f"transfer/{n}/{r}/{w}" for n in TRANSFER for r in TRANSFER_ROLES
-          for w in TRANSFER_WIDTHS]
+  return [
+      f"transfer/{n}/{r}/{w}" for n in TRANSFER for r in TRANSFER_ROLES for w in TRANSFER_WIDTHS
+  ]
 
 
 CELLS = tuple(TALK) + tuple(transfer_cells())
 
 
-def train_flops_per_step(width: int, length: int = 41, height: int = 4, batch: int = 32,
-                         cgrus_per_step: int = 2, kernel: int = 9) -> float:
+def train_flops_per_step(
+    width: int,
+    length: int = 41,
+    height: int = 4,
+    batch: int = 32,
+    cgrus_per_step: int = 2,
+    kernel: int = 9,
+) -> float:
   """Model FLOPs of one faithful train step (forward + backward ~ 3 x forward).
 
   One CGRU on one example: the gate conv (kernel*m -> 2m) and the candidate conv
@@ -119,11 +137,14 @@ ASSUMED_H100_FLOPS = 100e12
 # Small widths are latency-bound: n steps x 2 CGRUs x (forward + 2 backward) x
 # ~6 kernels each, at an assumed ~5 us per kernel, run one after another.
 LATENCY_FLOOR_S_PER_STEP = 41 * 2 * 3 * 6 * 5e-6
-COST = {w: {"tflop_per_1000_steps_per_seed": train_flops_per_step(w) * 1000 / 1e12,
-            "est_h100_seconds_per_1000_steps_per_seed":
-                1000 * max(train_flops_per_step(w) / ASSUMED_H100_FLOPS,
-                           LATENCY_FLOOR_S_PER_STEP)}
-        for w in (24, 128, 256, 512)}
+COST = {
+    w: {
+        "tflop_per_1000_steps_per_seed": train_flops_per_step(w) * 1000 / 1e12,
+        "est_h100_seconds_per_1000_steps_per_seed": 1000
+        * max(train_flops_per_step(w) / ASSUMED_H100_FLOPS, LATENCY_FLOOR_S_PER_STEP),
+    }
+    for w in (24, 128, 256, 512)
+}
 
 
 def parse_arg(arg: str | None) -> dict:
@@ -135,8 +156,13 @@ def cell_task_width(cell: str) -> tuple[str, int]:
   if cell in TALK:
     return TALK[cell][0], TALK[cell][1]
   parts = cell.split("/")
-  if (len(parts) == 4 and parts[0] == "transfer" and parts[1] in TRANSFER
-      and parts[2] in TRANSFER_ROLES and parts[3].isdigit()):
+  if (
+      len(parts) == 4
+      and parts[0] == "transfer"
+      and parts[1] in TRANSFER
+      and parts[2] in TRANSFER_ROLES
+      and parts[3].isdigit()
+  ):
     src, dst, _ = TRANSFER[parts[1]]
     return (src if parts[2] == "source" else dst), int(parts[3])
   raise ValueError(f"cell={cell!r} is not a table cell; allowed: {', '.join(CELLS)}")

@@ -11,6 +11,7 @@ A run killed at any point and resumed from its last checkpoint ends bit-identica
 to an uninterrupted run on CPU: all randomness is ``fold_in(key, step)`` and every
 piece of state is in the checkpoint.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,20 +33,29 @@ from neuralgpu import model as model_lib
 from neuralgpu import tasks as tasks_lib
 from neuralgpu.optim import add_grad_noise, lr_scale_of, make_optimizer
 
-METRIC_KEYS = ("loss", "ce", "digit_wrong", "digit_total", "seq_wrong", "seq_total",
-               "steps", "length_sum", "grad_norm")
+METRIC_KEYS = (
+    "loss",
+    "ce",
+    "digit_wrong",
+    "digit_total",
+    "seq_wrong",
+    "seq_total",
+    "steps",
+    "length_sum",
+    "grad_norm",
+)
 
 
 @flax.struct.dataclass
 class TrainState:
-  step: jax.Array                 # int32
+  step: jax.Array  # int32
   params: Any
   opt_state: Any
   curriculum: curriculum_lib.CurriculumState
   relax: curriculum_lib.RelaxState
-  key: jax.Array                  # uint32[2] raw key data (checkpointable)
-  last_seq_err: jax.Array         # float32, drives gradient noise
-  metrics: dict                   # float32 sums since the last log
+  key: jax.Array  # uint32[2] raw key data (checkpointable)
+  last_seq_err: jax.Array  # float32, drives gradient noise
+  metrics: dict  # float32 sums since the last log
   # Moving average of ``params`` (``optim.ema_decay`` > 0), else None.
   ema_params: Any = None
   # The adaptive saturation-cost weight and its window sums
@@ -58,10 +68,11 @@ class SaturationState:
   """DNGPU's adaptive saturation-cost weight (Freivalds & Liepins 2017, section 3; their
   trainer): every ``every`` steps ``weight <- clip(lr * mean CE * weight / (weight *
   mean raw cost + 1e-20), min, max)``, so the weighted term stays near lr x CE."""
-  weight: jax.Array    # float32, the weight used by the next steps
-  ce_sum: jax.Array    # float32, sum of the task loss (CE) over the current window
-  raw_sum: jax.Array   # float32, sum of the unweighted saturation cost over it
-  count: jax.Array     # int32, steps in the window
+
+  weight: jax.Array  # float32, the weight used by the next steps
+  ce_sum: jax.Array  # float32, sum of the task loss (CE) over the current window
+  raw_sum: jax.Array  # float32, sum of the unweighted saturation cost over it
+  count: jax.Array  # int32, steps in the window
 
 
 def saturation_adaptive(cfg) -> bool:
@@ -69,9 +80,12 @@ def saturation_adaptive(cfg) -> bool:
 
 
 def saturation_init(cfg) -> SaturationState:
-  return SaturationState(weight=jnp.asarray(float(cfg.model.saturation_cost), jnp.float32),
-                         ce_sum=jnp.zeros((), jnp.float32), raw_sum=jnp.zeros((), jnp.float32),
-                         count=jnp.zeros((), jnp.int32))
+  return SaturationState(
+      weight=jnp.asarray(float(cfg.model.saturation_cost), jnp.float32),
+      ce_sum=jnp.zeros((), jnp.float32),
+      raw_sum=jnp.zeros((), jnp.float32),
+      count=jnp.zeros((), jnp.int32),
+  )
 
 
 def saturation_update(st: SaturationState, ce, raw, lr, cfg) -> SaturationState:
@@ -87,9 +101,12 @@ def saturation_update(st: SaturationState, ce, raw, lr, cfg) -> SaturationState:
   new_w = lr * (ce_sum / n) * st.weight / (st.weight * (raw_sum / n) + 1e-20)
   new_w = jnp.clip(new_w, float(o.saturation_min), float(o.saturation_max))
   z = jnp.zeros((), jnp.float32)
-  return SaturationState(weight=jnp.where(at, new_w, st.weight),
-                         ce_sum=jnp.where(at, z, ce_sum), raw_sum=jnp.where(at, z, raw_sum),
-                         count=jnp.where(at, 0, count))
+  return SaturationState(
+      weight=jnp.where(at, new_w, st.weight),
+      ce_sum=jnp.where(at, z, ce_sum),
+      raw_sum=jnp.where(at, z, raw_sum),
+      count=jnp.where(at, 0, count),
+  )
 
 
 def ema_decay(cfg) -> float:
@@ -130,18 +147,22 @@ def init_state(key: jax.Array, cfg, num_tasks: int) -> TrainState:
   params = model_lib.init_params(k_params, cfg.model)
   opt_state = make_optimizer(cfg).init(params)
   return TrainState(
-      step=jnp.zeros((), jnp.int32), params=params, opt_state=opt_state,
+      step=jnp.zeros((), jnp.int32),
+      params=params,
+      opt_state=opt_state,
       curriculum=curriculum_lib.init(num_tasks, cfg),
       relax=curriculum_lib.relax_init(cfg),
       key=jax.random.key_data(k_train),
       last_seq_err=jnp.ones((), jnp.float32),
       metrics=zero_metrics(),
       ema_params=jax.tree.map(jnp.copy, params) if ema_decay(cfg) > 0 else None,
-      saturation=saturation_init(cfg) if saturation_adaptive(cfg) else None)
+      saturation=saturation_init(cfg) if saturation_adaptive(cfg) else None,
+  )
 
 
-def make_batch_for(key, tasks, task_idx, lengths, bucket, mode, set_key=None, set_size=0,
-                   strip=False):
+def make_batch_for(
+    key, tasks, task_idx, lengths, bucket, mode, set_key=None, set_size=0, strip=False
+):
   """The batch of ``_make_batch_for``, with the result's high zeros made padding when
   ``strip`` (``model.targets="stripped"``)."""
   x, y = _make_batch_for(key, tasks, task_idx, lengths, bucket, mode, set_key, set_size)
@@ -160,7 +181,8 @@ def _make_batch_for(key, tasks, task_idx, lengths, bucket, mode, set_key=None, s
     k_idx = key
     idx = jax.random.randint(k_idx, lengths.shape, 0, int(set_size))
     keys = jax.vmap(lambda l, i: jax.random.fold_in(jax.random.fold_in(set_key, l), i))(
-        lengths, idx)
+        lengths, idx
+    )
     one = lambda k, l: tasks_lib.make_batch(k, tasks[0], l[None], bucket, mode=mode)
     x, y = jax.vmap(one)(keys, lengths)
     return x[:, 0], y[:, 0]
@@ -190,11 +212,18 @@ def _bins_batch(key, cfg, tasks, task_idx, cur, width=None, set_key=None, mix=No
   out = []
   for i, b in enumerate(int(x) for x in cfg.curriculum.buckets):
     k_len, k_data = jax.random.split(jax.random.fold_in(key, i))
-    lengths = curriculum_lib.fill_lengths(k_len, int(cfg.batch_size), cur, cfg, b,
-                                          tasks[-1].base)
-    inputs, targets = make_batch_for(k_data, tasks, task_idx, lengths, b, cfg.operand_mode,
-                                     set_key, train_set_size(cfg),
-                                     model_lib.stripped(cfg.model))
+    lengths = curriculum_lib.fill_lengths(k_len, int(cfg.batch_size), cur, cfg, b, tasks[-1].base)
+    inputs, targets = make_batch_for(
+        k_data,
+        tasks,
+        task_idx,
+        lengths,
+        b,
+        cfg.operand_mode,
+        set_key,
+        train_set_size(cfg),
+        model_lib.stripped(cfg.model),
+    )
     if mix is not None:
       inputs, targets = mix(jax.random.fold_in(k_data, 7), lengths, b, inputs, targets)
     if width:  # the same examples, padded (both forms see identical data)
@@ -217,9 +246,9 @@ def failure_mixer(cfg, tasks: tuple, strip: bool):
   if not (share or adv_share):
     return None
   from neuralgpu import failures
+
   task = tasks[0]
-  adv_cases = (failures.load_cases(cu.adversarial_set, task.name)
-               if adv_share else [])
+  adv_cases = failures.load_cases(cu.adversarial_set, task.name) if adv_share else []
 
   def count(p, batch):
     return 0 if p <= 0 else max(1, int(round(p * batch)))
@@ -234,13 +263,15 @@ def failure_mixer(cfg, tasks: tuple, strip: bool):
     if n_hard:
       hx, hy = tasks_lib.make_hard_batch(k_hard, task, lengths[:n_hard], int(bucket))
       inputs, targets = inputs.at[:n_hard].set(hx), targets.at[:n_hard].set(
-          tasks_lib.strip_high_zeros(hy) if strip else hy)
+          tasks_lib.strip_high_zeros(hy) if strip else hy
+      )
     if ha and len(rows_x):
       idx = jax.random.randint(k_adv, (ha,), 0, len(rows_x))
       ax, ay = jnp.asarray(rows_x)[idx], jnp.asarray(rows_y)[idx]
-      inputs = inputs.at[h:h + ha].set(ax)
-      targets = targets.at[h:h + ha].set(tasks_lib.strip_high_zeros(ay) if strip else ay)
+      inputs = inputs.at[h : h + ha].set(ax)
+      targets = targets.at[h : h + ha].set(tasks_lib.strip_high_zeros(ay) if strip else ay)
     return inputs, targets
+
   return mix
 
 
@@ -251,7 +282,9 @@ def train_set_size(cfg) -> int:
 TRAIN_SET_SALT = 0x5E7
 
 
-def make_train_step(cfg, tasks: tuple, bucket: int, mcfg=None) -> Callable[[TrainState], TrainState]:
+def make_train_step(
+    cfg, tasks: tuple, bucket: int, mcfg=None
+) -> Callable[[TrainState], TrainState]:
   """Returns the pure train step for padded length ``bucket``.
 
   With ``curriculum.bucket_mode="all"`` every step trains every bin (``bucket`` is
@@ -276,10 +309,18 @@ def make_train_step(cfg, tasks: tuple, bucket: int, mcfg=None) -> Callable[[Trai
 
   def forward(params, inputs, targets, relax, rng, step_counts=None, widths=None):
     """(per-example CE sums, per-example target counts, logits, saturation)."""
-    logits, sat = model_lib.apply(params, inputs, mcfg, active_sets=relax.active_sets,
-                                  rng=rng, train=True, positions=(inputs > 0) | (targets > 0),
-                                  step_counts=step_counts, widths=widths)
-    if strip:   # DNGPU: the CE at every position of the row (own width), padding included
+    logits, sat = model_lib.apply(
+        params,
+        inputs,
+        mcfg,
+        active_sets=relax.active_sets,
+        rng=rng,
+        train=True,
+        positions=(inputs > 0) | (targets > 0),
+        step_counts=step_counts,
+        widths=widths,
+    )
+    if strip:  # DNGPU: the CE at every position of the row (own width), padding included
       width = inputs.shape[1] if widths is None else widths[:, None]
       mask = (jnp.arange(inputs.shape[1])[None, :] < width).astype(jnp.float32)
       mask = jnp.broadcast_to(mask, targets.shape)
@@ -304,22 +345,26 @@ def make_train_step(cfg, tasks: tuple, bucket: int, mcfg=None) -> Callable[[Trai
     if form == "ragged":
       inputs = jnp.concatenate([x for x, _, _, _ in bins])
       targets = jnp.concatenate([y for _, y, _, _ in bins])
-      counts = jnp.concatenate([jnp.full((x.shape[0],), model_lib.num_steps_for(mcfg, b),
-                                         jnp.int32) for x, _, _, b in bins])
-      widths = jnp.concatenate([jnp.full((x.shape[0],), b, jnp.int32)
-                                for x, _, _, b in bins])
+      counts = jnp.concatenate(
+          [
+              jnp.full((x.shape[0],), model_lib.num_steps_for(mcfg, b), jnp.int32)
+              for x, _, _, b in bins
+          ]
+      )
+      widths = jnp.concatenate([jnp.full((x.shape[0],), b, jnp.int32) for x, _, _, b in bins])
       # Each example's saturation cost counts only its own bin's positions and steps;
       # with equal batches per bin the mean over examples is the mean over bins.
-      ce_sum, count, logits, sat = forward(params, inputs, targets, relax, rng, counts,
-                                           widths)
-      ce_bins = (jnp.sum(ce_sum.reshape(nb, -1), -1)
-                 / jnp.maximum(jnp.sum(count.reshape(nb, -1), -1), 1.0))
+      ce_sum, count, logits, sat = forward(params, inputs, targets, relax, rng, counts, widths)
+      ce_bins = jnp.sum(ce_sum.reshape(nb, -1), -1) / jnp.maximum(
+          jnp.sum(count.reshape(nb, -1), -1), 1.0
+      )
       ce = jnp.mean(ce_bins)
       return regularised(params, ce, sat, relax, sat_weight), (ce, sat, [(logits, targets, inputs)])
     ces, sats, outs = [], [], []
     for i, (inputs, targets, _, _) in enumerate(bins):
-      ce_sum, count, logits, sat = forward(params, inputs, targets, relax,
-                                           jax.random.fold_in(rng, i))
+      ce_sum, count, logits, sat = forward(
+          params, inputs, targets, relax, jax.random.fold_in(rng, i)
+      )
       ces.append(jnp.sum(ce_sum) / jnp.maximum(jnp.sum(count), 1.0))
       sats.append(sat)
       outs.append((logits, targets, inputs))
@@ -332,8 +377,11 @@ def make_train_step(cfg, tasks: tuple, bucket: int, mcfg=None) -> Callable[[Trai
     k_task, k_len, k_data, k_drop, k_noise = jax.random.split(key, 5)
     cs = state.curriculum
     task_idx = curriculum_lib.choose_task(k_task, cs, cfg)
-    set_key = (jax.random.fold_in(jax.random.wrap_key_data(state.key), TRAIN_SET_SALT)
-               if set_size else None)
+    set_key = (
+        jax.random.fold_in(jax.random.wrap_key_data(state.key), TRAIN_SET_SALT)
+        if set_size
+        else None
+    )
     sat_weight = state.saturation.weight if adaptive else sat_w
     lr_now = float(cfg.optim.lr) * lr_scale_of(state.opt_state)
     if all_bins:
@@ -341,25 +389,33 @@ def make_train_step(cfg, tasks: tuple, bucket: int, mcfg=None) -> Callable[[Trai
       bins = _bins_batch(k_data, cfg, tasks, task_idx, cs.cur[task_idx], width, set_key, mix)
       lengths = jnp.concatenate([l for _, _, l, _ in bins])
       (loss, (ce, sat, outs)), grads = jax.value_and_grad(loss_fn_bins, has_aux=True)(
-          state.params, bins, state.relax, k_drop, sat_weight)
+          state.params, bins, state.relax, k_drop, sat_weight
+      )
     else:
-      is_long = (jnp.mod(state.step, long_every) == long_every - 1) if long_every > 0 \
+      is_long = (
+          (jnp.mod(state.step, long_every) == long_every - 1)
+          if long_every > 0
           else jnp.zeros((), bool)
-      lengths = curriculum_lib.sample_lengths(k_len, int(cfg.batch_size), cs.cur[task_idx],
-                                              is_long, cfg, bucket, base)
+      )
+      lengths = curriculum_lib.sample_lengths(
+          k_len, int(cfg.batch_size), cs.cur[task_idx], is_long, cfg, bucket, base
+      )
       lengths = jnp.minimum(lengths, bucket)
-      inputs, targets = make_batch_for(k_data, tasks, task_idx, lengths, bucket,
-                                       cfg.operand_mode, set_key, set_size, strip)
+      inputs, targets = make_batch_for(
+          k_data, tasks, task_idx, lengths, bucket, cfg.operand_mode, set_key, set_size, strip
+      )
       if mix is not None:
-        inputs, targets = mix(jax.random.fold_in(k_data, 7), lengths, bucket, inputs,
-                              targets)
+        inputs, targets = mix(jax.random.fold_in(k_data, 7), lengths, bucket, inputs, targets)
       (loss, (ce, sat, outs)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-          state.params, inputs, targets, state.relax, k_drop, sat_weight)
+          state.params, inputs, targets, state.relax, k_drop, sat_weight
+      )
     if noise > 0:
-      grads = add_grad_noise(grads, k_noise, noise_form, noise, lr_now, state.step,
-                             state.last_seq_err)
-    updates, opt_state = tx.update(grads, state.opt_state, state.params,
-                                   value=ce if decay_on_ce else loss)
+      grads = add_grad_noise(
+          grads, k_noise, noise_form, noise, lr_now, state.step, state.last_seq_err
+      )
+    updates, opt_state = tx.update(
+        grads, state.opt_state, state.params, value=ce if decay_on_ce else loss
+    )
     params = optax.apply_updates(state.params, updates)
 
     digit_wrong = digit_total = 0.0
@@ -377,12 +433,12 @@ def make_train_step(cfg, tasks: tuple, bucket: int, mcfg=None) -> Callable[[Trai
     relax, params, _ = curriculum_lib.relax_update(state.relax, params, passed, cfg)
     ema_params = None
     if ema > 0:
-      ema_params = jax.tree.map(lambda e, p: ema * e + (1.0 - ema) * p, state.ema_params,
-                                params)
+      ema_params = jax.tree.map(lambda e, p: ema * e + (1.0 - ema) * p, state.ema_params, params)
     m = state.metrics
     batch_seq_err = jnp.mean(seq_wrong.astype(jnp.float32))
     metrics = {
-        "loss": m["loss"] + loss, "ce": m["ce"] + ce,
+        "loss": m["loss"] + loss,
+        "ce": m["ce"] + ce,
         "digit_wrong": m["digit_wrong"] + digit_wrong,
         "digit_total": m["digit_total"] + digit_total,
         "seq_wrong": m["seq_wrong"] + jnp.sum(seq_wrong),
@@ -394,11 +450,19 @@ def make_train_step(cfg, tasks: tuple, bucket: int, mcfg=None) -> Callable[[Trai
     metrics = jax.tree.map(lambda a: a.astype(jnp.float32), metrics)
     saturation = None
     if adaptive:
-      saturation = saturation_update(state.saturation, ce, jax.lax.stop_gradient(sat),
-                                     lr_now, cfg)
-    return TrainState(step=step, params=params, opt_state=opt_state, curriculum=cs,
-                      relax=relax, key=state.key, last_seq_err=batch_seq_err,
-                      metrics=metrics, ema_params=ema_params, saturation=saturation)
+      saturation = saturation_update(state.saturation, ce, jax.lax.stop_gradient(sat), lr_now, cfg)
+    return TrainState(
+        step=step,
+        params=params,
+        opt_state=opt_state,
+        curriculum=cs,
+        relax=relax,
+        key=state.key,
+        last_seq_err=batch_seq_err,
+        metrics=metrics,
+        ema_params=ema_params,
+        saturation=saturation,
+    )
 
   return train_step
 
@@ -418,10 +482,10 @@ def host_bucket(cfg, step: int, max_cur: int) -> int:
   if cu.bucket_mode == "cycle":
     usable = [int(b) for b in cu.buckets if int(b) <= bucket_for(max_cur, cu.buckets)]
     late, late_from = int(cu.get("late_bins", 0)), int(cu.get("late_from_step", 0))
-    if late and step < late_from:   # the longest bins are held back until late_from
+    if late and step < late_from:  # the longest bins are held back until late_from
       held_back = {int(b) for b in cu.buckets[-late:]}
       usable = [b for b in usable if b not in held_back] or usable
-    elif late:                      # the longer cycle starts at its first bin
+    elif late:  # the longer cycle starts at its first bin
       step -= late_from
     return usable[step % len(usable)]
   long_every = int(cu.long_every)
@@ -498,9 +562,10 @@ def precompile_steps(cache, table: dict, state, buckets) -> None:
   parallel threads (XLA compiles outside the GIL, so a 2-core machine compiles a
   cycle of buckets about twice as fast)."""
   import concurrent.futures
+
   todo = [int(b) for b in dict.fromkeys(buckets)]
   fns = {b: cache(b) for b in todo}
-  todo = [b for b in todo if hasattr(fns[b], "lower")]   # not yet compiled
+  todo = [b for b in todo if hasattr(fns[b], "lower")]  # not yet compiled
   if not todo:
     return
   with concurrent.futures.ThreadPoolExecutor(max(1, min(len(todo), os.cpu_count() or 1))) as ex:
@@ -524,16 +589,24 @@ def progress_bar(config, start_step: int, elapsed_s: float):
   """The run's bar (``runkit.progress.ProgressBar``) towards ``num_train_steps`` or the
   ``max_train_minutes`` budget, whichever comes first."""
   from runkit import progress
-  return progress.ProgressBar(config.num_train_steps, float(config.max_train_minutes or 0) * 60,
-                              start_step, elapsed_s, enabled=bool(config.progress_bar))
+
+  return progress.ProgressBar(
+      config.num_train_steps,
+      float(config.max_train_minutes or 0) * 60,
+      start_step,
+      elapsed_s,
+      enabled=bool(config.progress_bar),
+  )
 
 
 def bar_postfix(summary: dict) -> dict:
   """The bar's postfix: curriculum length, training errors, steps/s."""
-  return dict(len=summary.get("cur_length"),
-              seq_err=f"{summary.get('train_seq_error', 0):.3f}",
-              dig_err=f"{summary.get('train_digit_error', 0):.4f}",
-              sps=f"{summary.get('steps_per_s', 0):.1f}")
+  return dict(
+      len=summary.get("cur_length"),
+      seq_err=f"{summary.get('train_seq_error', 0):.3f}",
+      dig_err=f"{summary.get('train_digit_error', 0):.4f}",
+      sps=f"{summary.get('steps_per_s', 0):.1f}",
+  )
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
@@ -548,8 +621,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   tasks = tuple(tasks_lib.get_task(n) for n in names)
   mcfg = resolve_model_config(config)
   os.makedirs(workdir, exist_ok=True)
-  workdir_lib.check_workdir_config(workdir, config, config_lib.RESUMABLE_KEYS,
-                                   added_defaults=config_lib.ADDED_DEFAULTS)
+  workdir_lib.check_workdir_config(
+      workdir, config, config_lib.RESUMABLE_KEYS, added_defaults=config_lib.ADDED_DEFAULTS
+  )
   provenance.write_provenance(workdir, config, {"resolved_conv_impl": mcfg.conv_impl})
 
   manager = checkpoints.make_manager(workdir, config.keep_checkpoints)
@@ -584,22 +658,31 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         summary.update(
             steps_per_s=(step - last_log_step) / max(now - last_log_t, 1e-9),
             cur_length=max_cur,
-            pull=float(state.relax.pull), active_sets=int(state.relax.active_sets),
+            pull=float(state.relax.pull),
+            active_sets=int(state.relax.active_sets),
             lr_scale=float(lr_scale_of(state.opt_state)),
-            elapsed_min=(train_seconds_before + now - t_start) / 60.0)
+            elapsed_min=(train_seconds_before + now - t_start) / 60.0,
+        )
         last_log_t, last_log_step = now, step
         writer.write(step, summary)
         bar.update(step, **bar_postfix(summary))
       if step % int(config.checkpoint_every) == 0:
-        checkpoints.save(manager, step, state, workdir,
-                         train_seconds_before + time.time() - t_start)
-      if (config.eval.stop_when_solved and step % int(config.eval.every) == 0
-          and (solved_all(state) or not curriculum_gates_checks(config))):
+        checkpoints.save(
+            manager, step, state, workdir, train_seconds_before + time.time() - t_start
+        )
+      if (
+          config.eval.stop_when_solved
+          and step % int(config.eval.every) == 0
+          and (solved_all(state) or not curriculum_gates_checks(config))
+      ):
         rows = quick_solve_check(check_key, state, mcfg, config, tasks[-1])
         evals.append({"step": step, "rows": rows})
         writer.write(step, {f"eval_seq_error_{r['length']}": r["seq_error"] for r in rows})
-        if rows and all(r["seq_wrong"] == 0 for r in rows) and len(rows) == len(
-            config.eval.solve_lengths):
+        if (
+            rows
+            and all(r["seq_wrong"] == 0 for r in rows)
+            and len(rows) == len(config.eval.solve_lengths)
+        ):
           solved_at = step
           stop_reason = "solved"
           break
@@ -615,22 +698,40 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   manager.wait_until_finished()
   t_eval = time.time()
   table = evaluate_lib.evaluate_table(
-      evaluate_lib.final_key(config.seed), eval_params(state), state.relax.active_sets, mcfg,
-      config.eval, tasks[-1], config.eval.lengths, config.eval.examples, config.operand_mode)
+      evaluate_lib.final_key(config.seed),
+      eval_params(state),
+      state.relax.active_sets,
+      mcfg,
+      config.eval,
+      tasks[-1],
+      config.eval.lengths,
+      config.eval.examples,
+      config.operand_mode,
+  )
   eval_seconds = time.time() - t_eval
   out = {
-      "task": config.task, "step": step, "stop_reason": stop_reason, "solved_at": solved_at,
-      "train_minutes": elapsed / 60.0, "final_eval_minutes": eval_seconds / 60.0,
+      "task": config.task,
+      "step": step,
+      "stop_reason": stop_reason,
+      "solved_at": solved_at,
+      "train_minutes": elapsed / 60.0,
+      "final_eval_minutes": eval_seconds / 60.0,
       "total_minutes": (elapsed + eval_seconds) / 60.0,
       "curriculum_length": [int(c) for c in jax.device_get(state.curriculum.cur)],
-      "eval": table, "periodic_evals": evals,
+      "eval": table,
+      "periodic_evals": evals,
   }
   with open(os.path.join(workdir, "summary.json"), "w") as f:
     json.dump(out, f, indent=2)
   writer.write(step, {f"final_seq_error_{r['length']}": r["seq_error"] for r in table})
   writer.close()
-  print(evaluate_lib.format_table(table, f"{config.task} after {step} steps "
-                                  f"({out['total_minutes']:.1f} min incl. final eval):"))
+  print(
+      evaluate_lib.format_table(
+          table,
+          f"{config.task} after {step} steps "
+          f"({out['total_minutes']:.1f} min incl. final eval):",
+      )
+  )
   return out
 
 
@@ -647,8 +748,16 @@ def quick_solve_check(key, state, mcfg, config, task) -> list[dict]:
     k = int(config.eval.examples[lengths.index(int(n))])
     for count in sorted({min(int(config.eval.screen_examples), k), k}):
       row = evaluate_lib.evaluate_length(
-          jax.random.fold_in(key, int(n)), eval_params(state), state.relax.active_sets, mcfg,
-          config.eval, task, int(n), count, config.operand_mode)
+          jax.random.fold_in(key, int(n)),
+          eval_params(state),
+          state.relax.active_sets,
+          mcfg,
+          config.eval,
+          task,
+          int(n),
+          count,
+          config.operand_mode,
+      )
       if row["seq_wrong"]:
         break
     rows.append(row)

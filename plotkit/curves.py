@@ -3,6 +3,7 @@ the curriculum length, error against test length, a pool's solved fraction again
 steps. Matplotlib only (no JAX): each function returns a ``Figure`` on the Agg canvas,
 or None when the workdir has nothing of that kind to draw yet.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,8 +20,14 @@ _EVAL_KEY = re.compile(r"^eval_seq_error_(\d+)$")
 _SEED_KEY = re.compile(r"^seed(\d+)/(.+)$")
 
 
-def figure(rows: int = 1, cols: int = 1, *, width: float = 7.5, row_height: float = 2.6,
-           sharex: bool = True):
+def figure(
+    rows: int = 1,
+    cols: int = 1,
+    *,
+    width: float = 7.5,
+    row_height: float = 2.6,
+    sharex: bool = True,
+):
   """A Figure on the Agg canvas with a ``rows x cols`` grid of axes (a flat list)."""
   fig = Figure(figsize=(width, max(row_height * rows, 2.4)), layout="constrained")
   FigureCanvasAgg(fig)
@@ -42,8 +49,11 @@ def _title(wd: Workdir, what: str) -> str:
 
 
 def _series(rows: Sequence[dict], key: str, step_key: str = "step"):
-  pts = [(r[step_key], r[key]) for r in rows if key in r and step_key in r
-         and isinstance(r[key], (int, float))]
+  pts = [
+      (r[step_key], r[key])
+      for r in rows
+      if key in r and step_key in r and isinstance(r[key], (int, float))
+  ]
   if not pts:
     return np.zeros((0,)), np.zeros((0,))
   s, v = zip(*pts)
@@ -52,15 +62,14 @@ def _series(rows: Sequence[dict], key: str, step_key: str = "step"):
 
 def _per_seed_lists(rows: Sequence[dict], key: str, step_key: str):
   """steps [N], values [N, seeds] from rows whose ``key`` is a per-seed list."""
-  pts = [(r[step_key], r[key]) for r in rows if isinstance(r.get(key), list)
-         and step_key in r]
+  pts = [(r[step_key], r[key]) for r in rows if isinstance(r.get(key), list) and step_key in r]
   if not pts:
     return np.zeros((0,)), np.zeros((0, 0))
   width = max(len(v) for _, v in pts)
   steps = np.asarray([s for s, _ in pts], float)
   vals = np.full((len(pts), width), np.nan)
   for i, (_, v) in enumerate(pts):
-    vals[i, :len(v)] = [np.nan if x is None else float(x) for x in v]
+    vals[i, : len(v)] = [np.nan if x is None else float(x) for x in v]
   return steps, vals
 
 
@@ -76,8 +85,9 @@ def ngpu_learning_curves(wd: Workdir):
   ax.plot(s, v, label="train sequence error", color="C0")
   s, v = _series(train, "train_digit_error")
   ax.plot(s, v, label="train digit error", color="C1")
-  lengths = sorted({int(m.group(1)) for r in wd.metrics for k in r
-                    for m in [_EVAL_KEY.match(k)] if m})
+  lengths = sorted(
+      {int(m.group(1)) for r in wd.metrics for k in r for m in [_EVAL_KEY.match(k)] if m}
+  )
   for i, n in enumerate(lengths):
     s, v = _series(wd.metrics, f"eval_seq_error_{n}")
     ax.plot(s, v, "o", ms=3.5, color=f"C{(i + 2) % 10}", label=f"check: sequence error at {n}")
@@ -112,8 +122,12 @@ def _train_length(config: dict) -> int | None:
   return int(n) if n else None
 
 
-def error_vs_length_figure(rows: Sequence[dict], title: str, train_length: int | None = None,
-                           earlier: Sequence[tuple[int, Sequence[dict]]] = ()):
+def error_vs_length_figure(
+    rows: Sequence[dict],
+    title: str,
+    train_length: int | None = None,
+    earlier: Sequence[tuple[int, Sequence[dict]]] = (),
+):
   """Digit and sequence error against test length from an evaluation table
   (``[{"length", "examples", "digit_error", "seq_error", "seq_wrong"}]``), with the
   training length marked; ``earlier`` = ``[(step, rows)]`` drawn faintly."""
@@ -123,19 +137,30 @@ def error_vs_length_figure(rows: Sequence[dict], title: str, train_length: int |
   fig, (ax,) = figure(1, 1, row_height=3.4)
   for step, old in earlier:
     old = sorted(old, key=lambda r: r["length"])
-    ax.plot([r["length"] for r in old], [r["seq_error"] for r in old], color="C0",
-            alpha=0.15, lw=1)
+    ax.plot([r["length"] for r in old], [r["seq_error"] for r in old], color="C0", alpha=0.15, lw=1)
   n = [r["length"] for r in rows]
   ax.plot(n, [r["seq_error"] for r in rows], "o-", color="C0", label="sequence error")
   ax.plot(n, [r["digit_error"] for r in rows], "s-", color="C1", label="digit error")
   for r in rows:
     if "seq_wrong" in r and "examples" in r:
-      ax.annotate(f"{r['seq_wrong']}/{r['examples']} wrong", (r["length"], r["seq_error"]),
-                  textcoords="offset points", xytext=(4, 6), fontsize=7)
+      ax.annotate(
+          f"{r['seq_wrong']}/{r['examples']} wrong",
+          (r["length"], r["seq_error"]),
+          textcoords="offset points",
+          xytext=(4, 6),
+          fontsize=7,
+      )
   if train_length:
     ax.axvline(train_length, color="0.5", ls="--", lw=1)
-    ax.annotate("training length", (train_length, 0.98), fontsize=7, color="0.4",
-                xytext=(3, 0), textcoords="offset points", va="top")
+    ax.annotate(
+        "training length",
+        (train_length, 0.98),
+        fontsize=7,
+        color="0.4",
+        xytext=(3, 0),
+        textcoords="offset points",
+        va="top",
+    )
   if len(n) > 1 and max(n) / max(min(n), 1) > 8:
     ax.set_xscale("log")
   ax.set_xticks(n)
@@ -155,14 +180,14 @@ def ngpu_error_vs_length(wd: Workdir):
   a single run's periodic evaluations faintly behind it."""
   if not wd.summary or not wd.summary.get("eval"):
     return None
-  earlier = [(e["step"], e["rows"]) for e in wd.summary.get("periodic_evals", [])
-             if e.get("rows")]
+  earlier = [(e["step"], e["rows"]) for e in wd.summary.get("periodic_evals", []) if e.get("rows")]
   what = "error against test length"
   if wd.kind == "ngpu_pool" and "best_seed" in wd.summary:
     what += f" (seed {wd.summary['best_seed']}, the pool's best)"
   what += f" after {wd.summary.get('step', '?')} steps"
-  return error_vs_length_figure(wd.summary["eval"], _title(wd, what),
-                                _train_length(wd.config), earlier)
+  return error_vs_length_figure(
+      wd.summary["eval"], _title(wd, what), _train_length(wd.config), earlier
+  )
 
 
 def ngpu_pool_curves(wd: Workdir):
@@ -183,8 +208,15 @@ def ngpu_pool_curves(wd: Workdir):
   for r in summary.get("seeds", []):
     if r.get("solved_at") is not None:
       ax.axvline(r["solved_at"], color="g", lw=0.8, alpha=0.6)
-      ax.annotate(f"seed {r['seed']} solved", (r["solved_at"], 0.5), fontsize=7,
-                  color="g", rotation=90, va="center", ha="right")
+      ax.annotate(
+          f"seed {r['seed']} solved",
+          (r["solved_at"], 0.5),
+          fontsize=7,
+          color="g",
+          rotation=90,
+          va="center",
+          ha="right",
+      )
   for r in summary.get("stops", []):
     ax.axvline(r["step"], color="0.3", lw=0.8, ls=":")
   for r in summary.get("restarts", []):
@@ -203,8 +235,9 @@ def ngpu_pool_curves(wd: Workdir):
 def pool_solved_steps(summary: dict) -> tuple[np.ndarray, np.ndarray]:
   """(steps, solved fraction) of a Neural GPU pool summary: at step t, the seeds solved
   by t over the seed runs started by t (the pool's seeds plus restarts up to t)."""
-  solved = sorted(int(r["solved_at"]) for r in summary.get("seeds", [])
-                  if r.get("solved_at") is not None)
+  solved = sorted(
+      int(r["solved_at"]) for r in summary.get("seeds", []) if r.get("solved_at") is not None
+  )
   restarts = sorted(int(r["step"]) for r in summary.get("restarts", []))
   n0 = int(summary.get("num_seeds", len(summary.get("seeds", []))) or 1)
   end = int(summary.get("step", max(solved + restarts + [0])))
@@ -213,8 +246,16 @@ def pool_solved_steps(summary: dict) -> tuple[np.ndarray, np.ndarray]:
   return np.asarray(steps, float), np.asarray(frac, float)
 
 
-def solved_fraction_figure(steps, fraction, title: str, *, per_seed=None,
-                           per_seed_label: str = "", seed_names=None, step_label="step"):
+def solved_fraction_figure(
+    steps,
+    fraction,
+    title: str,
+    *,
+    per_seed=None,
+    per_seed_label: str = "",
+    seed_names=None,
+    step_label="step",
+):
   """The solved fraction against steps (a step line); below it, optionally, one line
   per seed of ``per_seed`` (``(steps, values [N, seeds])``)."""
   rows = 2 if per_seed is not None and per_seed[1].size else 1
@@ -257,10 +298,19 @@ def ngpu_pool_solved_fraction(wd: Workdir):
         vals[at.index(int(e["step"])), seeds.index(int(e["seed"]))] = max(errs)
     per_seed, names = (np.asarray(at, float), vals), [str(s) for s in seeds]
   n = wd.summary.get("num_seed_runs", wd.summary.get("num_seeds"))
-  title = _title(wd, f"solved fraction ({wd.summary.get('num_solved', 0)} of {n} seed runs; "
-                     f"{wd.summary.get('verdict', '')})".replace("; )", ")"))
-  return solved_fraction_figure(steps, frac, title, per_seed=per_seed, seed_names=names,
-                                per_seed_label="check: worst sequence error")
+  title = _title(
+      wd,
+      f"solved fraction ({wd.summary.get('num_solved', 0)} of {n} seed runs; "
+      f"{wd.summary.get('verdict', '')})".replace("; )", ")"),
+  )
+  return solved_fraction_figure(
+      steps,
+      frac,
+      title,
+      per_seed=per_seed,
+      seed_names=names,
+      per_seed_label="check: worst sequence error",
+  )
 
 
 # ------------------------------------------------------------------- Q-learning
@@ -307,9 +357,13 @@ def qlearning_solved_fraction(wd: Workdir):
   n = int(wd.config.get("num_seeds", 1)) or 1
   per = _per_seed_lists(wd.metrics, "test_accuracy", "step")
   return solved_fraction_figure(
-      np.concatenate([[0.0], s]), np.concatenate([[0.0], v / n]),
+      np.concatenate([[0.0], s]),
+      np.concatenate([[0.0], v / n]),
       _title(wd, f"solved fraction of {n} seeds (test length {wd.config.get('test_length')})"),
-      per_seed=per, per_seed_label="test accuracy", step_label="update")
+      per_seed=per,
+      per_seed_label="test accuracy",
+      step_label="update",
+  )
 
 
 # ----------------------------------------------------------------------- RL-NTM
@@ -318,9 +372,12 @@ def rlntm_curves(wd: Workdir):
   against updates."""
   if not wd.metrics:
     return None
-  panels = [("ret", "episode return"), ("length", "curriculum length"),
-            ("test_accuracy", f"test accuracy\n(length {wd.config.get('test_length', '?')})"),
-            ("entropy", "policy entropy")]
+  panels = [
+      ("ret", "episode return"),
+      ("length", "curriculum length"),
+      ("test_accuracy", f"test accuracy\n(length {wd.config.get('test_length', '?')})"),
+      ("entropy", "policy entropy"),
+  ]
   fig, axes = figure(len(panels), 1, row_height=2.1)
   for ax, (key, label) in zip(axes, panels):
     s, vals = _per_seed_lists(wd.metrics, key, "updates")
@@ -344,24 +401,33 @@ def rlntm_solved_fraction(wd: Workdir):
   n = int(wd.config.get("num_seeds", 1)) or 1
   per = _per_seed_lists(wd.metrics, "test_accuracy", "updates")
   return solved_fraction_figure(
-      np.concatenate([[0.0], s]), np.concatenate([[0.0], v / n]),
+      np.concatenate([[0.0], s]),
+      np.concatenate([[0.0], v / n]),
       _title(wd, f"solved fraction of {n} seeds (test length {wd.config.get('test_length')})"),
-      per_seed=per, per_seed_label="test accuracy", step_label="update")
+      per_seed=per,
+      per_seed_label="test accuracy",
+      step_label="update",
+  )
 
 
 def record_figures(wd: Workdir) -> dict:
   """``{file name: Figure}`` of every record-based picture of the workdir's kind (the
   ones with something to draw)."""
   makers = {
-      "ngpu": {"learning_curves.png": ngpu_learning_curves,
-               "error_vs_length.png": ngpu_error_vs_length},
-      "ngpu_pool": {"learning_curves.png": ngpu_pool_curves,
-                    "solved_fraction.png": ngpu_pool_solved_fraction,
-                    "error_vs_length.png": ngpu_error_vs_length},
-      "qlearning": {"learning_curves.png": qlearning_curves,
-                    "solved_fraction.png": qlearning_solved_fraction},
-      "rlntm": {"learning_curves.png": rlntm_curves,
-                "solved_fraction.png": rlntm_solved_fraction},
+      "ngpu": {
+          "learning_curves.png": ngpu_learning_curves,
+          "error_vs_length.png": ngpu_error_vs_length,
+      },
+      "ngpu_pool": {
+          "learning_curves.png": ngpu_pool_curves,
+          "solved_fraction.png": ngpu_pool_solved_fraction,
+          "error_vs_length.png": ngpu_error_vs_length,
+      },
+      "qlearning": {
+          "learning_curves.png": qlearning_curves,
+          "solved_fraction.png": qlearning_solved_fraction,
+      },
+      "rlntm": {"learning_curves.png": rlntm_curves, "solved_fraction.png": rlntm_solved_fraction},
   }[wd.kind]
   out = {}
   for name, make in makers.items():

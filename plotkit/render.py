@@ -14,6 +14,7 @@ refused, naming it, when it is not one) and writes
 The workdir is only read. ``out_dir`` defaults to ``<workdir>_plots`` beside it; a
 folder inside the workdir is used only when given explicitly.
 """
+
 from __future__ import annotations
 
 import os
@@ -30,9 +31,14 @@ def _out_dir(wd_path: str, out_dir: str | None) -> str:
   return out
 
 
-def model_figures(wd: workdir_lib.Workdir, *, state_length: int | None = None,
-                  episode_length: int | None = None, seed: int | None = None,
-                  log: Callable[[str], None] = print) -> tuple[dict, dict]:
+def model_figures(
+    wd: workdir_lib.Workdir,
+    *,
+    state_length: int | None = None,
+    episode_length: int | None = None,
+    seed: int | None = None,
+    log: Callable[[str], None] = print,
+) -> tuple[dict, dict]:
   """(``{name: Figure}``, ``{name: text}``) of the pictures that need the trained
   model (the latest checkpoint); none when the workdir has no checkpoint yet."""
   figs, texts = {}, {}
@@ -41,10 +47,12 @@ def model_figures(wd: workdir_lib.Workdir, *, state_length: int | None = None,
     return figs, texts
   if wd.kind in ("ngpu", "ngpu_pool"):
     from plotkit import ngpu
+
     fig, _ = ngpu.state_figure(wd.path, state_length, seed_index=seed)
     figs["state.png"] = fig
   elif wd.kind in ("qlearning", "rlntm"):
     from plotkit import rl
+
     load, episode, draw, name = {
         "qlearning": (rl.load_qlearning, rl.q_episode, rl.plot_q_episode, "q_episode"),
         "rlntm": (rl.load_rlntm, rl.rlntm_episode, rl.plot_rlntm_episode, "policy_episode"),
@@ -57,9 +65,16 @@ def model_figures(wd: workdir_lib.Workdir, *, state_length: int | None = None,
   return figs, texts
 
 
-def render_workdir(path: str, out_dir: str | None = None, *, model_pictures: bool = True,
-                   state_length: int | None = None, episode_length: int | None = None,
-                   seed: int | None = None, log: Callable[[str], None] = print) -> list[str]:
+def render_workdir(
+    path: str,
+    out_dir: str | None = None,
+    *,
+    model_pictures: bool = True,
+    state_length: int | None = None,
+    episode_length: int | None = None,
+    seed: int | None = None,
+    log: Callable[[str], None] = print,
+) -> list[str]:
   """Writes the workdir's pictures under ``out_dir`` (default ``<workdir>_plots``);
   returns the paths written. ``NotAWorkdirError`` (nothing written) when ``path`` is
   not a workdir; ValueError when ``out_dir`` is a file."""
@@ -68,8 +83,9 @@ def render_workdir(path: str, out_dir: str | None = None, *, model_pictures: boo
   figs = curves.record_figures(wd)
   texts = {}
   if model_pictures:
-    more, texts = model_figures(wd, state_length=state_length, episode_length=episode_length,
-                                seed=seed, log=log)
+    more, texts = model_figures(
+        wd, state_length=state_length, episode_length=episode_length, seed=seed, log=log
+    )
     figs.update(more)
   os.makedirs(out, exist_ok=True)
   written = curves.write_all(figs, out)

@@ -14,6 +14,7 @@ Both read a workdir's latest checkpoint (``load_qlearning`` / ``load_rlntm``; re
 only) and return the episode as numpy arrays plus the talk's Time / Input Tape /
 Output Tape trace (``rltape.envs.render``).
 """
+
 from __future__ import annotations
 
 import functools
@@ -65,8 +66,12 @@ def _pick_seed(workdir, config, params, solved, seed, update) -> dict[str, Any]:
     seed = best_seed(np.asarray(solved), acc)
   if not 0 <= int(seed) < n:
     raise ValueError(f"seed {seed!r} is not in [0, {n}) for workdir {workdir!r}")
-  return {"config": config, "params": _seed_params(params, int(seed)),
-          "seed": int(seed), "update": int(update)}
+  return {
+      "config": config,
+      "params": _seed_params(params, int(seed)),
+      "seed": int(seed),
+      "update": int(update),
+  }
 
 
 # ------------------------------------------------------------------- Q-learning
@@ -74,6 +79,7 @@ def load_qlearning(workdir: str, seed: int | None = None) -> dict[str, Any]:
   """``{config, params, seed, update}`` of a Q-learning workdir (default seed: the
   first that passed its test, else the most accurate)."""
   from rltape.qlearning import experiment
+
   _require_checkpoint(workdir)
   config, state, update = experiment.load_workdir(workdir)
   return _pick_seed(workdir, config, state.params, state.solved_at, seed, update)
@@ -85,6 +91,7 @@ def _q_episode_program(config_json: str, complexity: int):
   one config at one complexity, built and compiled once."""
   from rltape.qlearning import controllers
   from rltape.qlearning import train as train_lib
+
   config = ml_collections.ConfigDict(json.loads(config_json))
   agent = train_lib.make_train(config)
   _, env = train_lib.make_envs(config)
@@ -92,7 +99,8 @@ def _q_episode_program(config_json: str, complexity: int):
   num_actions = env.num_moves * train_lib.NUM_WRITE
   p = train_lib.episode_params(config, env, complexity, train=False)
   encode = lambda o, a, s: controllers.encode_input(
-      o, a, s, obs_size=env.obs_size, num_actions=num_actions, base=env.base)
+      o, a, s, obs_size=env.obs_size, num_actions=num_actions, base=env.base
+  )
 
   @jax.jit
   def run(params, key):
@@ -108,9 +116,17 @@ def _q_episode_program(config_json: str, complexity: int):
       alive = ~(st.terminated | st.truncated)
       obs2, st2, r, _, _, info = env.step(k, st, jnp.stack([move, write, sym]), p)
       prev_sym2 = jnp.where(write == 1, sym, env.base).astype(jnp.int32)
-      rec = dict(q=q, action=a, symbol=sym, symbol_prob=jax.nn.softmax(logits)[sym],
-                 targets_left=info["targets_left"], reward=r, alive=alive, head=st.head[1],
-                 write=write)
+      rec = dict(
+          q=q,
+          action=a,
+          symbol=sym,
+          symbol_prob=jax.nn.softmax(logits)[sym],
+          targets_left=info["targets_left"],
+          reward=r,
+          alive=alive,
+          head=st.head[1],
+          write=write,
+      )
       return (st2, obs2, carry, a, prev_sym2), (rec, st2)
 
     _, (rec, states) = jax.lax.scan(step, init, jax.random.split(key, env.max_steps))
@@ -120,8 +136,12 @@ def _q_episode_program(config_json: str, complexity: int):
   return run, env
 
 
-def q_episode(config: ml_collections.ConfigDict, params, complexity: int | None = None,
-              key: jax.Array | None = None) -> dict[str, Any]:
+def q_episode(
+    config: ml_collections.ConfigDict,
+    params,
+    complexity: int | None = None,
+    key: jax.Array | None = None,
+) -> dict[str, Any]:
   """One greedy episode of a Q-learning agent at ``complexity`` (default: the run's
   test length, at most 20), as ``rltape.qlearning.train``'s rollout runs it with
   epsilon 0. Returns ``{q [T, A], action [T], symbol [T], symbol_prob [T],
@@ -131,8 +151,10 @@ def q_episode(config: ml_collections.ConfigDict, params, complexity: int | None 
     complexity = min(int(config.test_length), 20)
   complexity = int(complexity)
   if not 1 <= complexity <= int(config.test_length):
-    raise ValueError(f"complexity {complexity!r} must lie in [1, test_length="
-                     f"{config.test_length}] of the run")
+    raise ValueError(
+        f"complexity {complexity!r} must lie in [1, test_length="
+        f"{config.test_length}] of the run"
+    )
   key = jax.random.key(0) if key is None else key
   run, env = _q_episode_program(config.to_json(), complexity)
   rec, states = run(params, key)
@@ -148,9 +170,16 @@ def q_episode(config: ml_collections.ConfigDict, params, complexity: int | None 
   for i in range(t - 1, -1, -1):
     acc = float(rec["reward"][i]) + gamma * acc
     to_go[i] = acc
-  return dict(rec, action_names=names, solved=solved, trace=env.render(states),
-              complexity=complexity, task=str(config.task), return_to_go=to_go,
-              dynamic_discount=bool(config.dynamic_discount))
+  return dict(
+      rec,
+      action_names=names,
+      solved=solved,
+      trace=env.render(states),
+      complexity=complexity,
+      task=str(config.task),
+      return_to_go=to_go,
+      dynamic_discount=bool(config.dynamic_discount),
+  )
 
 
 def plot_q_episode(ep: dict[str, Any], title: str = ""):
@@ -162,11 +191,17 @@ def plot_q_episode(ep: dict[str, Any], title: str = ""):
   q = np.asarray(ep["q"])
   t, a = q.shape
   fig, (ax, ax_v) = figure(2, 1, width=min(max(7.0, 0.22 * t + 2.5), 16.0), row_height=2.6)
-  im = ax.imshow(q.T, aspect="auto", cmap="coolwarm", interpolation="nearest",
-                 extent=(-0.5, t - 0.5, a - 0.5, -0.5))
+  im = ax.imshow(
+      q.T,
+      aspect="auto",
+      cmap="coolwarm",
+      interpolation="nearest",
+      extent=(-0.5, t - 0.5, a - 0.5, -0.5),
+  )
   fig.colorbar(im, ax=ax, label="Q", pad=0.01)
-  ax.plot(np.arange(t), ep["action"], "o", ms=3.5, mfc="white", mec="k", mew=0.6,
-          label="greedy action")
+  ax.plot(
+      np.arange(t), ep["action"], "o", ms=3.5, mfc="white", mec="k", mew=0.6, label="greedy action"
+  )
   ax.set_yticks(range(a))
   ax.set_yticklabels(ep["action_names"], fontsize=7)
   ax.set_title("Q-values of every joint action (move x write)", fontsize=8)
@@ -176,17 +211,35 @@ def plot_q_episode(ep: dict[str, Any], title: str = ""):
   if ep.get("dynamic_discount"):
     # With the dynamic discount Q estimates Q / Vhat (Vhat = predictions still to make),
     # so max Q x Vhat is the number of correct predictions the agent expects to come.
-    ax_v.plot(steps, q_max * ep["targets_left"], "o-", ms=3, color="C0",
-              label="max Q x predictions still to make")
-    ax_v.step(steps, ep["targets_left"], where="mid", color="0.4", ls="--",
-              label="predictions still to make")
+    ax_v.plot(
+        steps,
+        q_max * ep["targets_left"],
+        "o-",
+        ms=3,
+        color="C0",
+        label="max Q x predictions still to make",
+    )
+    ax_v.step(
+        steps,
+        ep["targets_left"],
+        where="mid",
+        color="0.4",
+        ls="--",
+        label="predictions still to make",
+    )
   else:
     ax_v.plot(steps, q_max, "o-", ms=3, color="C0", label="max Q")
   ax_v.plot(steps, ep["return_to_go"], ":", color="k", lw=1.2, label="return to come")
   writes = np.asarray(ep["write"]) == 1
   ax_p = ax_v.twinx()
-  ax_p.plot(steps[writes], np.asarray(ep["symbol_prob"])[writes], "s", ms=3.5, color="C2",
-            label="p(written symbol)")
+  ax_p.plot(
+      steps[writes],
+      np.asarray(ep["symbol_prob"])[writes],
+      "s",
+      ms=3.5,
+      color="C2",
+      label="p(written symbol)",
+  )
   ax_p.set_ylim(0, 1.05)
   ax_p.set_ylabel("p(symbol)", color="C2")
   h1, l1 = ax_v.get_legend_handles_labels()
@@ -195,8 +248,10 @@ def plot_q_episode(ep: dict[str, Any], title: str = ""):
   ax_v.set_xlabel("time step")
   ax_v.set_ylabel("value")
   ax_v.grid(alpha=0.3)
-  head = (f"{ep['task']} at complexity {ep['complexity']}: "
-          f"{'solved' if ep['solved'] else 'not solved'} in {t} steps")
+  head = (
+      f"{ep['task']} at complexity {ep['complexity']}: "
+      f"{'solved' if ep['solved'] else 'not solved'} in {t} steps"
+  )
   fig.suptitle((title + "\n" if title else "") + head, fontsize=9)
   return fig
 
@@ -207,20 +262,26 @@ def load_rlntm(workdir: str, seed: int | None = None) -> dict[str, Any]:
   solved, else the most accurate at the final test)."""
   from runkit import checkpoints
   from rltape.reinforce import train as rtrain
+
   _require_checkpoint(workdir)
   with open(os.path.join(workdir, "config.json")) as f:
     config = ml_collections.ConfigDict(json.load(f))
   mgr = checkpoints.make_manager(workdir)
   update = mgr.latest_step()
   init = rtrain.make_programs(config)[0]
-  template = jax.jit(jax.vmap(init))(jax.random.split(jax.random.key(config.seed),
-                                                       config.num_seeds))
+  template = jax.jit(jax.vmap(init))(
+      jax.random.split(jax.random.key(config.seed), config.num_seeds)
+  )
   state = checkpoints.restore(mgr, update, template)
   return _pick_seed(workdir, config, state.params, state.solved_step, seed, update)
 
 
-def rlntm_episode(config: ml_collections.ConfigDict, params, length: int | None = None,
-                  key: jax.Array | None = None) -> dict[str, Any]:
+def rlntm_episode(
+    config: ml_collections.ConfigDict,
+    params,
+    length: int | None = None,
+    key: jax.Array | None = None,
+) -> dict[str, Any]:
   """One greedy RL-NTM episode at input ``length`` (default: the run's test length,
   at most 12). Returns ``{p_chosen [T, heads], in_move, mem_move, write [T],
   in_head, mem_head [T], baseline [T], to_go [T], head_names, solved, trace,
@@ -228,6 +289,7 @@ def rlntm_episode(config: ml_collections.ConfigDict, params, length: int | None 
   import rltape.envs as envs
   from rltape.reinforce import agent as agent_lib
   from rltape.reinforce import train as rtrain
+
   length = min(int(config.test_length), 12) if length is None else int(length)
   if not 1 <= length <= int(config.test_length):
     raise ValueError(f"length {length!r} must lie in [1, test_length={config.test_length}]")
@@ -237,22 +299,33 @@ def rlntm_episode(config: ml_collections.ConfigDict, params, length: int | None 
   env_params = envs.make_params(length, 0)
   k_reset, k_roll = jax.random.split(key)
   obs, st = env.reset(k_reset, env_params)
-  traj, states = jax.jit(lambda p, k, o, s: agent_lib.unroll(
-      p, cfg, env, env_params, k, o, s, greedy=True, record_states=True))(params, k_roll, obs, st)
+  traj, states = jax.jit(
+      lambda p, k, o, s: agent_lib.unroll(
+          p, cfg, env, env_params, k, o, s, greedy=True, record_states=True
+      )
+  )(params, k_roll, obs, st)
   alive = np.asarray(traj.alive)
   t = int(alive.sum())
   r = np.asarray(agent_lib.rewards(traj, cfg))
   to_go = np.asarray(agent_lib.reward_to_go(jnp.asarray(r), cfg.gamma))
   names = ["input move", "memory move", "write"] + (
-      ["memory write"] if cfg.memory_write == "sampled" else [])
-  return {"p_chosen": np.exp(np.asarray(traj.log_prob_heads))[:t],
-          "in_move": np.asarray(traj.in_move)[:t], "mem_move": np.asarray(traj.mem_move)[:t],
-          "write": np.asarray(traj.write)[:t],
-          "in_head": np.asarray(states.head)[:t, 1],
-          "mem_head": np.asarray(traj.mem_head)[:t] - agent_lib.memory_size(env) // 2,
-          "baseline": np.asarray(traj.baseline)[:t], "to_go": to_go[:t],
-          "head_names": names, "solved": bool(traj.solved), "trace": env.render(states),
-          "length": length, "task": str(config.task)}
+      ["memory write"] if cfg.memory_write == "sampled" else []
+  )
+  return {
+      "p_chosen": np.exp(np.asarray(traj.log_prob_heads))[:t],
+      "in_move": np.asarray(traj.in_move)[:t],
+      "mem_move": np.asarray(traj.mem_move)[:t],
+      "write": np.asarray(traj.write)[:t],
+      "in_head": np.asarray(states.head)[:t, 1],
+      "mem_head": np.asarray(traj.mem_head)[:t] - agent_lib.memory_size(env) // 2,
+      "baseline": np.asarray(traj.baseline)[:t],
+      "to_go": to_go[:t],
+      "head_names": names,
+      "solved": bool(traj.solved),
+      "trace": env.render(states),
+      "length": length,
+      "task": str(config.task),
+  }
 
 
 def plot_rlntm_episode(ep: dict[str, Any], title: str = ""):
@@ -261,8 +334,7 @@ def plot_rlntm_episode(ep: dict[str, Any], title: str = ""):
   against the return still to come."""
   t = ep["p_chosen"].shape[0]
   steps = np.arange(t)
-  fig, (ax_p, ax_h, ax_b) = figure(3, 1, width=min(max(7.0, 0.22 * t + 2.5), 16.0),
-                                   row_height=2.1)
+  fig, (ax_p, ax_h, ax_b) = figure(3, 1, width=min(max(7.0, 0.22 * t + 2.5), 16.0), row_height=2.1)
   for i, name in enumerate(ep["head_names"]):
     ax_p.plot(steps, ep["p_chosen"][:, i], "o-", ms=3, lw=1, color=f"C{i}", label=name)
   ax_p.set_ylim(-0.02, 1.02)
@@ -282,8 +354,10 @@ def plot_rlntm_episode(ep: dict[str, Any], title: str = ""):
   ax_b.set_xlabel("time step")
   ax_b.legend(fontsize=7)
   ax_b.grid(alpha=0.3)
-  head = (f"{ep['task']} at length {ep['length']}: "
-          f"{'solved' if ep['solved'] else 'not solved'} in {t} steps")
+  head = (
+      f"{ep['task']} at length {ep['length']}: "
+      f"{'solved' if ep['solved'] else 'not solved'} in {t} steps"
+  )
   fig.suptitle((title + "\n" if title else "") + head, fontsize=9)
   return fig
 
@@ -302,12 +376,18 @@ def gradcheck_figure(results: dict, title: str = "exact REINFORCE gradient check
   for i, name in enumerate(names):
     r = results[name]
     err = np.maximum([r.max_rel_error[k] for k in leaves], 1e-16)
-    ax_err.barh(y + i * h, err, height=h, color=f"C{i}",
-                label=f"{name}: {'passed' if r.passed else 'FAILED'}")
+    ax_err.barh(
+        y + i * h,
+        err,
+        height=h,
+        color=f"C{i}",
+        label=f"{name}: {'passed' if r.passed else 'FAILED'}",
+    )
     est = np.concatenate([np.ravel(x) for x in jax.tree_util.tree_leaves(r.estimator_grad)])
     fd = np.concatenate([np.ravel(x) for x in jax.tree_util.tree_leaves(r.finite_diff_grad)])
-    ax_abs.plot(np.maximum(np.abs(est - fd), 1e-16), "o", ms=3, alpha=0.8, color=f"C{i}",
-                label=name)
+    ax_abs.plot(
+        np.maximum(np.abs(est - fd), 1e-16), "o", ms=3, alpha=0.8, color=f"C{i}", label=name
+    )
   rtol = next(iter(results.values())).rtol
   ax_err.axvline(rtol, color="k", ls="--", lw=1, label=f"tolerance (rtol {rtol:g})")
   ax_err.set_xscale("log")

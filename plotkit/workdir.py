@@ -14,6 +14,7 @@ Kinds (from the keys of ``config.json``):
 Everything here only reads. A run still in progress is a workdir too (its files may
 end in a partly written line, which is skipped).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -41,6 +42,7 @@ class Workdir:
       run has not finished).
     has_checkpoint: ``checkpoints/`` holds at least one step.
   """
+
   path: str
   kind: str
   config: dict
@@ -100,8 +102,9 @@ def _has_checkpoint(path: str) -> bool:
   ckpt = os.path.join(path, "checkpoints")
   if not os.path.isdir(ckpt):
     return False
-  return any(name.isdigit() and os.path.isdir(os.path.join(ckpt, name))
-             for name in os.listdir(ckpt))
+  return any(
+      name.isdigit() and os.path.isdir(os.path.join(ckpt, name)) for name in os.listdir(ckpt)
+  )
 
 
 def load(path: str) -> Workdir:
@@ -111,27 +114,36 @@ def load(path: str) -> Workdir:
   allowed = ", ".join(KINDS)
   if not os.path.isdir(path):
     what = "does not exist" if not os.path.exists(path) else "is not a directory"
-    raise NotAWorkdirError(f"{path!r} is not a training workdir: it {what} "
-                           f"(expected a workdir of one of: {allowed})")
+    raise NotAWorkdirError(
+        f"{path!r} is not a training workdir: it {what} "
+        f"(expected a workdir of one of: {allowed})"
+    )
   cfg_path = os.path.join(path, "config.json")
   config = _read_json(cfg_path)
   if config is None:
     why = "has no config.json" if not os.path.exists(cfg_path) else "has an unreadable config.json"
-    raise NotAWorkdirError(f"{path!r} is not a training workdir: it {why} "
-                           f"(expected a workdir of one of: {allowed})")
+    raise NotAWorkdirError(
+        f"{path!r} is not a training workdir: it {why} "
+        f"(expected a workdir of one of: {allowed})"
+    )
   kind = kind_of_config(config)
   if kind is None:
     raise NotAWorkdirError(
         f"{path!r} is not a training workdir: its config.json (keys "
         f"{sorted(config)[:8] if isinstance(config, dict) else type(config).__name__}) "
-        f"is not one of: {allowed}")
+        f"is not one of: {allowed}"
+    )
   summary = _read_json(os.path.join(path, "summary.json"))
-  if summary is None and kind == "ngpu_pool":   # pools made before the common layout
+  if summary is None and kind == "ngpu_pool":  # pools made before the common layout
     summary = _read_json(os.path.join(path, "pool_summary.json"))
-  return Workdir(path=path, kind=kind, config=config,
-                 metrics=read_jsonl(os.path.join(path, "metrics.jsonl")),
-                 summary=summary if isinstance(summary, dict) else None,
-                 has_checkpoint=_has_checkpoint(path))
+  return Workdir(
+      path=path,
+      kind=kind,
+      config=config,
+      metrics=read_jsonl(os.path.join(path, "metrics.jsonl")),
+      summary=summary if isinstance(summary, dict) else None,
+      has_checkpoint=_has_checkpoint(path),
+  )
 
 
 def is_inside(path: str, directory: str) -> bool:

@@ -7,6 +7,7 @@ its time budget is spent. The state is saved as flax's state dict of the pytree,
 ``flax.struct`` dataclass (or nest of them) round-trips into a template of the same
 structure; a resumed run continues bit-identically from it.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,16 +17,17 @@ from typing import Any, Callable, Optional
 import flax
 import orbax.checkpoint as ocp
 
-
 PROGRESS_FILE = "progress.json"
 
 
 def make_manager(workdir: str, max_to_keep: Optional[int] = None) -> ocp.CheckpointManager:
   """The checkpoint manager of ``workdir/checkpoints`` (made if missing)."""
   options = ocp.CheckpointManagerOptions(
-      max_to_keep=None if max_to_keep is None else int(max_to_keep), create=True)
-  return ocp.CheckpointManager(os.path.abspath(os.path.join(workdir, "checkpoints")),
-                               options=options)
+      max_to_keep=None if max_to_keep is None else int(max_to_keep), create=True
+  )
+  return ocp.CheckpointManager(
+      os.path.abspath(os.path.join(workdir, "checkpoints")), options=options
+  )
 
 
 def restore(manager: ocp.CheckpointManager, step: int, template: Any) -> Any:
@@ -37,7 +39,8 @@ def restore(manager: ocp.CheckpointManager, step: int, template: Any) -> Any:
   except Exception as e:  # noqa: BLE001 -- re-raised with the place and the likely cause
     raise ValueError(
         f"cannot restore checkpoint step {step} from {manager.directory}: {e}. "
-        "Was it written with another config? Use a new --workdir.") from e
+        "Was it written with another config? Use a new --workdir."
+    ) from e
   return flax.serialization.from_state_dict(template, restored)
 
 
@@ -47,20 +50,29 @@ def restore_or(manager: ocp.CheckpointManager, template: Any) -> Any:
   return template if step is None else restore(manager, step, template)
 
 
-def save(manager: ocp.CheckpointManager, step: int, state: Any, workdir: str,
-         train_seconds: float, force: bool = False, extra: Optional[dict] = None) -> None:
+def save(
+    manager: ocp.CheckpointManager,
+    step: int,
+    state: Any,
+    workdir: str,
+    train_seconds: float,
+    force: bool = False,
+    extra: Optional[dict] = None,
+) -> None:
   """Saves ``state`` as checkpoint ``step`` (once per step), waits for it, then records
   ``progress.json`` (``extra`` adds trainer-specific keys)."""
   if manager.latest_step() == step:
     return
-  manager.save(int(step), args=ocp.args.StandardSave(flax.serialization.to_state_dict(state)),
-               force=force)
+  manager.save(
+      int(step), args=ocp.args.StandardSave(flax.serialization.to_state_dict(state)), force=force
+  )
   manager.wait_until_finished()
   write_progress(workdir, step, train_seconds, extra)
 
 
-def write_progress(workdir: str, step: int, train_seconds: float,
-                   extra: Optional[dict] = None) -> None:
+def write_progress(
+    workdir: str, step: int, train_seconds: float, extra: Optional[dict] = None
+) -> None:
   rec = {"step": int(step), "train_seconds": float(train_seconds), **(extra or {})}
   tmp = os.path.join(workdir, PROGRESS_FILE + ".tmp")
   with open(tmp, "w") as f:
@@ -82,8 +94,9 @@ def read_elapsed(workdir: str) -> float:
   return float(read_progress(workdir).get("train_seconds", 0.0))
 
 
-def load_latest(workdir: str, template: Any, restore_fn: Callable[[Any, Any], Any] = restore_or
-                ) -> tuple[Any, int]:
+def load_latest(
+    workdir: str, template: Any, restore_fn: Callable[[Any, Any], Any] = restore_or
+) -> tuple[Any, int]:
   """(the latest state of ``workdir``, its step), for evaluation binaries; ValueError
   when the workdir has no checkpoint. ``restore_fn(manager, template)`` reads it (a
   trainer passes its own when it also reads older layouts)."""

@@ -1,5 +1,6 @@
 """Quiet binaries: library log lines (orbax logs every checkpoint save and restore at
 INFO) stay off unless the command line asks for them with absl's ``--verbosity``."""
+
 from __future__ import annotations
 
 from absl import flags

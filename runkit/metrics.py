@@ -1,6 +1,7 @@
 """A run's metrics: one JSON line per record in ``workdir/metrics.jsonl`` and TensorBoard
 events (tensorboardX) in ``workdir/tb``. Every line carries ``step``, the optimizer
 updates done so far; values may be lists (per seed), which TensorBoard gets as their mean."""
+
 from __future__ import annotations
 
 import json
@@ -40,8 +41,9 @@ class MetricWriter:
     self._jsonl = open(os.path.join(workdir, "metrics.jsonl"), "a")
     try:
       from tensorboardX import SummaryWriter
+
       self._tb = SummaryWriter(os.path.join(workdir, "tb"))
-    except ImportError:   # TensorBoard events are optional; the JSON lines are not
+    except ImportError:  # TensorBoard events are optional; the JSON lines are not
       self._tb = None
 
   def write(self, step: int, record: dict[str, Any]) -> None:

@@ -1,4 +1,5 @@
 """A progress bar towards a run's real stop."""
+
 from __future__ import annotations
 
 import time
@@ -12,10 +13,17 @@ class ProgressBar:
   (solved) closes it there. ``elapsed_s``: seconds spent before this process (a resumed
   run). ``update(step, **postfix)`` moves it and shows the postfix."""
 
-  SCALE = 1000   # the bar counts per-mille of the budget
+  SCALE = 1000  # the bar counts per-mille of the budget
 
-  def __init__(self, total_steps: int, budget_s: float = 0.0, start_step: int = 0,
-               elapsed_s: float = 0.0, enabled: bool = True, desc: str | None = None):
+  def __init__(
+      self,
+      total_steps: int,
+      budget_s: float = 0.0,
+      start_step: int = 0,
+      elapsed_s: float = 0.0,
+      enabled: bool = True,
+      desc: str | None = None,
+  ):
     self._bar = None
     self._steps = max(int(total_steps), 1)
     self._budget_s = max(float(budget_s or 0.0), 0.0)
@@ -23,9 +31,14 @@ class ProgressBar:
     self._time = time.time
     if enabled:
       from tqdm import tqdm
-      self._bar = tqdm(total=self.SCALE, initial=self.fraction(start_step), desc=desc,
-                       dynamic_ncols=True,
-                       bar_format="{l_bar}{bar}| {elapsed}<{remaining}{postfix}")
+
+      self._bar = tqdm(
+          total=self.SCALE,
+          initial=self.fraction(start_step),
+          desc=desc,
+          dynamic_ncols=True,
+          bar_format="{l_bar}{bar}| {elapsed}<{remaining}{postfix}",
+      )
       self._bar.set_postfix(step=start_step)
 
   def fraction(self, step: int) -> int:

@@ -1,6 +1,7 @@
 """``workdir/provenance.jsonl``: one line per run start (or resume) saying what ran: the
 command line, library versions, backend and devices, XLA flags, the git commit of the
 code (``+dirty`` with uncommitted changes) and the config."""
+
 from __future__ import annotations
 
 import importlib.metadata
@@ -20,10 +21,12 @@ VERSIONED = ("jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "numpy")
 def git_commit() -> str:
   here = os.path.dirname(os.path.abspath(__file__))
   try:
-    out = subprocess.run(["git", "-C", here, "rev-parse", "HEAD"], capture_output=True,
-                         text=True, timeout=10)
-    dirty = subprocess.run(["git", "-C", here, "status", "--porcelain"], capture_output=True,
-                           text=True, timeout=10).stdout.strip()
+    out = subprocess.run(
+        ["git", "-C", here, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10
+    )
+    dirty = subprocess.run(
+        ["git", "-C", here, "status", "--porcelain"], capture_output=True, text=True, timeout=10
+    ).stdout.strip()
     return out.stdout.strip() + ("+dirty" if dirty else "") if out.returncode == 0 else "unknown"
   except (OSError, subprocess.SubprocessError):
     return "unknown"

@@ -1,5 +1,6 @@
 """A workdir remembers the config of its run: a new run records it, a resumed run must
 match it except for the keys allowed to change."""
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,9 @@ def _flatten(d: dict, prefix: str = "") -> dict:
   return out
 
 
-def check_workdir_config(workdir: str, config, resumable,
-                         added_defaults: dict | None = None) -> None:
+def check_workdir_config(
+    workdir: str, config, resumable, added_defaults: dict | None = None
+) -> None:
   """Records the config in a new workdir, or checks it matches an existing one.
 
   ``resumable``: top-level keys that may change between runs in one workdir
@@ -43,7 +45,8 @@ def check_workdir_config(workdir: str, config, resumable,
       detail = ", ".join(f"{k}: {a.get(k)!r} -> {b.get(k)!r}" for k in diff[:8])
       raise ValueError(
           f"workdir {workdir!r} holds a run made with a different config ({detail}); "
-          "use a new --workdir (nothing was changed on disk)")
+          "use a new --workdir (nothing was changed on disk)"
+      )
     return
   os.makedirs(workdir, exist_ok=True)
   tmp = path + ".tmp"

@@ -1,6 +1,7 @@
 """The two model families are independent: ``rltape`` imports nothing from ``neuralgpu``,
 ``neuralgpu`` nothing from ``rltape``, and the shared ``runkit`` neither (read from the
 source, so a lazy import inside a function counts too)."""
+
 import ast
 import os
 import sys
@@ -29,13 +30,16 @@ def imported_top_levels(package: str) -> dict[str, set[str]]:
   return out
 
 
-@pytest.mark.parametrize("package,forbidden", [
-    ("rltape", {"neuralgpu", "experiments", "benchmarks"}),
-    ("neuralgpu", {"rltape", "experiments", "benchmarks"}),
-    ("runkit", {"rltape", "neuralgpu", "experiments", "benchmarks"}),
-    ("plotkit", {"experiments", "benchmarks"}),
-    ("benchmarks", {"experiments"}),
-])
+@pytest.mark.parametrize(
+    "package,forbidden",
+    [
+        ("rltape", {"neuralgpu", "experiments", "benchmarks"}),
+        ("neuralgpu", {"rltape", "experiments", "benchmarks"}),
+        ("runkit", {"rltape", "neuralgpu", "experiments", "benchmarks"}),
+        ("plotkit", {"experiments", "benchmarks"}),
+        ("benchmarks", {"experiments"}),
+    ],
+)
 def test_package_does_not_import(package, forbidden):
   files = imported_top_levels(package)
   assert files, package
@@ -55,11 +59,19 @@ def test_the_checker_sees_imports(tmp_path, monkeypatch):
 def test_no_sys_path_manipulation():
   """Every module is imported as installed (``pip install -e .``) or from the repository
   root (``python -m experiments.x``, pytest's rootdir): no file edits ``sys.path``."""
-  needle = "sys.path." + "insert"   # split so that this file does not match itself
+  needle = "sys.path." + "insert"  # split so that this file does not match itself
   needles = (needle, "sys.path." + "append")
   bad = []
-  for top in ("neuralgpu", "rltape", "runkit", "plotkit", "experiments", "benchmarks",
-              "tests", "notebooks"):
+  for top in (
+      "neuralgpu",
+      "rltape",
+      "runkit",
+      "plotkit",
+      "experiments",
+      "benchmarks",
+      "tests",
+      "notebooks",
+  ):
     for dirpath, _, files in os.walk(os.path.join(ROOT, top)):
       for name in files:
         if name.endswith((".py", ".ipynb")):
@@ -74,6 +86,7 @@ def test_notebooks_import_the_libraries_only():
   """A notebook runs from the installed packages (a Colab runtime has no checkout): its
   code cells import nothing from ``experiments`` or ``benchmarks``."""
   import json
+
   bad = {}
   folder = os.path.join(ROOT, "notebooks")
   for name in sorted(os.listdir(folder)):

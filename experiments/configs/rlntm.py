@@ -7,5 +7,6 @@
 The switches (task, train, seeds, symbol, memwrite, core, restart, smoke, ...) are those
 of ``rltape.reinforce.config.get_config``, where each is documented.
 """
-from rltape.reinforce.config import TASKS        # noqa: F401  (re-exported for scripts)
-from rltape.reinforce.config import get_config   # noqa: F401  (read by config_flags)
+
+from rltape.reinforce.config import TASKS  # noqa: F401  (re-exported for scripts)
+from rltape.reinforce.config import get_config  # noqa: F401  (read by config_flags)

@@ -8,4 +8,5 @@
 The switches (task, controller, col, smoke and the budget knobs) are those of
 ``rltape.qlearning.config.get_config``, where each is documented.
 """
-from rltape.qlearning.config import get_config   # noqa: F401  (read by config_flags)
+
+from rltape.qlearning.config import get_config  # noqa: F401  (read by config_flags)

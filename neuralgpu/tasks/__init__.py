@@ -76,6 +76,7 @@ Exactness: a convolution coefficient is at most ``k * (base-1)**2``
 int32 (not float32, which would also be exact below ``2**24`` on CPU but is not
 guaranteed exact on accelerators that run float32 products in TF32).
 """
+
 from __future__ import annotations
 
 from neuralgpu.tasks.vocab import (  # noqa: F401

@@ -3,6 +3,7 @@ and the stripped (DNGPU) target form.
 
 Part of ``neuralgpu.tasks`` (see the package docstring for the encoding).
 """
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -46,8 +47,9 @@ def digits_to_int(digits: Sequence[int], base: int) -> int:
   return value
 
 
-def encode_example(task: Task | str, a: int, b: int, length: int | None = None,
-                   mode: str = "uniform") -> tuple[np.ndarray, np.ndarray]:
+def encode_example(
+    task: Task | str, a: int, b: int, length: int | None = None, mode: str = "uniform"
+) -> tuple[np.ndarray, np.ndarray]:
   """Host-side encoding of ``a OP b`` and its answer.
 
   Args:
@@ -83,7 +85,8 @@ def encode_example(task: Task | str, a: int, b: int, length: int | None = None,
   if not isinstance(length, (int, np.integer)) or length < need:
     raise ValueError(
         f"Operands {a} and {b} need length >= {need} in base {task.base} "
-        f"(mode {mode!r}); got length={length!r}.")
+        f"(mode {mode!r}); got length={length!r}."
+    )
   if mode != "unpadded":
     k = (length - 1) // 2
     da, db = da + [0] * (k - len(da)), db + [0] * (k - len(db))
@@ -91,14 +94,14 @@ def encode_example(task: Task | str, a: int, b: int, length: int | None = None,
   result = int_to_digits(task.apply(int(a), int(b)), task.base, width=n)
   inputs = np.zeros((length,), np.int32)
   targets = np.zeros((length,), np.int32)
-  inputs[:n] = [d + DIGIT_OFFSET for d in da] + [task.operator] + [
-      d + DIGIT_OFFSET for d in db]
+  inputs[:n] = [d + DIGIT_OFFSET for d in da] + [task.operator] + [d + DIGIT_OFFSET for d in db]
   targets[:n] = [d + DIGIT_OFFSET for d in result]
   return inputs, targets
 
 
-def encode_question(task: Task | str, a: int, b: int, length: int | None = None,
-                    mode: str = "uniform") -> np.ndarray:
+def encode_question(
+    task: Task | str, a: int, b: int, length: int | None = None, mode: str = "uniform"
+) -> np.ndarray:
   """Input row asking ``a OP b`` (see :func:`encode_example`)."""
   return encode_example(task, a, b, length, mode)[0]
 
@@ -116,8 +119,9 @@ def _symbols_to_digits(symbols, base, what):
   digits = [int(s) - DIGIT_OFFSET for s in symbols]
   bad = [s for s, d in zip(symbols, digits) if not 0 <= d < base]
   if bad:
-    raise ValueError(f"{what} has symbols {bad} that are not base-{base} "
-                     f"digits ({DIGIT_OFFSET}..{base}).")
+    raise ValueError(
+        f"{what} has symbols {bad} that are not base-{base} " f"digits ({DIGIT_OFFSET}..{base})."
+    )
   return digits
 
 
@@ -150,19 +154,19 @@ def decode_example(task: Task | str, inputs_row, targets_row=None):
     return x, None, y
   ops = np.flatnonzero(content == task.operator)
   if ops.size != 1:
-    raise ValueError(f"inputs must hold exactly one operator symbol "
-                     f"{task.operator}, found {ops.size}: {content.tolist()}")
+    raise ValueError(
+        f"inputs must hold exactly one operator symbol "
+        f"{task.operator}, found {ops.size}: {content.tolist()}"
+    )
   op = int(ops[0])
   a = digits_to_int(_symbols_to_digits(content[:op], task.base, "a"), task.base)
-  b = digits_to_int(_symbols_to_digits(content[op + 1:], task.base, "b"),
-                    task.base)
+  b = digits_to_int(_symbols_to_digits(content[op + 1 :], task.base, "b"), task.base)
   if op == 0 or op == n - 1:
     raise ValueError(f"An operand is empty: {content.tolist()}")
   if targets_row is not None:
     if m != n:
       raise ValueError(f"targets cover {m} positions, inputs {n}.")
-    y = digits_to_int(_symbols_to_digits(targets_row[:m], task.base, "c"),
-                      task.base)
+    y = digits_to_int(_symbols_to_digits(targets_row[:m], task.base, "c"), task.base)
   return a, b, y
 
 
@@ -188,8 +192,7 @@ def decode_stripped(task: Task | str, row) -> int:
   return digits_to_int(_symbols_to_digits(row[:n], task.base, "stripped row"), task.base)
 
 
-def decode_answer(task: Task | str, predicted_symbols_row,
-                  length: int | None = None) -> int:
+def decode_answer(task: Task | str, predicted_symbols_row, length: int | None = None) -> int:
   """Integer from predicted symbols (little-endian digits).
 
   Args:
@@ -206,5 +209,4 @@ def decode_answer(task: Task | str, predicted_symbols_row,
   row = np.asarray(predicted_symbols_row)
   if length is None:
     length = _prefix_length(row, "prediction")
-  return digits_to_int(_symbols_to_digits(row[:length], task.base,
-                                          "prediction"), task.base)
+  return digits_to_int(_symbols_to_digits(row[:length], task.base, "prediction"), task.base)

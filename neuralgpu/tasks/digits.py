@@ -3,6 +3,7 @@ addition and multiplication by a Toeplitz convolution.
 
 Part of ``neuralgpu.tasks`` (see the package docstring for the encoding).
 """
+
 from __future__ import annotations
 
 import jax
@@ -58,13 +59,13 @@ def _digits_to_result(v: jax.Array, base, k: int):
   ``MIN_BASE..MAX_BASE``. Extra rounds are harmless: once ``v <= 2b - 2`` a
   round keeps it there and never changes the value.
   """
+
   def one_round(_, x):
     shifted = jnp.concatenate([jnp.zeros((1,), x.dtype), x[:-1] // base])
     return x % base + shifted
-  bases = (range(MIN_BASE, MAX_BASE + 1) if isinstance(base, jax.Array)
-           else (int(base),))
-  rounds = max(_normalisation_rounds(max(1, k) * (b - 1) ** 2, b)
-               for b in bases)
+
+  bases = range(MIN_BASE, MAX_BASE + 1) if isinstance(base, jax.Array) else (int(base),)
+  rounds = max(_normalisation_rounds(max(1, k) * (b - 1) ** 2, b) for b in bases)
   v = jax.lax.fori_loop(0, rounds, one_round, v) if rounds else v
   return _propagate_carries(v, base)
 

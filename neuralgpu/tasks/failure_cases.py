@@ -3,6 +3,7 @@ host-side numpy batches: carry chains, stretches of one digit, small padded oper
 
 Part of ``neuralgpu.tasks`` (see the package docstring for the encoding).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -12,8 +13,7 @@ from neuralgpu.tasks.codec import digits_to_int, encode_example
 
 
 def _rng(seed):
-  return seed if isinstance(seed, np.random.Generator) else (
-      np.random.default_rng(seed))
+  return seed if isinstance(seed, np.random.Generator) else (np.random.default_rng(seed))
 
 
 def _random_int_below(rng, bound: int) -> int:
@@ -22,8 +22,7 @@ def _random_int_below(rng, bound: int) -> int:
     raise ValueError(f"Empty range [0, {bound}).")
   nbits = max(1, (bound - 1).bit_length())
   while True:
-    v = int.from_bytes(rng.bytes((nbits + 7) // 8), "little") >> (
-        (8 - nbits % 8) % 8)
+    v = int.from_bytes(rng.bytes((nbits + 7) // 8), "little") >> ((8 - nbits % 8) % 8)
     if v < bound:
       return v
 
@@ -33,9 +32,15 @@ def _stack(pairs):
   return np.stack(inputs), np.stack(targets)
 
 
-def carry_chain_batch(task: Task | str, c: int, length: int,
-                      batch_size: int = 1, seed=0, minus_one: bool = False,
-                      mode: str = "uniform"):
+def carry_chain_batch(
+    task: Task | str,
+    c: int,
+    length: int,
+    batch_size: int = 1,
+    seed=0,
+    minus_one: bool = False,
+    mode: str = "uniform",
+):
   """Additions whose sum is ``base**c`` (or ``base**c - 1``).
 
   With sum ``base**c`` and ``a`` not divisible by the base, position 0 sums to
@@ -63,26 +68,30 @@ def carry_chain_batch(task: Task | str, c: int, length: int,
     raise ValueError(f"Carry chains need an addition task, got {task.name!r}.")
   k = (length - 1) // 2 if isinstance(length, (int, np.integer)) else 0
   if not isinstance(c, (int, np.integer)) or not 1 <= c <= k:
-    raise ValueError(f"Carry chain length c={c!r} must be in [1, {k}] for "
-                     f"length={length!r}.")
+    raise ValueError(f"Carry chain length c={c!r} must be in [1, {k}] for " f"length={length!r}.")
   rng = _rng(seed)
-  base, total = task.base, task.base ** c
+  base, total = task.base, task.base**c
   pairs = []
   for _ in range(batch_size):
     if minus_one:
       a = _random_int_below(rng, total)
       b = total - 1 - a
     else:
-      a = base * _random_int_below(rng, base ** (c - 1)) + int(
-          rng.integers(1, base))
+      a = base * _random_int_below(rng, base ** (c - 1)) + int(rng.integers(1, base))
       b = total - a
     pairs.append(encode_example(task, a, b, length, mode))
   return _stack(pairs)
 
 
-def same_digit_stretch_batch(task: Task | str, length: int, digit: int,
-                             stretch: int, batch_size: int = 1, seed=0,
-                             operands: str = "both"):
+def same_digit_stretch_batch(
+    task: Task | str,
+    length: int,
+    digit: int,
+    stretch: int,
+    batch_size: int = 1,
+    seed=0,
+    operands: str = "both",
+):
   """Operands with a long stretch of one repeated digit (fixed layout).
 
   Each chosen operand has ``k = (length-1)//2`` digits, uniform except for
@@ -107,8 +116,7 @@ def same_digit_stretch_batch(task: Task | str, length: int, digit: int,
   if not isinstance(digit, (int, np.integer)) or not 0 <= digit < task.base:
     raise ValueError(f"digit={digit!r} is not a base-{task.base} digit.")
   if not isinstance(stretch, (int, np.integer)) or not 1 <= stretch <= k:
-    raise ValueError(f"stretch={stretch!r} must be in [1, {k}] for "
-                     f"length={length!r}.")
+    raise ValueError(f"stretch={stretch!r} must be in [1, {k}] for " f"length={length!r}.")
   if operands not in ("both", "a", "b"):
     raise ValueError(f"operands={operands!r} must be 'both', 'a' or 'b'.")
   rng = _rng(seed)
@@ -117,7 +125,7 @@ def same_digit_stretch_batch(task: Task | str, length: int, digit: int,
     digits = rng.integers(0, task.base, size=k)
     if with_stretch:
       start = int(rng.integers(0, k - stretch + 1))
-      digits[start:start + stretch] = digit
+      digits[start : start + stretch] = digit
     return digits_to_int(digits, task.base)
 
   pairs = []
@@ -144,5 +152,6 @@ def zero_padded_small(task: Task | str, a, b, length: int):
   b_list = [b] if np.ndim(b) == 0 else list(b)
   if len(a_list) != len(b_list):
     raise ValueError(f"{len(a_list)} values of a but {len(b_list)} of b.")
-  return _stack([encode_example(task, int(x), int(y), length, "uniform")
-                 for x, y in zip(a_list, b_list)])
+  return _stack(
+      [encode_example(task, int(x), int(y), length, "uniform") for x, y in zip(a_list, b_list)]
+  )

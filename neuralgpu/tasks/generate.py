@@ -3,6 +3,7 @@ per task or per traced base, and length sampling.
 
 Part of ``neuralgpu.tasks`` (see the package docstring for the encoding).
 """
+
 from __future__ import annotations
 
 import functools
@@ -58,7 +59,7 @@ def _arithmetic_example(bits, kind, base, length, pad_to, mode):
   n_res = 2 * k_max + 1
   k = (length - 1) // 2
   da, la = _random_operand(bits[: k_max + 2], k_max, k, base, mode)
-  db, lb = _random_operand(bits[k_max + 2:], k_max, k, base, mode)
+  db, lb = _random_operand(bits[k_max + 2 :], k_max, k, base, mode)
   return _encode_digits(da, db, la, lb, kind, base, pad_to)
 
 
@@ -76,9 +77,11 @@ def _encode_digits(da, db, la, lb, kind, base, pad_to):
   a_sym = jnp.take(da, jnp.clip(t, 0, k_max - 1)) + DIGIT_OFFSET
   b_sym = jnp.take(db, jnp.clip(t - la - 1, 0, k_max - 1)) + DIGIT_OFFSET
   n = la + lb + 1
-  inputs = jnp.where(t < la, a_sym,
-                     jnp.where(t == la, PLUS if kind == "add" else TIMES,
-                               jnp.where(t < n, b_sym, PAD)))
+  inputs = jnp.where(
+      t < la,
+      a_sym,
+      jnp.where(t == la, PLUS if kind == "add" else TIMES, jnp.where(t < n, b_sym, PAD)),
+  )
   targets = jnp.where(t < n, res + DIGIT_OFFSET, PAD)
   return inputs.astype(jnp.int32), targets.astype(jnp.int32)
 
@@ -104,18 +107,18 @@ def _hard_operands(bits, kind, base, k, k_max):
   pos = jnp.arange(k_max)
   live = pos < k
   ua = _uniform_below(bits[:k_max], base)
-  ub = _uniform_below(bits[k_max:2 * k_max], base)
-  w = bits[2 * k_max:]
+  ub = _uniform_below(bits[k_max : 2 * k_max], base)
+  w = bits[2 * k_max :]
   fam = _uniform_below(w[0], len(HARD_FAMILIES))
   kk = jnp.maximum(k, 1)
   c = 1 + _uniform_below(w[1], kk)
   # carry
   if kind == "add":
     a0 = 1 + _uniform_below(w[2], base - 1)
-    exact = _uniform_below(w[3], 2) == 0          # base**c, else base**c - 1
+    exact = _uniform_below(w[3], 2) == 0  # base**c, else base**c - 1
     low_a = jnp.where((pos == 0) & exact, a0, ua)
     low_b = jnp.where((pos == 0) & exact, base - a0, base - 1 - ua)
-    stop = jnp.minimum(ua, base - 2)              # a_c + carry <= base - 1
+    stop = jnp.minimum(ua, base - 2)  # a_c + carry <= base - 1
     ca = jnp.where(pos < c, low_a, jnp.where(pos == c, stop, ua))
     cb = jnp.where(pos < c, low_b, 0)
   else:
@@ -125,7 +128,7 @@ def _hard_operands(bits, kind, base, k, k_max):
   digit = _uniform_below(w[2], base)
   start = _uniform_below(w[3], jnp.maximum(k - c + 1, 1))
   in_run = (pos >= start) & (pos < start + c)
-  which = _uniform_below(w[4], 3)                 # 0: a, 1: b, 2: both
+  which = _uniform_below(w[4], 3)  # 0: a, 1: b, 2: both
   ra = jnp.where(in_run & (which != 1), digit, ua)
   rb = jnp.where(in_run & (which != 0), digit, ub)
   # padded
@@ -133,8 +136,8 @@ def _hard_operands(bits, kind, base, k, k_max):
   sig_b = 1 + _uniform_below(w[6], jnp.minimum(kk, 3))
   pa = jnp.where(pos < sig_a, ua, 0)
   pb = jnp.where(pos < sig_b, ub, 0)
-  pa = jnp.where(which == 1, ua, pa)              # b small only
-  pb = jnp.where(which == 0, ub, pb)              # a small only
+  pa = jnp.where(which == 1, ua, pa)  # b small only
+  pb = jnp.where(which == 0, ub, pb)  # a small only
   # max
   ma = jnp.full_like(ua, base - 1)
   mb = jnp.where(which == 0, ma, ub)
@@ -158,11 +161,13 @@ def _make_hard_batch_jit(key, lengths, base, kind, pad_to):
   k_max = (pad_to - 1) // 2
   bits = jax.random.bits(key, (lengths.shape[0], 2 * k_max + _HARD_WORDS), jnp.uint32)
   return jax.vmap(_hard_example, in_axes=(0, None, None, 0, None))(
-      bits, kind, base, lengths, pad_to)
+      bits, kind, base, lengths, pad_to
+  )
 
 
-def make_hard_batch(key: jax.Array, task: "Task | str", lengths: jax.Array,
-                    pad_to: int) -> tuple[jax.Array, jax.Array]:
+def make_hard_batch(
+    key: jax.Array, task: "Task | str", lengths: jax.Array, pad_to: int
+) -> tuple[jax.Array, jax.Array]:
   """A batch of structured arithmetic examples (``HARD_FAMILIES``: carry chains, runs of
   one digit, zero-padded small operands, all-maximum operands), generated on device in
   the fixed layout of :func:`make_batch` (pure, jittable). Used to train against the
@@ -175,8 +180,7 @@ def make_hard_batch(key: jax.Array, task: "Task | str", lengths: jax.Array,
   _require_arithmetic(task)
   _validate_lengths(task, lengths, pad_to)
   lengths = jnp.asarray(lengths, jnp.int32)
-  return _make_hard_batch_jit(key, lengths, jnp.int32(task.base), kind=task.kind,
-                              pad_to=pad_to)
+  return _make_hard_batch_jit(key, lengths, jnp.int32(task.base), kind=task.kind, pad_to=pad_to)
 
 
 def _sequence_example(bits, kind, base, length, pad_to):
@@ -191,8 +195,7 @@ def _sequence_example(bits, kind, base, length, pad_to):
     targets = jnp.where(valid, jnp.take(x, jnp.clip(length - 1 - t, 0)), PAD)
   elif kind == "sort":
     inputs = jnp.where(valid, x, PAD)
-    targets = jnp.where(valid, jnp.sort(jnp.where(valid, x, MAX_BASE + 1)),
-                        PAD)
+    targets = jnp.where(valid, jnp.sort(jnp.where(valid, x, MAX_BASE + 1)), PAD)
   else:  # dup
     half = jnp.maximum(length // 2, 1)
     inputs = jnp.where(t < half, x, PAD)
@@ -214,8 +217,9 @@ def _example_from_bits(bits, kind, base, length, pad_to, mode):
   return _sequence_example(bits, kind, base, length, pad_to)
 
 
-def make_example(key: jax.Array, task: Task, length: jax.Array, pad_to: int,
-                 mode: str = "uniform") -> tuple[jax.Array, jax.Array]:
+def make_example(
+    key: jax.Array, task: Task, length: jax.Array, pad_to: int, mode: str = "uniform"
+) -> tuple[jax.Array, jax.Array]:
   """One example (unbatched; vmap it, or use :func:`make_batch`).
 
   Args:
@@ -249,35 +253,34 @@ def _validate_lengths(task, lengths, pad_to):
     return
   values = np.asarray(lengths)
   if values.ndim != 1:
-    raise ValueError(
-        f"lengths must be a rank-1 array, got shape {values.shape}.")
+    raise ValueError(f"lengths must be a rank-1 array, got shape {values.shape}.")
   if not np.issubdtype(values.dtype, np.integer):
     raise ValueError(f"lengths must be integers, got dtype {values.dtype}.")
   bad = (values < task.min_length) | (values > pad_to)
   if bad.any():
     raise ValueError(
         f"lengths {values[bad].tolist()} are outside [{task.min_length}, "
-        f"{pad_to}] (task {task.name!r} minimum length .. pad_to).")
+        f"{pad_to}] (task {task.name!r} minimum length .. pad_to)."
+    )
 
 
 def _make_batch_impl(key, lengths, base, kind, pad_to, mode):
   # One random-bits call for the whole batch: each threefry call adds
   # seconds of XLA compile time on CPU, so per-field calls are avoided.
-  bits = jax.random.bits(
-      key, (lengths.shape[0], _random_words(kind, pad_to)), jnp.uint32)
+  bits = jax.random.bits(key, (lengths.shape[0], _random_words(kind, pad_to)), jnp.uint32)
   return jax.vmap(_example_from_bits, in_axes=(0, None, None, 0, None, None))(
-      bits, kind, base, lengths, pad_to, mode)
+      bits, kind, base, lengths, pad_to, mode
+  )
 
 
 # The base is traced, so one compilation serves every base of a kind (the
 # base curriculum bmul -> qmul -> mul, and the tests over bases 2..16).
-_make_batch_jit = jax.jit(_make_batch_impl,
-                          static_argnames=("kind", "pad_to", "mode"))
+_make_batch_jit = jax.jit(_make_batch_impl, static_argnames=("kind", "pad_to", "mode"))
 
 
-def make_batch(key: jax.Array, task: Task | str, lengths: jax.Array,
-               pad_to: int, mode: str = "uniform"
-               ) -> tuple[jax.Array, jax.Array]:
+def make_batch(
+    key: jax.Array, task: Task | str, lengths: jax.Array, pad_to: int, mode: str = "uniform"
+) -> tuple[jax.Array, jax.Array]:
   """A batch of examples, generated on device (pure, jittable, vmappable).
 
   Args:
@@ -308,15 +311,20 @@ def make_batch(key: jax.Array, task: Task | str, lengths: jax.Array,
   _validate_lengths(task, lengths, pad_to)
   lengths = jnp.asarray(lengths, jnp.int32)
   if lengths.ndim != 1:
-    raise ValueError(
-        f"lengths must be a rank-1 array, got shape {lengths.shape}.")
-  return _make_batch_jit(key, lengths, jnp.int32(task.base), kind=task.kind,
-                         pad_to=pad_to, mode=mode)
+    raise ValueError(f"lengths must be a rank-1 array, got shape {lengths.shape}.")
+  return _make_batch_jit(
+      key, lengths, jnp.int32(task.base), kind=task.kind, pad_to=pad_to, mode=mode
+  )
 
 
-def make_batch_for_base(key: jax.Array, kind: str, base: jax.Array,
-                        lengths: jax.Array, pad_to: int,
-                        mode: str = "uniform") -> tuple[jax.Array, jax.Array]:
+def make_batch_for_base(
+    key: jax.Array,
+    kind: str,
+    base: jax.Array,
+    lengths: jax.Array,
+    pad_to: int,
+    mode: str = "uniform",
+) -> tuple[jax.Array, jax.Array]:
   """:func:`make_batch` with a traced base, for multi-base training.
 
   ``make_batch_for_base(key, t.kind, t.base, ...)`` equals
@@ -346,12 +354,14 @@ def make_batch_for_base(key: jax.Array, kind: str, base: jax.Array,
     _check_base(int(np.asarray(base)), kind)
   _validate_lengths(widest, lengths, int(pad_to))
   lengths = jnp.asarray(lengths, jnp.int32)
-  return _make_batch_jit(key, lengths, jnp.asarray(base, jnp.int32), kind=kind,
-                         pad_to=int(pad_to), mode=mode)
+  return _make_batch_jit(
+      key, lengths, jnp.asarray(base, jnp.int32), kind=kind, pad_to=int(pad_to), mode=mode
+  )
 
 
-def sample_lengths(key: jax.Array, batch_size: int, min_len, max_len,
-                   odd: bool = True) -> jax.Array:
+def sample_lengths(
+    key: jax.Array, batch_size: int, min_len, max_len, odd: bool = True
+) -> jax.Array:
   """Uniform example lengths in ``[min_len, max_len]``.
 
   Args:
@@ -378,15 +388,15 @@ def sample_lengths(key: jax.Array, batch_size: int, min_len, max_len,
     if lo < 1 or hi < lo:
       raise ValueError(
           f"No {'odd ' if odd else ''}length in [min_len={min_len}, "
-          f"max_len={max_len}] (need 1 <= min_len <= max_len).")
+          f"max_len={max_len}] (need 1 <= min_len <= max_len)."
+      )
   lo = jnp.asarray(min_len, jnp.int32)
   hi = jnp.asarray(max_len, jnp.int32)
   if odd:
     lo = lo | 1
     hi = hi - (1 - hi % 2)
     count = jnp.maximum((hi - lo) // 2 + 1, 1)
-    return lo + 2 * jax.random.randint(key, (batch_size,), 0, count,
-                                       dtype=jnp.int32)
+    return lo + 2 * jax.random.randint(key, (batch_size,), 0, count, dtype=jnp.int32)
   count = jnp.maximum(hi - lo + 1, 1)
   return lo + jax.random.randint(key, (batch_size,), 0, count, dtype=jnp.int32)
 

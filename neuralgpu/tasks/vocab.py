@@ -2,6 +2,7 @@
 
 Part of ``neuralgpu.tasks`` (see the package docstring for the encoding).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -9,7 +10,6 @@ import re
 
 import jax
 import numpy as np
-
 
 PAD = 0
 DIGIT_OFFSET = 1
@@ -26,12 +26,15 @@ MODES = ("uniform", "zero_padded", "unpadded")
 DEFAULT_SEQUENCE_BASE = 4
 
 # Canonical names; ``add<b>``, ``mul<b>``, ``copy<b>`` etc. are accepted too.
-TASK_NAMES = ("badd", "qadd", "add", "bmul", "qmul", "mul",
-              "copy", "reverse", "dup", "sort")
+TASK_NAMES = ("badd", "qadd", "add", "bmul", "qmul", "mul", "copy", "reverse", "dup", "sort")
 
 _ALIASES = {
-    "badd": ("add", 2), "qadd": ("add", 4), "add": ("add", 10),
-    "bmul": ("mul", 2), "qmul": ("mul", 4), "mul": ("mul", 10),
+    "badd": ("add", 2),
+    "qadd": ("add", 4),
+    "add": ("add", 10),
+    "bmul": ("mul", 2),
+    "qmul": ("mul", 4),
+    "mul": ("mul", 10),
     "copy": ("copy", DEFAULT_SEQUENCE_BASE),
     "reverse": ("reverse", DEFAULT_SEQUENCE_BASE),
     "dup": ("dup", DEFAULT_SEQUENCE_BASE),
@@ -45,15 +48,17 @@ def _canonical_name(kind: str, base: int) -> str:
 
 
 # Every distinct task, by canonical name (kind-major, base-minor).
-ALL_TASK_NAMES = tuple(_canonical_name(kind, base)
-                       for kind in ("add", "mul", "copy", "reverse", "dup",
-                                    "sort")
-                       for base in range(2, 17))
-_NAME_FORMS = ("badd, qadd, add, bmul, qmul, mul, add<b>, mul<b>, copy, "
-               "reverse, dup, sort, copy<b>, reverse<b>, dup<b>, sort<b> "
-               f"with base b in {MIN_BASE}..{MAX_BASE}")
+ALL_TASK_NAMES = tuple(
+    _canonical_name(kind, base)
+    for kind in ("add", "mul", "copy", "reverse", "dup", "sort")
+    for base in range(2, 17)
+)
+_NAME_FORMS = (
+    "badd, qadd, add, bmul, qmul, mul, add<b>, mul<b>, copy, "
+    "reverse, dup, sort, copy<b>, reverse<b>, dup<b>, sort<b> "
+    f"with base b in {MIN_BASE}..{MAX_BASE}"
+)
 _NAME_RE = re.compile(r"^(add|mul|copy|reverse|dup|sort)(\d+)$")
-
 
 
 def _min_length(kind: str) -> int:
@@ -76,6 +81,7 @@ class Task:
     kind: one of ``KINDS``.
     base: number base (arithmetic) or alphabet size (sequence tasks).
   """
+
   name: str
   kind: str
   base: int
@@ -87,9 +93,11 @@ class Task:
     canonical = _canonical_name(self.kind, self.base)
     if self.name != canonical:
       # Equal tasks must compare equal (and share compiled programs).
-      raise ValueError(f"Task name {self.name!r} does not match kind "
-                       f"{self.kind!r} and base {self.base}; use "
-                       f"{canonical!r} or get_task().")
+      raise ValueError(
+          f"Task name {self.name!r} does not match kind "
+          f"{self.kind!r} and base {self.base}; use "
+          f"{canonical!r} or get_task()."
+      )
 
   @property
   def is_arithmetic(self) -> bool:
@@ -115,11 +123,16 @@ class Task:
 
 
 def _check_base(base, what):
-  if (not isinstance(base, (int, np.integer)) or isinstance(base, bool)
-      or not MIN_BASE <= base <= MAX_BASE):
-    raise ValueError(f"Base {base!r} for {what!r} is outside the allowed range "
-                     f"{MIN_BASE}..{MAX_BASE}. Allowed task names: "
-                     f"{_NAME_FORMS}.")
+  if (
+      not isinstance(base, (int, np.integer))
+      or isinstance(base, bool)
+      or not MIN_BASE <= base <= MAX_BASE
+  ):
+    raise ValueError(
+        f"Base {base!r} for {what!r} is outside the allowed range "
+        f"{MIN_BASE}..{MAX_BASE}. Allowed task names: "
+        f"{_NAME_FORMS}."
+    )
 
 
 def get_task(name: str | Task) -> Task:
@@ -138,8 +151,7 @@ def get_task(name: str | Task) -> Task:
   if isinstance(name, Task):
     return name
   if not isinstance(name, str):
-    raise ValueError(f"Task name must be a string, got {name!r}. "
-                     f"Allowed: {_NAME_FORMS}.")
+    raise ValueError(f"Task name must be a string, got {name!r}. " f"Allowed: {_NAME_FORMS}.")
   if name in _ALIASES:
     kind, base = _ALIASES[name]
   else:
@@ -148,8 +160,10 @@ def get_task(name: str | Task) -> Task:
       raise ValueError(f"Unknown task name {name!r}. Allowed: {_NAME_FORMS}.")
     kind, base = match.group(1), int(match.group(2))
     if not MIN_BASE <= base <= MAX_BASE:
-      raise ValueError(f"Task name {name!r} has base {base}, outside "
-                       f"{MIN_BASE}..{MAX_BASE}. Allowed: {_NAME_FORMS}.")
+      raise ValueError(
+          f"Task name {name!r} has base {base}, outside "
+          f"{MIN_BASE}..{MAX_BASE}. Allowed: {_NAME_FORMS}."
+      )
   return Task(name=_canonical_name(kind, base), kind=kind, base=base)
 
 
@@ -159,15 +173,21 @@ def _check_mode(mode):
 
 
 def _check_pad_to(task, pad_to):
-  if (not isinstance(pad_to, (int, np.integer)) or isinstance(pad_to, bool)
-      or pad_to < task.min_length):
-    raise ValueError(f"pad_to={pad_to!r} must be an int >= {task.min_length} "
-                     f"(the minimum length of task {task.name!r}).")
+  if (
+      not isinstance(pad_to, (int, np.integer))
+      or isinstance(pad_to, bool)
+      or pad_to < task.min_length
+  ):
+    raise ValueError(
+        f"pad_to={pad_to!r} must be an int >= {task.min_length} "
+        f"(the minimum length of task {task.name!r})."
+    )
   if task.kind == "mul":
     k = (int(pad_to) - 1) // 2
-    if k * (task.base - 1) ** 2 >= 2 ** 31:
-      raise ValueError(f"pad_to={pad_to} is too long for exact int32 "
-                       f"multiplication in base {task.base}.")
+    if k * (task.base - 1) ** 2 >= 2**31:
+      raise ValueError(
+          f"pad_to={pad_to} is too long for exact int32 " f"multiplication in base {task.base}."
+      )
 
 
 def _is_concrete(x) -> bool:

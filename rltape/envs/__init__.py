@@ -23,15 +23,29 @@ of the gym rules in `rltape.envs.reference`, and the RL-NTM memory tape in
 `rltape.envs.memory`. The step rules and the behaviour on invalid input are documented
 in `rltape.envs.core`.
 """
+
 from __future__ import annotations
 
 import functools
 from typing import Callable
 
-from rltape.envs.core import (AlgorithmicEnv, EnvParams, EnvState, auto_reset, batch_seeds,
-                              episode_solved, make_params)
-from rltape.envs.gym_tasks import (Copy, DuplicatedInput, ForwardReverse, RepeatCopy,
-                                   ReversedAddition, Reverse)
+from rltape.envs.core import (
+    AlgorithmicEnv,
+    EnvParams,
+    EnvState,
+    auto_reset,
+    batch_seeds,
+    episode_solved,
+    make_params,
+)
+from rltape.envs.gym_tasks import (
+    Copy,
+    DuplicatedInput,
+    ForwardReverse,
+    RepeatCopy,
+    ReversedAddition,
+    Reverse,
+)
 from rltape.envs.lsa_tasks import LsaAddition, LsaCopy, LsaMul1, LsaReverse, LsaWalk
 
 _REGISTRY: dict[str, Callable[..., AlgorithmicEnv]] = {
@@ -68,33 +82,43 @@ _ALLOWED_KWARGS = {
 
 
 def registered_names() -> tuple[str, ...]:
-    """Names accepted by `make`, gym family first."""
-    return tuple(_REGISTRY)
+  """Names accepted by `make`, gym family first."""
+  return tuple(_REGISTRY)
 
 
 def make(name: str, **static_kwargs) -> AlgorithmicEnv:
-    """Builds a registered environment.
+  """Builds a registered environment.
 
-    Args:
-      name: one of `registered_names()`.
-      **static_kwargs: shape-changing options (see the module docstring).
+  Args:
+    name: one of `registered_names()`.
+    **static_kwargs: shape-changing options (see the module docstring).
 
-    Returns:
-      The environment (immutable configuration; state lives in EnvState).
+  Returns:
+    The environment (immutable configuration; state lives in EnvState).
 
-    Raises:
-      ValueError: unknown name, unknown kwarg or invalid value.
-    """
-    if name not in _REGISTRY:
-        raise ValueError(f"unknown environment {name!r}; registered: "
-                         f"{', '.join(registered_names())}")
-    unknown = sorted(set(static_kwargs) - set(_ALLOWED_KWARGS[name]))
-    if unknown:
-        raise ValueError(f"{name}: unknown option(s) {unknown}; allowed: "
-                         f"{', '.join(_ALLOWED_KWARGS[name])}")
-    return _REGISTRY[name](**static_kwargs)
+  Raises:
+    ValueError: unknown name, unknown kwarg or invalid value.
+  """
+  if name not in _REGISTRY:
+    raise ValueError(
+        f"unknown environment {name!r}; registered: " f"{', '.join(registered_names())}"
+    )
+  unknown = sorted(set(static_kwargs) - set(_ALLOWED_KWARGS[name]))
+  if unknown:
+    raise ValueError(
+        f"{name}: unknown option(s) {unknown}; allowed: " f"{', '.join(_ALLOWED_KWARGS[name])}"
+    )
+  return _REGISTRY[name](**static_kwargs)
 
 
-__all__ = ["AlgorithmicEnv", "EnvParams", "EnvState", "auto_reset", "batch_seeds",
-           "episode_solved", "make",
-           "make_params", "registered_names"]
+__all__ = [
+    "AlgorithmicEnv",
+    "EnvParams",
+    "EnvState",
+    "auto_reset",
+    "batch_seeds",
+    "episode_solved",
+    "make",
+    "make_params",
+    "registered_names",
+]

@@ -29,6 +29,7 @@ drawn from [complexity - 4, complexity] (at least 2): `length` = max(complexity 
 `no_carry_frac` is 1 while complexity <= 12, 0.5 while <= 16 and 0 after, the
 thresholds of the paper's code for its no-carry samples.
 """
+
 from __future__ import annotations
 
 from typing import Callable, NamedTuple
@@ -46,155 +47,178 @@ LSA_WINDOW = 200
 
 
 class EpisodeStats(NamedTuple):
-    """Per-episode statistics, each of shape [N] (episodes in the order they ended).
+  """Per-episode statistics, each of shape [N] (episodes in the order they ended).
 
-    Attributes:
-      episode_return: float32: sum of rewards.
-      num_targets: int32: number of targets of the episode.
-      solved: bool: every target written correctly.
-      mask: bool: which entries are real finished episodes.
-    """
+  Attributes:
+    episode_return: float32: sum of rewards.
+    num_targets: int32: number of targets of the episode.
+    solved: bool: every target written correctly.
+    mask: bool: which entries are real finished episodes.
+  """
 
-    episode_return: jax.Array
-    num_targets: jax.Array
-    solved: jax.Array
-    mask: jax.Array
+  episode_return: jax.Array
+  num_targets: jax.Array
+  solved: jax.Array
+  mask: jax.Array
 
 
 def episode_stats(final_states: EnvState, mask: jax.Array | None = None) -> EpisodeStats:
-    """Stats of a batch of final states (leading batch axis, or a single state)."""
-    if jnp.ndim(final_states.time) == 0:
-        final_states = jax.tree_util.tree_map(lambda x: x[None], final_states)
-    if mask is None:
-        mask = final_states.terminated | final_states.truncated
-    return EpisodeStats(final_states.episode_return.astype(jnp.float32),
-                        final_states.num_targets.astype(jnp.int32),
-                        jax.vmap(episode_solved)(final_states),
-                        jnp.atleast_1d(jnp.asarray(mask)).astype(bool))
+  """Stats of a batch of final states (leading batch axis, or a single state)."""
+  if jnp.ndim(final_states.time) == 0:
+    final_states = jax.tree_util.tree_map(lambda x: x[None], final_states)
+  if mask is None:
+    mask = final_states.terminated | final_states.truncated
+  return EpisodeStats(
+      final_states.episode_return.astype(jnp.float32),
+      final_states.num_targets.astype(jnp.int32),
+      jax.vmap(episode_solved)(final_states),
+      jnp.atleast_1d(jnp.asarray(mask)).astype(bool),
+  )
 
 
 class CurriculumState(NamedTuple):
-    """Curriculum state.
+  """Curriculum state.
 
-    Attributes:
-      level: int32 []: gym min_length or LSA complexity.
-      window: float32 [W]: recent per-episode scores (gym shortfall, LSA solved 0/1);
-        +inf marks empty slots.
-      count: int32 []: number of filled slots (since the last promotion).
-      pos: int32 []: next slot to write.
-      promotions: int32 []: number of promotions so far.
-    """
+  Attributes:
+    level: int32 []: gym min_length or LSA complexity.
+    window: float32 [W]: recent per-episode scores (gym shortfall, LSA solved 0/1);
+      +inf marks empty slots.
+    count: int32 []: number of filled slots (since the last promotion).
+    pos: int32 []: next slot to write.
+    promotions: int32 []: number of promotions so far.
+  """
 
-    level: jax.Array
-    window: jax.Array
-    count: jax.Array
-    pos: jax.Array
-    promotions: jax.Array
+  level: jax.Array
+  window: jax.Array
+  count: jax.Array
+  pos: jax.Array
+  promotions: jax.Array
 
 
 class Curriculum(NamedTuple):
-    """A curriculum: `init() -> state`, `update(state, stats) -> state`,
-    `params(state, params) -> params`."""
+  """A curriculum: `init() -> state`, `update(state, stats) -> state`,
+  `params(state, params) -> params`."""
 
-    init: Callable[[], CurriculumState]
-    update: Callable[[CurriculumState, EpisodeStats], CurriculumState]
-    params: Callable[[CurriculumState, EnvParams], EnvParams]
+  init: Callable[[], CurriculumState]
+  update: Callable[[CurriculumState, EpisodeStats], CurriculumState]
+  params: Callable[[CurriculumState, EnvParams], EnvParams]
 
 
-def _windowed(start: int, size: int, max_level: int, step: int,
-              score: Callable[[EpisodeStats], jax.Array],
-              ready: Callable[[jax.Array], jax.Array]):
-    """Shared ring-buffer promotion rule; returns (init, update)."""
+def _windowed(
+    start: int,
+    size: int,
+    max_level: int,
+    step: int,
+    score: Callable[[EpisodeStats], jax.Array],
+    ready: Callable[[jax.Array], jax.Array],
+):
+  """Shared ring-buffer promotion rule; returns (init, update)."""
 
-    def init():
-        return CurriculumState(jnp.asarray(start, jnp.int32), jnp.full((size,), jnp.inf, jnp.float32),
-                               jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32),
-                               jnp.zeros((), jnp.int32))
+  def init():
+    return CurriculumState(
+        jnp.asarray(start, jnp.int32),
+        jnp.full((size,), jnp.inf, jnp.float32),
+        jnp.zeros((), jnp.int32),
+        jnp.zeros((), jnp.int32),
+        jnp.zeros((), jnp.int32),
+    )
 
-    def one(state, x):
-        s, valid = x
-        window = jnp.where(valid, state.window.at[state.pos].set(s), state.window)
-        count = jnp.minimum(state.count + valid.astype(jnp.int32), size)
-        pos = (state.pos + valid.astype(jnp.int32)) % size
-        promote = valid & (count >= size) & ready(window) & (state.level < max_level)
-        new = CurriculumState(
-            level=jnp.where(promote, jnp.minimum(state.level + step, max_level), state.level),
-            window=jnp.where(promote, jnp.inf, window),
-            count=jnp.where(promote, 0, count),
-            pos=jnp.where(promote, 0, pos),
-            promotions=state.promotions + promote.astype(jnp.int32))
-        return new, None
+  def one(state, x):
+    s, valid = x
+    window = jnp.where(valid, state.window.at[state.pos].set(s), state.window)
+    count = jnp.minimum(state.count + valid.astype(jnp.int32), size)
+    pos = (state.pos + valid.astype(jnp.int32)) % size
+    promote = valid & (count >= size) & ready(window) & (state.level < max_level)
+    new = CurriculumState(
+        level=jnp.where(promote, jnp.minimum(state.level + step, max_level), state.level),
+        window=jnp.where(promote, jnp.inf, window),
+        count=jnp.where(promote, 0, count),
+        pos=jnp.where(promote, 0, pos),
+        promotions=state.promotions + promote.astype(jnp.int32),
+    )
+    return new, None
 
-    def update(state, stats: EpisodeStats):
-        scores = score(stats).astype(jnp.float32)
-        state, _ = jax.lax.scan(one, state, (scores, stats.mask.astype(bool)))
-        return state
+  def update(state, stats: EpisodeStats):
+    scores = score(stats).astype(jnp.float32)
+    state, _ = jax.lax.scan(one, state, (scores, stats.mask.astype(bool)))
+    return state
 
-    return init, update
+  return init, update
 
 
 def gym_curriculum(env: AlgorithmicEnv) -> Curriculum:
-    """Gym 0.19.0's min_length curriculum for a gym-family env."""
-    if env.family != "gym":
-        raise ValueError(f"gym_curriculum needs a gym-family env, got {env.name!r}")
-    start = min(env.starting_min_length, env.max_length)
-    max_level = max(start, min(GYM_MAX_MIN_LENGTH, env.max_length))
-    threshold = env.promotion_threshold
-    init, update = _windowed(
-        start, env.promotion_window, max_level, 1,
-        score=lambda st: st.episode_return - st.num_targets.astype(jnp.float32),
-        ready=lambda w: w.min() >= threshold)
+  """Gym 0.19.0's min_length curriculum for a gym-family env."""
+  if env.family != "gym":
+    raise ValueError(f"gym_curriculum needs a gym-family env, got {env.name!r}")
+  start = min(env.starting_min_length, env.max_length)
+  max_level = max(start, min(GYM_MAX_MIN_LENGTH, env.max_length))
+  threshold = env.promotion_threshold
+  init, update = _windowed(
+      start,
+      env.promotion_window,
+      max_level,
+      1,
+      score=lambda st: st.episode_return - st.num_targets.astype(jnp.float32),
+      ready=lambda w: w.min() >= threshold,
+  )
 
-    def params(state, p: EnvParams) -> EnvParams:
-        return p.replace(length=state.level, length_jitter=jnp.asarray(2, jnp.int32))
+  def params(state, p: EnvParams) -> EnvParams:
+    return p.replace(length=state.level, length_jitter=jnp.asarray(2, jnp.int32))
 
-    return Curriculum(init, update, params)
+  return Curriculum(init, update, params)
 
 
 def no_carry_fraction(complexity: jax.Array) -> jax.Array:
-    """float32: share of no-carry episodes in the 3-row extra curriculum."""
-    return jnp.where(complexity <= 12, 1.0, jnp.where(complexity <= 16, 0.5, 0.0)).astype(jnp.float32)
+  """float32: share of no-carry episodes in the 3-row extra curriculum."""
+  return jnp.where(complexity <= 12, 1.0, jnp.where(complexity <= 16, 0.5, 0.0)).astype(jnp.float32)
 
 
-def lsa_curriculum(env: AlgorithmicEnv, extra: bool | None = None,
-                   window: int = LSA_WINDOW, start: int = LSA_START) -> Curriculum:
-    """The paper's complexity curriculum for an LSA-family env.
+def lsa_curriculum(
+    env: AlgorithmicEnv, extra: bool | None = None, window: int = LSA_WINDOW, start: int = LSA_START
+) -> Curriculum:
+  """The paper's complexity curriculum for an LSA-family env.
 
-    Args:
-      env: an LSA env.
-      extra: use the no-carry extra curriculum; defaults to True for lsa/add3 only.
-      window: number of recent episodes that measure accuracy (at least 1).
-      start: starting complexity.
-    """
-    if env.family != "lsa":
-        raise ValueError(f"lsa_curriculum needs an lsa-family env, got {env.name!r}")
-    if not isinstance(window, int) or window < 1:
-        raise ValueError(f"lsa_curriculum: window must be an int >= 1, got {window!r}")
-    if not isinstance(start, int) or not 1 <= start <= env.max_length:
-        raise ValueError(f"lsa_curriculum: start must be an int in [1, max_length="
-                         f"{env.max_length}], got {start!r}")
-    extra = env.name == "lsa/add3" if extra is None else bool(extra)
-    init, update = _windowed(
-        start, window, env.max_length, LSA_STEP,
-        score=lambda st: st.solved.astype(jnp.float32),
-        # Empty slots hold +inf; a full window holds none.
-        ready=lambda w: w.mean() >= LSA_ACCURACY)
+  Args:
+    env: an LSA env.
+    extra: use the no-carry extra curriculum; defaults to True for lsa/add3 only.
+    window: number of recent episodes that measure accuracy (at least 1).
+    start: starting complexity.
+  """
+  if env.family != "lsa":
+    raise ValueError(f"lsa_curriculum needs an lsa-family env, got {env.name!r}")
+  if not isinstance(window, int) or window < 1:
+    raise ValueError(f"lsa_curriculum: window must be an int >= 1, got {window!r}")
+  if not isinstance(start, int) or not 1 <= start <= env.max_length:
+    raise ValueError(
+        f"lsa_curriculum: start must be an int in [1, max_length="
+        f"{env.max_length}], got {start!r}"
+    )
+  extra = env.name == "lsa/add3" if extra is None else bool(extra)
+  init, update = _windowed(
+      start,
+      window,
+      env.max_length,
+      LSA_STEP,
+      score=lambda st: st.solved.astype(jnp.float32),
+      # Empty slots hold +inf; a full window holds none.
+      ready=lambda w: w.mean() >= LSA_ACCURACY,
+  )
 
-    def params(state, p: EnvParams) -> EnvParams:
-        c = state.level
-        length = jnp.maximum(c - LSA_STEP, jnp.minimum(2, c)).astype(jnp.int32)
-        p = p.replace(length=length, length_jitter=(c - length).astype(jnp.int32))
-        if extra:
-            p = p.replace(no_carry_frac=no_carry_fraction(c))
-        return p
+  def params(state, p: EnvParams) -> EnvParams:
+    c = state.level
+    length = jnp.maximum(c - LSA_STEP, jnp.minimum(2, c)).astype(jnp.int32)
+    p = p.replace(length=length, length_jitter=(c - length).astype(jnp.int32))
+    if extra:
+      p = p.replace(no_carry_frac=no_carry_fraction(c))
+    return p
 
-    return Curriculum(init, update, params)
+  return Curriculum(init, update, params)
 
 
 def make_curriculum(env: AlgorithmicEnv, **kwargs) -> Curriculum:
-    """The curriculum matching the env's family (kwargs go to `lsa_curriculum`)."""
-    if env.family == "gym":
-        if kwargs:
-            raise ValueError(f"gym_curriculum takes no options, got {sorted(kwargs)}")
-        return gym_curriculum(env)
-    return lsa_curriculum(env, **kwargs)
+  """The curriculum matching the env's family (kwargs go to `lsa_curriculum`)."""
+  if env.family == "gym":
+    if kwargs:
+      raise ValueError(f"gym_curriculum takes no options, got {sorted(kwargs)}")
+    return gym_curriculum(env)
+  return lsa_curriculum(env, **kwargs)

@@ -62,238 +62,275 @@ Tasks and input layouts (L = the sampled length):
                d x number little-endian, always L + 1 digits (the last is the final
                carry, possibly 0). The head starts on (0, 0).
 """
+
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from rltape.envs.core import (AlgorithmicEnv, carry_digits, make_params, uniform_below,
-                              uniform_unit)
+from rltape.envs.core import (
+    AlgorithmicEnv,
+    carry_digits,
+    make_params,
+    uniform_below,
+    uniform_unit,
+)
 
 LSA_BASE = 10
 START_COMPLEXITY = 6
 
 
 class LsaEnv(AlgorithmicEnv):
-    """Common LSA rules: +1 per correct write, 0 and the end on a wrong one."""
+  """Common LSA rules: +1 per correct write, 0 and the end on a wrong one."""
 
-    family = "lsa"
-    reward_correct = 1.0
-    reward_wrong = 0.0
-    reward_timeout = None
+  family = "lsa"
+  reward_correct = 1.0
+  reward_wrong = 0.0
+  reward_timeout = None
 
-    @property
-    def default_params(self):
-        return make_params(min(START_COMPLEXITY, self.max_length), 0, 0.0)
+  @property
+  def default_params(self):
+    return make_params(min(START_COMPLEXITY, self.max_length), 0, 0.0)
 
 
 class LsaTapeEnv(LsaEnv):
-    """LSA task on a 1-D tape of digits."""
+  """LSA task on a 1-D tape of digits."""
 
-    def __init__(self, *, max_length: int = 100, moves=None, base: int = LSA_BASE):
-        super().__init__(base=base, max_length=max_length, rows=1, cols=max_length,
-                         max_targets=max_length, moves=moves)
+  def __init__(self, *, max_length: int = 100, moves=None, base: int = LSA_BASE):
+    super().__init__(
+        base=base,
+        max_length=max_length,
+        rows=1,
+        cols=max_length,
+        max_targets=max_length,
+        moves=moves,
+    )
 
-    def _time_cap(self, width, num_targets):
-        return width + num_targets + 4
+  def _time_cap(self, width, num_targets):
+    return width + num_targets + 4
 
-    def _sample(self, seeds, length, params):
-        del params
-        digits = uniform_below(seeds, (self.cols,), self.base, stream=1)
-        row = jnp.where(jnp.arange(self.cols) < length, digits, self.blank)
-        return row[None, :].astype(jnp.int8), length
+  def _sample(self, seeds, length, params):
+    del params
+    digits = uniform_below(seeds, (self.cols,), self.base, stream=1)
+    row = jnp.where(jnp.arange(self.cols) < length, digits, self.blank)
+    return row[None, :].astype(jnp.int8), length
 
-    def _targets(self, inputs, width):
-        i = jnp.arange(self.max_targets)
-        src = jnp.clip(self._source_index(i, width), 0, self.cols - 1)
-        return jnp.where(i < width, inputs[0].astype(jnp.int32)[src], -1), width
+  def _targets(self, inputs, width):
+    i = jnp.arange(self.max_targets)
+    src = jnp.clip(self._source_index(i, width), 0, self.cols - 1)
+    return jnp.where(i < width, inputs[0].astype(jnp.int32)[src], -1), width
 
 
 class LsaCopy(LsaTapeEnv):
-    """lsa/copy: write the input tape."""
+  """lsa/copy: write the input tape."""
 
-    name = "lsa/copy"
+  name = "lsa/copy"
 
-    def _source_index(self, i, width):
-        return i
+  def _source_index(self, i, width):
+    return i
 
 
 class LsaReverse(LsaTapeEnv):
-    """lsa/reverse: write the input tape reversed."""
+  """lsa/reverse: write the input tape reversed."""
 
-    name = "lsa/reverse"
+  name = "lsa/reverse"
 
-    def _source_index(self, i, width):
-        return width - 1 - i
+  def _source_index(self, i, width):
+    return width - 1 - i
 
 
 class LsaAddition(LsaEnv):
-    """lsa/add2 and lsa/add3: multi-row addition, read column by column."""
+  """lsa/add2 and lsa/add3: multi-row addition, read column by column."""
 
-    grid = True
+  grid = True
 
-    def __init__(self, *, rows: int = 2, max_length: int = 100, moves=None, base: int = LSA_BASE):
-        if rows not in (2, 3):
-            raise ValueError(f"lsa addition: rows must be 2 or 3, got {rows!r}")
-        self.name = f"lsa/add{rows}"
-        self.num_rows = rows
-        super().__init__(base=base, max_length=max_length, rows=rows, cols=max_length,
-                         max_targets=max_length + 1, moves=moves)
-        self.small_digit_max = (self.base - 1) // rows
+  def __init__(self, *, rows: int = 2, max_length: int = 100, moves=None, base: int = LSA_BASE):
+    if rows not in (2, 3):
+      raise ValueError(f"lsa addition: rows must be 2 or 3, got {rows!r}")
+    self.name = f"lsa/add{rows}"
+    self.num_rows = rows
+    super().__init__(
+        base=base,
+        max_length=max_length,
+        rows=rows,
+        cols=max_length,
+        max_targets=max_length + 1,
+        moves=moves,
+    )
+    self.small_digit_max = (self.base - 1) // rows
 
-    def _time_cap(self, width, num_targets):
-        return self.num_rows * width + num_targets + 4
+  def _time_cap(self, width, num_targets):
+    return self.num_rows * width + num_targets + 4
 
-    def _sample(self, seeds, length, params):
-        easy = uniform_unit(seeds, stream=2) < params.no_carry_frac
-        high = jnp.where(easy, self.small_digit_max + 1, self.base)
-        digits = uniform_below(seeds, (self.rows, self.cols), high, stream=1)
-        col = jnp.arange(self.cols)[None, :]
-        return jnp.where(col < length, digits, self.blank).astype(jnp.int8), length
+  def _sample(self, seeds, length, params):
+    easy = uniform_unit(seeds, stream=2) < params.no_carry_frac
+    high = jnp.where(easy, self.small_digit_max + 1, self.base)
+    digits = uniform_below(seeds, (self.rows, self.cols), high, stream=1)
+    col = jnp.arange(self.cols)[None, :]
+    return jnp.where(col < length, digits, self.blank).astype(jnp.int8), length
 
-    def _targets(self, inputs, width):
-        col = jnp.arange(self.cols)
-        vals = jnp.where(col[None, :] < width, inputs.astype(jnp.int32), 0)
-        digits, carry_out = carry_digits(vals.sum(0), self.base, self.rows - 1)
-        return _digits_and_final_carry(digits, carry_out, width, self.max_targets)
+  def _targets(self, inputs, width):
+    col = jnp.arange(self.cols)
+    vals = jnp.where(col[None, :] < width, inputs.astype(jnp.int32), 0)
+    digits, carry_out = carry_digits(vals.sum(0), self.base, self.rows - 1)
+    return _digits_and_final_carry(digits, carry_out, width, self.max_targets)
 
 
 def _digits_and_final_carry(digits, carry_out, width, max_targets):
-    """Targets = digits[:width] then the final carry (always emitted)."""
-    cols = digits.shape[0]
-    final = carry_out[jnp.clip(width - 1, 0, cols - 1)]
-    i = jnp.arange(max_targets)
-    padded = jnp.concatenate([digits, jnp.zeros((max_targets - cols,), jnp.int32)])
-    targets = jnp.where(i < width, padded, jnp.where(i == width, final, -1))
-    return targets, width + 1
+  """Targets = digits[:width] then the final carry (always emitted)."""
+  cols = digits.shape[0]
+  final = carry_out[jnp.clip(width - 1, 0, cols - 1)]
+  i = jnp.arange(max_targets)
+  padded = jnp.concatenate([digits, jnp.zeros((max_targets - cols,), jnp.int32)])
+  targets = jnp.where(i < width, padded, jnp.where(i == width, final, -1))
+  return targets, width + 1
 
 
 class LsaMul1(LsaEnv):
-    """lsa/mul1: a multi-digit number times a single digit."""
+  """lsa/mul1: a multi-digit number times a single digit."""
 
-    name = "lsa/mul1"
-    grid = True
+  name = "lsa/mul1"
+  grid = True
 
-    def __init__(self, *, max_length: int = 100, moves=None, base: int = LSA_BASE):
-        super().__init__(base=base, max_length=max_length, rows=2, cols=max_length,
-                         max_targets=max_length + 1, moves=moves)
+  def __init__(self, *, max_length: int = 100, moves=None, base: int = LSA_BASE):
+    super().__init__(
+        base=base,
+        max_length=max_length,
+        rows=2,
+        cols=max_length,
+        max_targets=max_length + 1,
+        moves=moves,
+    )
 
-    def _time_cap(self, width, num_targets):
-        return (width + 1) + num_targets + 4
+  def _time_cap(self, width, num_targets):
+    return (width + 1) + num_targets + 4
 
-    def _sample(self, seeds, length, params):
-        del params
-        low = min(2, self.base - 1)
-        high = np.full((self.cols + 1,), self.base, np.int32)
-        high[0] = self.base - low
-        draws = uniform_below(seeds, (self.cols + 1,), high, stream=1)
-        d, number = low + draws[0], draws[1:]
-        col = jnp.arange(self.cols)
-        row0 = jnp.where(col == 0, d, self.blank)
-        row1 = jnp.where(col < length, number, self.blank)
-        return jnp.stack([row0, row1]).astype(jnp.int8), length
+  def _sample(self, seeds, length, params):
+    del params
+    low = min(2, self.base - 1)
+    high = np.full((self.cols + 1,), self.base, np.int32)
+    high[0] = self.base - low
+    draws = uniform_below(seeds, (self.cols + 1,), high, stream=1)
+    d, number = low + draws[0], draws[1:]
+    col = jnp.arange(self.cols)
+    row0 = jnp.where(col == 0, d, self.blank)
+    row1 = jnp.where(col < length, number, self.blank)
+    return jnp.stack([row0, row1]).astype(jnp.int8), length
 
-    def _validate_inputs(self, inputs):
-        super()._validate_inputs(inputs[:, :1])
-        super()._validate_inputs(inputs[1:])
-        if (inputs[0, 1:] != self.blank).any():
-            raise ValueError(f"{self.name}: row 0 must hold the single digit in column 0 and the "
-                             f"blank id {self.blank} elsewhere, got row 0 = {inputs[0].tolist()}")
+  def _validate_inputs(self, inputs):
+    super()._validate_inputs(inputs[:, :1])
+    super()._validate_inputs(inputs[1:])
+    if (inputs[0, 1:] != self.blank).any():
+      raise ValueError(
+          f"{self.name}: row 0 must hold the single digit in column 0 and the "
+          f"blank id {self.blank} elsewhere, got row 0 = {inputs[0].tolist()}"
+      )
 
-    def _targets(self, inputs, width):
-        col = jnp.arange(self.cols)
-        d = inputs[0, 0].astype(jnp.int32)
-        number = jnp.where(col < width, inputs[1].astype(jnp.int32), 0)
-        digits, carry_out = carry_digits(d * number, self.base, self.base - 1)
-        return _digits_and_final_carry(digits, carry_out, width, self.max_targets)
+  def _targets(self, inputs, width):
+    col = jnp.arange(self.cols)
+    d = inputs[0, 0].astype(jnp.int32)
+    number = jnp.where(col < width, inputs[1].astype(jnp.int32), 0)
+    digits, carry_out = carry_digits(d * number, self.base, self.base - 1)
+    return _digits_and_final_carry(digits, carry_out, width, self.max_targets)
 
 
 TURN_SYMBOLS = ("l", "u", "d")
 
 
 class LsaWalk(LsaEnv):
-    """lsa/walk: walk right to a turn symbol, turn, write the digits walked over."""
+  """lsa/walk: walk right to a turn symbol, turn, write the digits walked over."""
 
-    name = "lsa/walk"
-    grid = True
-    extra_symbols = TURN_SYMBOLS
+  name = "lsa/walk"
+  grid = True
+  extra_symbols = TURN_SYMBOLS
 
-    def __init__(self, *, max_length: int = 100, moves=None):
-        self.max_leg = max(1, max_length // 2)
-        self.num_digits = LSA_BASE
-        super().__init__(base=LSA_BASE + len(TURN_SYMBOLS), max_length=max_length,
-                         rows=2 * self.max_leg + 1, cols=self.max_leg + 1,
-                         max_targets=self.max_leg, moves=moves,
-                         head_start=(self.max_leg, 0))
-        # Directions (drow, dcol) of the turn symbols l, u, d.
-        self._turn_dirs = np.asarray([(0, -1), (-1, 0), (1, 0)], np.int32)
+  def __init__(self, *, max_length: int = 100, moves=None):
+    self.max_leg = max(1, max_length // 2)
+    self.num_digits = LSA_BASE
+    super().__init__(
+        base=LSA_BASE + len(TURN_SYMBOLS),
+        max_length=max_length,
+        rows=2 * self.max_leg + 1,
+        cols=self.max_leg + 1,
+        max_targets=self.max_leg,
+        moves=moves,
+        head_start=(self.max_leg, 0),
+    )
+    # Directions (drow, dcol) of the turn symbols l, u, d.
+    self._turn_dirs = np.asarray([(0, -1), (-1, 0), (1, 0)], np.int32)
 
-    def _static_max_steps(self):
-        return int(self._time_cap(self.max_leg + 1, self.max_leg))
+  def _static_max_steps(self):
+    return int(self._time_cap(self.max_leg + 1, self.max_leg))
 
-    def _time_cap(self, width, num_targets):
-        # width = K + 1 active columns; path = K digits + the turn cell + targets.
-        return width + num_targets + num_targets + 4
+  def _time_cap(self, width, num_targets):
+    # width = K + 1 active columns; path = K digits + the turn cell + targets.
+    return width + num_targets + num_targets + 4
 
-    def _sample(self, seeds, length, params):
-        del params
-        leg = jnp.clip(length // 2, 1, self.max_leg)
-        mid = self.max_leg
-        digits = uniform_below(seeds, (self.rows, self.cols), self.num_digits, stream=1)
-        r = jnp.arange(self.rows)[:, None]
-        c = jnp.arange(self.cols)[None, :]
-        active = (jnp.abs(r - mid) <= leg) & (c <= leg)
-        turn = self.num_digits + uniform_below(seeds, (), len(TURN_SYMBOLS), stream=2)
-        grid = jnp.where(active, digits, self.blank)
-        grid = jnp.where((r == mid) & (c == leg), turn, grid)
-        return grid.astype(jnp.int8), leg + 1
+  def _sample(self, seeds, length, params):
+    del params
+    leg = jnp.clip(length // 2, 1, self.max_leg)
+    mid = self.max_leg
+    digits = uniform_below(seeds, (self.rows, self.cols), self.num_digits, stream=1)
+    r = jnp.arange(self.rows)[:, None]
+    c = jnp.arange(self.cols)[None, :]
+    active = (jnp.abs(r - mid) <= leg) & (c <= leg)
+    turn = self.num_digits + uniform_below(seeds, (), len(TURN_SYMBOLS), stream=2)
+    grid = jnp.where(active, digits, self.blank)
+    grid = jnp.where((r == mid) & (c == leg), turn, grid)
+    return grid.astype(jnp.int8), leg + 1
 
-    def _embed(self, inputs):
-        if inputs.ndim != 2 or inputs.shape[0] % 2 != 1:
-            raise ValueError(f"{self.name}: inputs must be a grid [2k + 1, c] (odd number of rows), "
-                             f"got shape {inputs.shape}")
-        if inputs.shape[0] > self.rows or not 2 <= inputs.shape[1] <= self.cols:
-            raise ValueError(f"{self.name}: grid shape must be at most [{self.rows}, {self.cols}] "
-                             f"with at least 2 columns (max_length={self.max_length}), got "
-                             f"{inputs.shape}")
-        return inputs, inputs.shape[1]
+  def _embed(self, inputs):
+    if inputs.ndim != 2 or inputs.shape[0] % 2 != 1:
+      raise ValueError(
+          f"{self.name}: inputs must be a grid [2k + 1, c] (odd number of rows), "
+          f"got shape {inputs.shape}"
+      )
+    if inputs.shape[0] > self.rows or not 2 <= inputs.shape[1] <= self.cols:
+      raise ValueError(
+          f"{self.name}: grid shape must be at most [{self.rows}, {self.cols}] "
+          f"with at least 2 columns (max_length={self.max_length}), got "
+          f"{inputs.shape}"
+      )
+    return inputs, inputs.shape[1]
 
-    def _validate_inputs(self, inputs):
-        super()._validate_inputs(inputs)
-        mid = inputs.shape[0] // 2
-        is_turn = inputs >= self.num_digits
-        if is_turn[mid].sum() != 1 or is_turn.sum() != 1:
-            raise ValueError(f"{self.name}: the grid must hold exactly one turn symbol (ids "
-                             f"{self.num_digits}..{self.base - 1}), in its middle row {mid}; found "
-                             f"{int(is_turn.sum())} in total, {int(is_turn[mid].sum())} in the "
-                             f"middle row")
+  def _validate_inputs(self, inputs):
+    super()._validate_inputs(inputs)
+    mid = inputs.shape[0] // 2
+    is_turn = inputs >= self.num_digits
+    if is_turn[mid].sum() != 1 or is_turn.sum() != 1:
+      raise ValueError(
+          f"{self.name}: the grid must hold exactly one turn symbol (ids "
+          f"{self.num_digits}..{self.base - 1}), in its middle row {mid}; found "
+          f"{int(is_turn.sum())} in total, {int(is_turn[mid].sum())} in the "
+          f"middle row"
+      )
 
-    def _store_np(self, grid):
-        off = self.max_leg - grid.shape[0] // 2
-        stored = np.full((self.rows, self.cols), self.blank, np.int8)
-        stored[off:off + grid.shape[0], :grid.shape[1]] = grid
-        return stored
+  def _store_np(self, grid):
+    off = self.max_leg - grid.shape[0] // 2
+    stored = np.full((self.rows, self.cols), self.blank, np.int8)
+    stored[off : off + grid.shape[0], : grid.shape[1]] = grid
+    return stored
 
-    def _store(self, inputs):
-        off = self.max_leg - inputs.shape[0] // 2
-        stored = jnp.full((self.rows, self.cols), self.blank, jnp.int8)
-        return jax.lax.dynamic_update_slice(stored, inputs.astype(jnp.int8), (off, 0))
+  def _store(self, inputs):
+    off = self.max_leg - inputs.shape[0] // 2
+    stored = jnp.full((self.rows, self.cols), self.blank, jnp.int8)
+    return jax.lax.dynamic_update_slice(stored, inputs.astype(jnp.int8), (off, 0))
 
-    def _targets(self, inputs, width):
-        mid = self.max_leg
-        row = inputs[mid].astype(jnp.int32)
-        c = jnp.arange(self.cols)
-        is_turn = (row >= self.num_digits) & (row < self.base) & (c < width)
-        has_turn = is_turn.any()
-        turn_col = jnp.argmax(is_turn)
-        sym = jnp.clip(row[turn_col] - self.num_digits, 0, len(TURN_SYMBOLS) - 1)
-        d = jnp.asarray(self._turn_dirs)[sym]
-        k = jnp.arange(1, self.max_targets + 1)
-        rr = mid + k * d[0]
-        cc = turn_col + k * d[1]
-        inside = (rr >= 0) & (rr < self.rows) & (cc >= 0) & (cc < self.cols)
-        vals = inputs[jnp.clip(rr, 0, self.rows - 1), jnp.clip(cc, 0, self.cols - 1)].astype(jnp.int32)
-        ok = inside & (vals < self.num_digits) & has_turn
-        ok = jnp.cumprod(ok.astype(jnp.int32)).astype(bool)
-        return jnp.where(ok, vals, -1), ok.sum().astype(jnp.int32)
+  def _targets(self, inputs, width):
+    mid = self.max_leg
+    row = inputs[mid].astype(jnp.int32)
+    c = jnp.arange(self.cols)
+    is_turn = (row >= self.num_digits) & (row < self.base) & (c < width)
+    has_turn = is_turn.any()
+    turn_col = jnp.argmax(is_turn)
+    sym = jnp.clip(row[turn_col] - self.num_digits, 0, len(TURN_SYMBOLS) - 1)
+    d = jnp.asarray(self._turn_dirs)[sym]
+    k = jnp.arange(1, self.max_targets + 1)
+    rr = mid + k * d[0]
+    cc = turn_col + k * d[1]
+    inside = (rr >= 0) & (rr < self.rows) & (cc >= 0) & (cc < self.cols)
+    vals = inputs[jnp.clip(rr, 0, self.rows - 1), jnp.clip(cc, 0, self.cols - 1)].astype(jnp.int32)
+    ok = inside & (vals < self.num_digits) & has_turn
+    ok = jnp.cumprod(ok.astype(jnp.int32)).astype(bool)
+    return jnp.where(ok, vals, -1), ok.sum().astype(jnp.int32)

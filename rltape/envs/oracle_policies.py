@@ -29,6 +29,7 @@ Paths (L = input width, t = steps taken so far):
   lsa/walk                 right to the turn symbol, step in its direction, then write
                            and keep going: 2K + 1 steps.
 """
+
 from __future__ import annotations
 
 from typing import Callable
@@ -42,113 +43,127 @@ Policy = Callable[[EnvState], jax.Array]
 
 
 def _move_index(env: AlgorithmicEnv, delta) -> int:
-    if delta not in env.moves:
-        raise ValueError(f"{env.name}: the scripted policy needs the move {delta}, but the env's "
-                         f"moves are {env.moves}")
-    return env.moves.index(delta)
+  if delta not in env.moves:
+    raise ValueError(
+        f"{env.name}: the scripted policy needs the move {delta}, but the env's "
+        f"moves are {env.moves}"
+    )
+  return env.moves.index(delta)
 
 
 def _next_target(env: AlgorithmicEnv, state: EnvState) -> jax.Array:
-    t = state.targets[jnp.clip(state.write_pos, 0, env.max_targets - 1)]
-    return jnp.clip(t, 0, env.base - 1)
+  t = state.targets[jnp.clip(state.write_pos, 0, env.max_targets - 1)]
+  return jnp.clip(t, 0, env.base - 1)
 
 
 def _action(move, write, symbol) -> jax.Array:
-    return jnp.stack([jnp.asarray(move, jnp.int32), jnp.asarray(write, jnp.int32),
-                      jnp.asarray(symbol, jnp.int32)])
+  return jnp.stack(
+      [jnp.asarray(move, jnp.int32), jnp.asarray(write, jnp.int32), jnp.asarray(symbol, jnp.int32)]
+  )
 
 
 def oracle_policy(env: AlgorithmicEnv) -> Policy:
-    """Returns the scripted optimal policy of `env` (see the module docstring).
+  """Returns the scripted optimal policy of `env` (see the module docstring).
 
-    Raises:
-      ValueError: the env's moves lack a move the policy needs.
-    """
-    name = env.name
-    if name in ("Copy", "lsa/copy"):
-        right = _move_index(env, 1)
-        return lambda s: _action(right, 1, _next_target(env, s))
-    if name == "DuplicatedInput":
-        right = _move_index(env, 1)
-        return lambda s: _action(right, s.head[1] % 2 == 0, _next_target(env, s))
-    if name == "ForwardReverse" and -1 not in env.moves:
-        right, stay = _move_index(env, 1), _move_index(env, 0)
+  Raises:
+    ValueError: the env's moves lack a move the policy needs.
+  """
+  name = env.name
+  if name in ("Copy", "lsa/copy"):
+    right = _move_index(env, 1)
+    return lambda s: _action(right, 1, _next_target(env, s))
+  if name == "DuplicatedInput":
+    right = _move_index(env, 1)
+    return lambda s: _action(right, s.head[1] % 2 == 0, _next_target(env, s))
+  if name == "ForwardReverse" and -1 not in env.moves:
+    right, stay = _move_index(env, 1), _move_index(env, 0)
 
-        def forward_reverse(s):
-            reading = s.time < s.width
-            return _action(jnp.where(reading, right, stay), ~reading, _next_target(env, s))
-        return forward_reverse
-    if name in ("Reverse", "lsa/reverse", "ForwardReverse"):
-        right, left = _move_index(env, 1), _move_index(env, -1)
+    def forward_reverse(s):
+      reading = s.time < s.width
+      return _action(jnp.where(reading, right, stay), ~reading, _next_target(env, s))
 
-        def reverse(s):
-            move = jnp.where(s.time < s.width, right, left)
-            return _action(move, s.time > s.width, _next_target(env, s))
-        return reverse
-    if name == "RepeatCopy":
-        right, left = _move_index(env, 1), _move_index(env, -1)
+    return forward_reverse
+  if name in ("Reverse", "lsa/reverse", "ForwardReverse"):
+    right, left = _move_index(env, 1), _move_index(env, -1)
 
-        def repeat_copy(s):
-            t, w = s.time, s.width
-            backwards = (t >= w) & (t <= 2 * w)
-            write = (t != w) & (t != 2 * w + 1)
-            return _action(jnp.where(backwards, left, right), write, _next_target(env, s))
-        return repeat_copy
-    if name in ("ReversedAddition", "ReversedAddition3", "lsa/add2", "lsa/add3"):
-        left, right, up, down = range(4)
-        rows = env.rows
+    def reverse(s):
+      move = jnp.where(s.time < s.width, right, left)
+      return _action(move, s.time > s.width, _next_target(env, s))
 
-        def addition(s):
-            c, k = s.time // rows, s.time % rows
-            reading = (c < s.width) & (k < rows - 1)
-            vertical = jnp.where(c % 2 == 0, down, up)
-            return _action(jnp.where(reading, vertical, right), ~reading, _next_target(env, s))
-        return addition
-    if name == "lsa/mul1":
-        right, down = 1, 3
+    return reverse
+  if name == "RepeatCopy":
+    right, left = _move_index(env, 1), _move_index(env, -1)
 
-        def mul1(s):
-            first = s.time == 0
-            return _action(jnp.where(first, down, right), ~first, _next_target(env, s))
-        return mul1
-    if name == "lsa/walk":
-        right = 1
-        # Move index of each turn symbol l, u, d: left, up, down.
-        turn_moves = jnp.asarray([0, 2, 3], jnp.int32)
+    def repeat_copy(s):
+      t, w = s.time, s.width
+      backwards = (t >= w) & (t <= 2 * w)
+      write = (t != w) & (t != 2 * w + 1)
+      return _action(jnp.where(backwards, left, right), write, _next_target(env, s))
 
-        def walk(s):
-            row = s.inputs[env.max_leg].astype(jnp.int32)
-            is_turn = (row >= env.num_digits) & (row < env.base)
-            turn_col = jnp.argmax(is_turn)
-            sym = jnp.clip(row[turn_col] - env.num_digits, 0, 2)
-            before = s.time < turn_col
-            move = jnp.where(before, right, turn_moves[sym])
-            return _action(move, s.time > turn_col, _next_target(env, s))
-        return walk
-    raise ValueError(f"no scripted policy for environment {name!r}")
+    return repeat_copy
+  if name in ("ReversedAddition", "ReversedAddition3", "lsa/add2", "lsa/add3"):
+    left, right, up, down = range(4)
+    rows = env.rows
+
+    def addition(s):
+      c, k = s.time // rows, s.time % rows
+      reading = (c < s.width) & (k < rows - 1)
+      vertical = jnp.where(c % 2 == 0, down, up)
+      return _action(jnp.where(reading, vertical, right), ~reading, _next_target(env, s))
+
+    return addition
+  if name == "lsa/mul1":
+    right, down = 1, 3
+
+    def mul1(s):
+      first = s.time == 0
+      return _action(jnp.where(first, down, right), ~first, _next_target(env, s))
+
+    return mul1
+  if name == "lsa/walk":
+    right = 1
+    # Move index of each turn symbol l, u, d: left, up, down.
+    turn_moves = jnp.asarray([0, 2, 3], jnp.int32)
+
+    def walk(s):
+      row = s.inputs[env.max_leg].astype(jnp.int32)
+      is_turn = (row >= env.num_digits) & (row < env.base)
+      turn_col = jnp.argmax(is_turn)
+      sym = jnp.clip(row[turn_col] - env.num_digits, 0, 2)
+      before = s.time < turn_col
+      move = jnp.where(before, right, turn_moves[sym])
+      return _action(move, s.time > turn_col, _next_target(env, s))
+
+    return walk
+  raise ValueError(f"no scripted policy for environment {name!r}")
 
 
 def rollout(env: AlgorithmicEnv, state: EnvState, policy: Policy, params, num_steps: int):
-    """Runs `policy` for a fixed number of steps with `lax.scan` (jittable).
+  """Runs `policy` for a fixed number of steps with `lax.scan` (jittable).
 
-    Args:
-      env: the environment.
-      state: the start state (from `reset` or `reset_to`).
-      policy: state -> action.
-      params: EnvParams.
-      num_steps: static number of steps (e.g. `env.max_steps`); steps after the end
-        are no-ops.
+  Args:
+    env: the environment.
+    state: the start state (from `reset` or `reset_to`).
+    policy: state -> action.
+    params: EnvParams.
+    num_steps: static number of steps (e.g. `env.max_steps`); steps after the end
+      are no-ops.
 
-    Returns:
-      final state, and a dict of per-step stacked "reward", "terminated",
-      "truncated", "correct" and "state" (the state after each step).
-    """
-    key = jax.random.key(0)
+  Returns:
+    final state, and a dict of per-step stacked "reward", "terminated",
+    "truncated", "correct" and "state" (the state after each step).
+  """
+  key = jax.random.key(0)
 
-    def body(s, _):
-        a = policy(s)
-        _, s2, r, term, trunc, info = env.step(key, s, a, params)
-        return s2, {"reward": r, "terminated": term, "truncated": trunc,
-                    "correct": info["correct"], "state": s2}
+  def body(s, _):
+    a = policy(s)
+    _, s2, r, term, trunc, info = env.step(key, s, a, params)
+    return s2, {
+        "reward": r,
+        "terminated": term,
+        "truncated": trunc,
+        "correct": info["correct"],
+        "state": s2,
+    }
 
-    return jax.lax.scan(body, state, None, length=num_steps)
+  return jax.lax.scan(body, state, None, length=num_steps)

@@ -8,6 +8,7 @@ curriculum from complexity 6 in steps of 4 at 99.5% whole-sequence accuracy.
 values with a message naming the value and what is allowed, before anything is
 compiled.
 """
+
 from __future__ import annotations
 
 import ml_collections
@@ -123,19 +124,23 @@ def length_of_complexity(c: ml_collections.ConfigDict, complexity):
   if isinstance(complexity, int):
     return max(complexity // per, 1)
   import jax.numpy as jnp
+
   return jnp.maximum(complexity // per, 1)
 
 
 def column_overrides(col: int) -> dict:
   """Config values of table column `col` (1-based, as in the talk)."""
   if not 1 <= col <= len(TABLE_COLUMNS):
-    raise ValueError(
-        f"table column {col!r} out of range; allowed: 1..{len(TABLE_COLUMNS)}")
+    raise ValueError(f"table column {col!r} out of range; allowed: 1..{len(TABLE_COLUMNS)}")
   test_length, units, gamma, watkins, penalty = TABLE_COLUMNS[col - 1]
-  return dict(test_length=test_length, units=units,
-              dynamic_discount=gamma is None,
-              gamma=1.0 if gamma is None else gamma, watkins=watkins,
-              penalty=penalty)
+  return dict(
+      test_length=test_length,
+      units=units,
+      dynamic_discount=gamma is None,
+      gamma=1.0 if gamma is None else gamma,
+      watkins=watkins,
+      penalty=penalty,
+  )
 
 
 def validate(c: ml_collections.ConfigDict) -> None:
@@ -146,53 +151,77 @@ def validate(c: ml_collections.ConfigDict) -> None:
       raise ValueError(msg)
 
   need(c.task in TASKS, f"unknown task {c.task!r}; allowed: {TASKS}")
-  need(c.controller in CONTROLLERS,
-       f"unknown controller {c.controller!r}; allowed: {CONTROLLERS}")
-  need(isinstance(c.units, int) and c.units >= 1,
-       f"units must be a positive int, got {c.units!r}")
+  need(c.controller in CONTROLLERS, f"unknown controller {c.controller!r}; allowed: {CONTROLLERS}")
+  need(isinstance(c.units, int) and c.units >= 1, f"units must be a positive int, got {c.units!r}")
   need(0.0 <= c.lambda_ <= 1.0, f"lambda_ must lie in [0, 1], got {c.lambda_!r}")
   need(0.0 < c.gamma <= 1.0, f"gamma must lie in (0, 1], got {c.gamma!r}")
-  need(0.0 <= c.epsilon <= 1.0,
-       f"epsilon must lie in [0, 1], got {c.epsilon!r}")
-  need(c.penalty_weight >= 0.0,
-       f"penalty_weight must be >= 0, got {c.penalty_weight!r}")
-  need(0.0 <= c.curriculum_threshold <= 1.0,
-       f"curriculum_threshold must lie in [0, 1], got {c.curriculum_threshold!r}")
-  need(0.0 <= c.success_accuracy <= 1.0,
-       f"success_accuracy must lie in [0, 1], got {c.success_accuracy!r}")
-  need(c.get("complexity_unit", "length") in COMPLEXITY_UNITS,
-       f"complexity_unit must be one of {COMPLEXITY_UNITS}, got {c.get('complexity_unit')!r}")
-  need(isinstance(c.get("head_layer", False), bool),
-       f"head_layer must be a bool, got {c.get('head_layer')!r}")
-  need(isinstance(c.get("env_buckets", False), bool),
-       f"env_buckets must be a bool, got {c.get('env_buckets')!r}")
-  need(isinstance(c.get("freeze_when_solved", False), bool),
-       f"freeze_when_solved must be a bool, got {c.get('freeze_when_solved')!r}")
-  need(c.loss_reduction in ("sum_time", "mean"),
-       f"loss_reduction must be 'sum_time' or 'mean', got {c.loss_reduction!r}")
-  need(c.get("optimizer", "sgd") in OPTIMIZERS,
-       f"optimizer must be one of {OPTIMIZERS}, got {c.get('optimizer')!r}")
+  need(0.0 <= c.epsilon <= 1.0, f"epsilon must lie in [0, 1], got {c.epsilon!r}")
+  need(c.penalty_weight >= 0.0, f"penalty_weight must be >= 0, got {c.penalty_weight!r}")
+  need(
+      0.0 <= c.curriculum_threshold <= 1.0,
+      f"curriculum_threshold must lie in [0, 1], got {c.curriculum_threshold!r}",
+  )
+  need(
+      0.0 <= c.success_accuracy <= 1.0,
+      f"success_accuracy must lie in [0, 1], got {c.success_accuracy!r}",
+  )
+  need(
+      c.get("complexity_unit", "length") in COMPLEXITY_UNITS,
+      f"complexity_unit must be one of {COMPLEXITY_UNITS}, got {c.get('complexity_unit')!r}",
+  )
+  need(
+      isinstance(c.get("head_layer", False), bool),
+      f"head_layer must be a bool, got {c.get('head_layer')!r}",
+  )
+  need(
+      isinstance(c.get("env_buckets", False), bool),
+      f"env_buckets must be a bool, got {c.get('env_buckets')!r}",
+  )
+  need(
+      isinstance(c.get("freeze_when_solved", False), bool),
+      f"freeze_when_solved must be a bool, got {c.get('freeze_when_solved')!r}",
+  )
+  need(
+      c.loss_reduction in ("sum_time", "mean"),
+      f"loss_reduction must be 'sum_time' or 'mean', got {c.loss_reduction!r}",
+  )
+  need(
+      c.get("optimizer", "sgd") in OPTIMIZERS,
+      f"optimizer must be one of {OPTIMIZERS}, got {c.get('optimizer')!r}",
+  )
   need(c.learning_rate > 0, f"learning_rate must be > 0, got {c.learning_rate!r}")
-  need(0.0 < c.get("top_lr_scale", 1.0) <= 1.0,
-       f"top_lr_scale must lie in (0, 1], got {c.get('top_lr_scale')!r}")
-  for name in ("batch_size", "num_seeds", "num_updates", "chunk_updates",
-               "curriculum_episodes", "test_batch", "test_every_chunks",
-               "checkpoint_every_chunks"):
+  need(
+      0.0 < c.get("top_lr_scale", 1.0) <= 1.0,
+      f"top_lr_scale must lie in (0, 1], got {c.get('top_lr_scale')!r}",
+  )
+  for name in (
+      "batch_size",
+      "num_seeds",
+      "num_updates",
+      "chunk_updates",
+      "curriculum_episodes",
+      "test_batch",
+      "test_every_chunks",
+      "checkpoint_every_chunks",
+  ):
     v = c[name]
     need(isinstance(v, int) and v >= 1, f"{name} must be an int >= 1, got {v!r}")
-  need(c.curriculum_step >= 0,
-       f"curriculum_step must be >= 0, got {c.curriculum_step!r}")
-  need(1 <= c.curriculum_start <= c.train_max_length,
-       f"curriculum_start {c.curriculum_start!r} must lie in "
-       f"[1, train_max_length={c.train_max_length!r}]")
-  need(c.length_spread >= 0,
-       f"length_spread must be >= 0, got {c.length_spread!r}")
+  need(c.curriculum_step >= 0, f"curriculum_step must be >= 0, got {c.curriculum_step!r}")
+  need(
+      1 <= c.curriculum_start <= c.train_max_length,
+      f"curriculum_start {c.curriculum_start!r} must lie in "
+      f"[1, train_max_length={c.train_max_length!r}]",
+  )
+  need(c.length_spread >= 0, f"length_spread must be >= 0, got {c.length_spread!r}")
   need(c.test_length >= 1, f"test_length must be >= 1, got {c.test_length!r}")
-  need(not c.get("no_carry_curriculum", False) or c.task == "add3",
-       f"no_carry_curriculum=True needs task 'add3' (3-row addition), got task {c.task!r}")
-  need(c.num_updates % c.chunk_updates == 0,
-       f"num_updates ({c.num_updates}) must be a multiple of chunk_updates "
-       f"({c.chunk_updates})")
+  need(
+      not c.get("no_carry_curriculum", False) or c.task == "add3",
+      f"no_carry_curriculum=True needs task 'add3' (3-row addition), got task {c.task!r}",
+  )
+  need(
+      c.num_updates % c.chunk_updates == 0,
+      f"num_updates ({c.num_updates}) must be a multiple of chunk_updates " f"({c.chunk_updates})",
+  )
 
 
 def parse_arg(arg: str | None) -> dict:
@@ -212,10 +241,17 @@ def parse_arg(arg: str | None) -> dict:
   return out
 
 
-_INT_KEYS = dict(seeds="num_seeds", updates="num_updates", chunk="chunk_updates",
-                 max_len="train_max_length", test_batch="test_batch",
-                 units="units", seed="seed", batch="batch_size",
-                 test_every="test_every_chunks")
+_INT_KEYS = dict(
+    seeds="num_seeds",
+    updates="num_updates",
+    chunk="chunk_updates",
+    max_len="train_max_length",
+    test_batch="test_batch",
+    units="units",
+    seed="seed",
+    batch="batch_size",
+    test_every="test_every_chunks",
+)
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
@@ -242,10 +278,20 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     raise ValueError(f"col must be an int in 1..10, got {col!r}") from None
   c.update(column_overrides(col))
   if opts.pop("smoke", None):
-    c.update(dict(units=16, num_seeds=2, batch_size=4, num_updates=4,
-                  chunk_updates=2, train_max_length=8, curriculum_episodes=8,
-                  test_length=min(c.test_length, 12), test_batch=4,
-                  checkpoint_every_chunks=1))
+    c.update(
+        dict(
+            units=16,
+            num_seeds=2,
+            batch_size=4,
+            num_updates=4,
+            chunk_updates=2,
+            train_max_length=8,
+            curriculum_episodes=8,
+            test_length=min(c.test_length, 12),
+            test_batch=4,
+            checkpoint_every_chunks=1,
+        )
+    )
   for k, v in list(opts.items()):
     if k in _INT_KEYS:
       try:
@@ -254,7 +300,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
         raise ValueError(f"{k} must be an int, got {v!r}") from None
       opts.pop(k)
   if opts:
-    raise ValueError(f"unknown config options {sorted(opts)}; allowed: task, "
-                     f"controller, col, smoke, {', '.join(sorted(_INT_KEYS))}")
+    raise ValueError(
+        f"unknown config options {sorted(opts)}; allowed: task, "
+        f"controller, col, smoke, {', '.join(sorted(_INT_KEYS))}"
+    )
   validate(c)
   return c

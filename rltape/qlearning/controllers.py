@@ -12,6 +12,7 @@ symbol head is trained by cross-entropy on the steps that write; the Q-head by
 Q-learning. The feed-forward controller has no state beyond this input, so its
 only memory is its previous action.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -28,9 +29,15 @@ def input_size(obs_size: int, num_actions: int, base: int) -> int:
   return obs_size + (num_actions + 1) + (base + 1)
 
 
-def encode_input(obs: jax.Array, prev_action: jax.Array,
-                 prev_symbol: jax.Array, *, obs_size: int, num_actions: int,
-                 base: int) -> jax.Array:
+def encode_input(
+    obs: jax.Array,
+    prev_action: jax.Array,
+    prev_symbol: jax.Array,
+    *,
+    obs_size: int,
+    num_actions: int,
+    base: int,
+) -> jax.Array:
   """One-hot controller input.
 
   Args:
@@ -46,11 +53,14 @@ def encode_input(obs: jax.Array, prev_action: jax.Array,
   Returns:
     float32 [..., input_size(obs_size, num_actions, base)].
   """
-  return jnp.concatenate([
-      jax.nn.one_hot(obs, obs_size),
-      jax.nn.one_hot(prev_action, num_actions + 1),
-      jax.nn.one_hot(prev_symbol, base + 1),
-  ], axis=-1)
+  return jnp.concatenate(
+      [
+          jax.nn.one_hot(obs, obs_size),
+          jax.nn.one_hot(prev_action, num_actions + 1),
+          jax.nn.one_hot(prev_symbol, base + 1),
+      ],
+      axis=-1,
+  )
 
 
 class Controller(nn.Module):
@@ -65,6 +75,7 @@ class Controller(nn.Module):
       recurrent state and both heads, as in the paper's code (its feed-forward
       controller is already Dense + tanh).
   """
+
   kind: str
   units: int
   num_actions: int
@@ -81,8 +92,7 @@ class Controller(nn.Module):
     return jnp.zeros(batch_shape + (1,), jnp.float32)
 
   @nn.compact
-  def __call__(self, carry: Any, x: jax.Array) -> tuple[Any, tuple[jax.Array,
-                                                                   jax.Array]]:
+  def __call__(self, carry: Any, x: jax.Array) -> tuple[Any, tuple[jax.Array, jax.Array]]:
     if self.kind == "gru":
       carry, h = nn.GRUCell(self.units, name="gru")(carry, x)
     elif self.kind == "lstm":
@@ -90,8 +100,7 @@ class Controller(nn.Module):
     elif self.kind == "ff":
       h = jnp.tanh(nn.Dense(self.units, name="hidden")(x))
     else:
-      raise ValueError(
-          f"unknown controller {self.kind!r}; allowed: {CONTROLLERS}")
+      raise ValueError(f"unknown controller {self.kind!r}; allowed: {CONTROLLERS}")
     if self.head_layer and self.kind != "ff":
       h = jnp.tanh(nn.Dense(self.units, name="head_hidden")(h))
     q = nn.Dense(self.num_actions, name="q_head")(h)
@@ -99,8 +108,9 @@ class Controller(nn.Module):
     return carry, (q, logits)
 
 
-def unroll(model: Controller, params: Any, carry: Any,
-           inputs: jax.Array) -> tuple[jax.Array, jax.Array]:
+def unroll(
+    model: Controller, params: Any, carry: Any, inputs: jax.Array
+) -> tuple[jax.Array, jax.Array]:
   """Runs the controller over a [T, B, D] input sequence (time major).
 
   The feed-forward controller is applied to all steps at once; the recurrent

@@ -18,6 +18,7 @@ one vmapped program) so that it can log, test and checkpoint between chunks:
 * `workdir/config.json`: the config of the run that made the workdir; a run with
   another config (outside `RESUMABLE_KEYS`) is refused before anything is written.
 """
+
 from __future__ import annotations
 
 import json
@@ -37,8 +38,13 @@ from rltape.qlearning import config as config_lib
 from rltape.qlearning import train as train_lib
 
 # Budget and bookkeeping keys: they do not change the compiled functions.
-BUDGET_KEYS = ("num_updates", "checkpoint_every_chunks", "test_every_chunks",
-               "stop_when_all_solved", "wall_budget_s")
+BUDGET_KEYS = (
+    "num_updates",
+    "checkpoint_every_chunks",
+    "test_every_chunks",
+    "stop_when_all_solved",
+    "wall_budget_s",
+)
 # Config keys a run may change when it resumes a workdir: the budget keys and the top
 # of the curriculum (a run may be continued with a longer curriculum).
 RESUMABLE_KEYS = BUDGET_KEYS + ("train_max_length",)
@@ -49,8 +55,11 @@ _COMPILED = {}
 def _jitted(agent, key):
   # One compile per (config, env) within a process: tests rerun the same config.
   if key not in _COMPILED:
-    _COMPILED[key] = (jax.jit(agent.train_chunk, donate_argnums=0),
-                      jax.jit(agent.test), jax.jit(agent.record_success))
+    _COMPILED[key] = (
+        jax.jit(agent.train_chunk, donate_argnums=0),
+        jax.jit(agent.test),
+        jax.jit(agent.record_success),
+    )
   return _COMPILED[key]
 
 
@@ -71,13 +80,13 @@ def compact_chunk(chunk_fn, state):
   size = min(total, 1 << (n - 1).bit_length())
   idx = np.concatenate([running, np.repeat(running[:1], size - n)])
   sub, metrics = chunk_fn(jax.tree.map(lambda x: jnp.asarray(x)[idx], state))
-  state = jax.tree.map(lambda full, part: jnp.asarray(full).at[running].set(part[:n]),
-                       state, sub)
+  state = jax.tree.map(lambda full, part: jnp.asarray(full).at[running].set(part[:n]), state, sub)
   return state, jax.tree.map(lambda v: v[:, :n], metrics)
 
 
-def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
-                       env=None, test_env=None, progress: bool = True) -> dict:
+def train_and_evaluate(
+    config: ml_collections.ConfigDict, workdir: str, env=None, test_env=None, progress: bool = True
+) -> dict:
   """Trains `config.num_seeds` agents; returns the summary written to disk."""
   config_lib.validate(config)
   # A workdir remembers its config: resuming may change only RESUMABLE_KEYS.
@@ -91,8 +100,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
   chunk_fn, test_fn, record_fn = _jitted(agent, cache_key)
   buckets = bool(config.get("env_buckets", False))
   if buckets and env is not None:
-    raise ValueError("env_buckets=True builds the task's environments per curriculum "
-                     "level; it cannot be used with an env passed in")
+    raise ValueError(
+        "env_buckets=True builds the task's environments per curriculum "
+        "level; it cannot be used with an env passed in"
+    )
 
   def chunk_for(state):
     """The chunk program for this state: with env_buckets, one whose environment
@@ -104,7 +115,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
       lengths = lengths[np.asarray(state.solved_at) < 0]
     cap = int(lengths.max()) if lengths.size else config.curriculum_start
     if cap >= config.train_max_length:
-      return chunk_fn   # the uncapped program is the one for the top level
+      return chunk_fn  # the uncapped program is the one for the top level
     key = cache_key + (cap,)
     if key not in _COMPILED:
       _jitted(train_lib.make_train(config, length_cap=cap), key)
@@ -121,8 +132,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
   t0 = time.time()
   before = checkpoints.read_elapsed(workdir)
   acc = np.full(config.num_seeds, np.nan)
-  bar = progress_lib.ProgressBar(n_chunks, config.wall_budget_s, first_chunk, 0.0,
-                                 enabled=progress, desc=f"{config.task}/{config.controller}")
+  bar = progress_lib.ProgressBar(
+      n_chunks,
+      config.wall_budget_s,
+      first_chunk,
+      0.0,
+      enabled=progress,
+      desc=f"{config.task}/{config.controller}",
+  )
   try:
     for c in range(first_chunk, n_chunks):
       if config.get("freeze_when_solved", False):
@@ -136,17 +153,23 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
         state = record_fn(state, acc_j)
         acc = np.asarray(acc_j)
       solved_at = np.asarray(state.solved_at)
-      rec.update(step=step, wall_s=time.time() - t0,
-                 length_per_seed=np.asarray(state.length).tolist(),
-                 test_accuracy=acc.tolist(),
-                 seeds_solved=int((solved_at >= 0).sum()))
+      rec.update(
+          step=step,
+          wall_s=time.time() - t0,
+          length_per_seed=np.asarray(state.length).tolist(),
+          test_accuracy=acc.tolist(),
+          seeds_solved=int((solved_at >= 0).sum()),
+      )
       writer.write(step, rec)
-      bar.update(c + 1, len=float(np.mean(rec["length_per_seed"])),
-                 solved=rec["seeds_solved"], loss=round(rec["loss"], 4))
+      bar.update(
+          c + 1,
+          len=float(np.mean(rec["length_per_seed"])),
+          solved=rec["seeds_solved"],
+          loss=round(rec["loss"], 4),
+      )
       all_solved = rec["seeds_solved"] == config.num_seeds
       out_of_time = 0 < config.wall_budget_s <= time.time() - t0
-      last = (c + 1 == n_chunks or out_of_time or
-              (all_solved and config.stop_when_all_solved))
+      last = c + 1 == n_chunks or out_of_time or (all_solved and config.stop_when_all_solved)
       if (c + 1) % config.checkpoint_every_chunks == 0 or last:
         checkpoints.save(mgr, step, state, workdir, before + time.time() - t0)
       if last:
@@ -157,17 +180,24 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
   writer.close()
   solved_at = np.asarray(state.solved_at)
   summary = dict(
-      task=config.task, controller=config.controller, units=config.units,
-      dynamic_discount=config.dynamic_discount, gamma=config.gamma,
-      watkins=config.watkins, penalty=config.penalty,
-      test_length=config.test_length, num_seeds=config.num_seeds,
-      step_budget=config.num_updates, wall_budget_s=config.wall_budget_s,
+      task=config.task,
+      controller=config.controller,
+      units=config.units,
+      dynamic_discount=config.dynamic_discount,
+      gamma=config.gamma,
+      watkins=config.watkins,
+      penalty=config.penalty,
+      test_length=config.test_length,
+      num_seeds=config.num_seeds,
+      step_budget=config.num_updates,
+      wall_budget_s=config.wall_budget_s,
       updates_run=int(np.max(state.step)),
       solved_at=solved_at.tolist(),
       success_rate=float(np.mean(solved_at >= 0)),
       final_test_accuracy=acc.tolist(),
       final_length=np.asarray(state.length).tolist(),
-      wall_s_this_process=time.time() - t0)
+      wall_s_this_process=time.time() - t0,
+  )
   with open(os.path.join(workdir, "summary.json"), "w") as f:
     json.dump(summary, f, indent=2)
   return summary
@@ -193,13 +223,15 @@ def load_workdir(workdir: str):
 def resalt(state, salt: int):
   """``state`` with each seed's key replaced by ``fold_in(key, salt)``, so a test draws
   episodes that no test of the run drew (the run's tests use the key as it is)."""
-  keys = jax.vmap(lambda k: jax.random.key_data(
-      jax.random.fold_in(jax.random.wrap_key_data(k), salt)))(state.rng)
+  keys = jax.vmap(
+      lambda k: jax.random.key_data(jax.random.fold_in(jax.random.wrap_key_data(k), salt))
+  )(state.rng)
   return state.replace(rng=keys)
 
 
-def evaluate_workdir(workdir: str, test_lengths, test_batch: int | None = None,
-                     salt: int = 0) -> dict:
+def evaluate_workdir(
+    workdir: str, test_lengths, test_batch: int | None = None, salt: int = 0
+) -> dict:
   """Greedy whole-sequence accuracy per seed of a workdir's last checkpoint at each
   complexity in ``test_lengths`` (same unit as ``test_length``); ``{length: [acc]}``.
 
@@ -240,8 +272,10 @@ def retest_workdir(src: str, dst: str, overrides: dict) -> ml_collections.Config
   allowed = RETEST_KEYS + BUDGET_KEYS
   bad = sorted(k for k in overrides if k not in allowed)
   if bad:
-    raise ValueError(f"cannot change {bad} when continuing a run under a new test; "
-                     f"allowed: {sorted(allowed)}")
+    raise ValueError(
+        f"cannot change {bad} when continuing a run under a new test; "
+        f"allowed: {sorted(allowed)}"
+    )
   if os.path.exists(dst):
     raise ValueError(f"{dst!r} exists; continue into a new directory (nothing written)")
   base, state, step = load_workdir(src)
@@ -249,10 +283,11 @@ def retest_workdir(src: str, dst: str, overrides: dict) -> ml_collections.Config
   config.update(overrides)
   config_lib.validate(config)
   state = state.replace(solved_at=jnp.full_like(jnp.asarray(state.solved_at), -1))
-  check_workdir_config(dst, config, resumable=RESUMABLE_KEYS)   # makes dst
+  check_workdir_config(dst, config, resumable=RESUMABLE_KEYS)  # makes dst
   mgr = checkpoints.make_manager(dst)
   checkpoints.save(mgr, step, state, dst, 0.0)
   with open(os.path.join(dst, "continued_from.json"), "w") as f:
-    json.dump(dict(workdir=os.path.abspath(src), update=int(step),
-                   overrides=overrides), f, indent=2)
+    json.dump(
+        dict(workdir=os.path.abspath(src), update=int(step), overrides=overrides), f, indent=2
+    )
   return config

@@ -24,6 +24,7 @@ ingredients, each expressed here as small unbatched functions over one episode
   model is accurate, a small quadratic penalty (weight 0.01) pulls the Q values of
   confident samples back into that interval (`interval_penalty`).
 """
+
 from __future__ import annotations
 
 import chex
@@ -34,8 +35,9 @@ import rlax
 Array = chex.Array
 
 
-def dynamic_discount_transform(r_t: Array, discount_t: Array, v_tm1: Array,
-                               v_t: Array) -> tuple[Array, Array]:
+def dynamic_discount_transform(
+    r_t: Array, discount_t: Array, v_tm1: Array, v_t: Array
+) -> tuple[Array, Array]:
   """Rewrites reward and discount so Q-learning estimates Q / Vhat.
 
   Args:
@@ -54,8 +56,7 @@ def dynamic_discount_transform(r_t: Array, discount_t: Array, v_tm1: Array,
   chex.assert_equal_shape([r_t, discount_t, v_tm1, v_t])
   v_tm1 = jnp.maximum(jnp.asarray(v_tm1, jnp.float32), 1.0)
   v_t = jnp.asarray(v_t, jnp.float32)
-  return (jnp.asarray(r_t, jnp.float32) / v_tm1,
-          jnp.asarray(discount_t, jnp.float32) * v_t / v_tm1)
+  return (jnp.asarray(r_t, jnp.float32) / v_tm1, jnp.asarray(discount_t, jnp.float32) * v_t / v_tm1)
 
 
 def watkins_lambda(greedy_t: Array, lambda_: float = 1.0) -> Array:
@@ -73,8 +74,7 @@ def watkins_lambda(greedy_t: Array, lambda_: float = 1.0) -> Array:
   return jnp.where(greedy_t, jnp.float32(lambda_), jnp.float32(0.0))
 
 
-def q_lambda_targets(r_t: Array, discount_t: Array, q_t: Array,
-                     lambda_t: Array) -> Array:
+def q_lambda_targets(r_t: Array, discount_t: Array, q_t: Array, lambda_t: Array) -> Array:
   """Watkins Q(lambda) regression targets (lambda_t = 0 gives one-step targets).
 
   G_tm1 = r_t + discount_t ((1 - lambda_t) max_a q_t(a) + lambda_t G_t), with the
@@ -91,17 +91,15 @@ def q_lambda_targets(r_t: Array, discount_t: Array, q_t: Array,
   """
   chex.assert_rank([r_t, discount_t, q_t, lambda_t], [1, 1, 2, 1])
   v_t = jnp.max(q_t, axis=-1)
-  return jax.lax.stop_gradient(
-      rlax.lambda_returns(r_t, discount_t, v_t, lambda_t))
+  return jax.lax.stop_gradient(rlax.lambda_returns(r_t, discount_t, v_t, lambda_t))
 
 
-def q_lambda_td(q_tm1: Array, a_tm1: Array, r_t: Array, discount_t: Array,
-                q_t: Array, lambda_t: Array) -> Array:
+def q_lambda_td(
+    q_tm1: Array, a_tm1: Array, r_t: Array, discount_t: Array, q_t: Array, lambda_t: Array
+) -> Array:
   """TD errors (target - Q(s_tm1, a_tm1)) of Watkins Q(lambda), via rlax."""
-  chex.assert_rank([q_tm1, a_tm1, r_t, discount_t, q_t, lambda_t],
-                   [2, 1, 1, 1, 2, 1])
-  return rlax.q_lambda(q_tm1, a_tm1, r_t, discount_t, q_t, lambda_t,
-                       stop_target_gradients=True)
+  chex.assert_rank([q_tm1, a_tm1, r_t, discount_t, q_t, lambda_t], [2, 1, 1, 1, 2, 1])
+  return rlax.q_lambda(q_tm1, a_tm1, r_t, discount_t, q_t, lambda_t, stop_target_gradients=True)
 
 
 def interval_penalty(q: Array, low: float = 0.0, high: float = 1.0) -> Array:
@@ -115,5 +113,4 @@ def interval_penalty(q: Array, low: float = 0.0, high: float = 1.0) -> Array:
   Returns:
     [...] sum_a (relu(q - high)^2 + relu(low - q)^2).
   """
-  return jnp.sum(jnp.square(jax.nn.relu(q - high)) +
-                 jnp.square(jax.nn.relu(low - q)), axis=-1)
+  return jnp.sum(jnp.square(jax.nn.relu(q - high)) + jnp.square(jax.nn.relu(low - q)), axis=-1)

@@ -35,6 +35,7 @@ needed. Launch (10 seeds, at most 2 hours):
       --config=experiments/configs/rlntm.py:task=Copy,seeds=10,wall=7200 \\
       --workdir=/tmp/rlntm/copy
 """
+
 import ml_collections
 
 from rltape.reinforce.controller import CORES, MEMORY_WRITES, SYMBOL_SOURCES
@@ -43,110 +44,132 @@ TASKS = ("Copy", "DuplicatedInput", "Reverse", "RepeatCopy", "ForwardReverse")
 # Longest training length per task; the test length is twice it.
 _TRAIN_LENGTH = dict(Copy=10, DuplicatedInput=10, Reverse=8, RepeatCopy=6, ForwardReverse=8)
 
-_INT_KEYS = dict(train="train_length", seeds="num_seeds", updates="max_updates",
-                 chunk="chunk_updates", batch="batch_size", wall="max_wall_s", seed="seed",
-                 restart="restart_after")
+_INT_KEYS = dict(
+    train="train_length",
+    seeds="num_seeds",
+    updates="max_updates",
+    chunk="chunk_updates",
+    batch="batch_size",
+    wall="max_wall_s",
+    seed="seed",
+    restart="restart_after",
+)
 
 
 def parse_arg(arg):
-    opts = {}
-    for item in (arg or "").split(","):
-        item = item.strip()
-        if not item:
-            continue
-        k, _, v = item.partition("=")
-        opts[k.strip()] = v.strip() if v else True
-    return opts
+  opts = {}
+  for item in (arg or "").split(","):
+    item = item.strip()
+    if not item:
+      continue
+    k, _, v = item.partition("=")
+    opts[k.strip()] = v.strip() if v else True
+  return opts
 
 
 def get_config(arg=None):
-    opts = parse_arg(arg)
-    c = ml_collections.ConfigDict()
-    c.task = opts.pop("task", "Copy")
-    if c.task not in TASKS:
-        raise ValueError(f"task must be one of {TASKS}, got {c.task!r}")
-    c.moves = (0, 1) if c.task == "ForwardReverse" else (-1, 0, 1)
-    c.base = 0                      # 0: the task's default base
-    c.train_length = _TRAIN_LENGTH[c.task]
-    c.test_length = 0               # derived below: 2 * train_length
-    c.start_length = 1
-    c.promote_threshold = 0.9       # batch success rate at the curriculum length
-    c.seed = 0
-    c.num_seeds = 10
-    c.batch_size = 32
-    c.chunk_updates = 100
-    c.max_updates = 20_000
-    c.max_wall_s = 7200.0
-    c.restart_after = 0             # updates; 0: a seed is never re-initialised
-    c.eval_every_chunks = 1
-    c.eval_episodes = 64
-    c.final_eval_episodes = 256
-    c.checkpoint_every_chunks = 5
-    c.num_traces = 2
-    c.trace_length = 20
-    c.progress_bar = True
+  opts = parse_arg(arg)
+  c = ml_collections.ConfigDict()
+  c.task = opts.pop("task", "Copy")
+  if c.task not in TASKS:
+    raise ValueError(f"task must be one of {TASKS}, got {c.task!r}")
+  c.moves = (0, 1) if c.task == "ForwardReverse" else (-1, 0, 1)
+  c.base = 0  # 0: the task's default base
+  c.train_length = _TRAIN_LENGTH[c.task]
+  c.test_length = 0  # derived below: 2 * train_length
+  c.start_length = 1
+  c.promote_threshold = 0.9  # batch success rate at the curriculum length
+  c.seed = 0
+  c.num_seeds = 10
+  c.batch_size = 32
+  c.chunk_updates = 100
+  c.max_updates = 20_000
+  c.max_wall_s = 7200.0
+  c.restart_after = 0  # updates; 0: a seed is never re-initialised
+  c.eval_every_chunks = 1
+  c.eval_episodes = 64
+  c.final_eval_episodes = 256
+  c.checkpoint_every_chunks = 5
+  c.num_traces = 2
+  c.trace_length = 20
+  c.progress_bar = True
 
-    c.agent = ml_collections.ConfigDict()
-    c.agent.hidden = 64
-    c.agent.mem_dim = 16
-    c.agent.logit_scale = 1.0
-    c.agent.gamma = 1.0
-    c.agent.nll_coef = 1.0
-    c.agent.entropy_coef = 0.01
-    c.agent.baseline_coef = 0.5
-    c.agent.use_baseline = True
-    c.agent.symbol_source = "lstm"
-    c.agent.nll_in_return = True
-    c.agent.memory_write = "gate"
-    c.agent.core = "lstm"
+  c.agent = ml_collections.ConfigDict()
+  c.agent.hidden = 64
+  c.agent.mem_dim = 16
+  c.agent.logit_scale = 1.0
+  c.agent.gamma = 1.0
+  c.agent.nll_coef = 1.0
+  c.agent.entropy_coef = 0.01
+  c.agent.baseline_coef = 0.5
+  c.agent.use_baseline = True
+  c.agent.symbol_source = "lstm"
+  c.agent.nll_in_return = True
+  c.agent.memory_write = "gate"
+  c.agent.core = "lstm"
 
-    c.optimizer = ml_collections.ConfigDict()
-    c.optimizer.name = "adam"
-    c.optimizer.learning_rate = 3e-3
-    c.optimizer.momentum = 0.9
-    c.optimizer.grad_clip = 5.0
+  c.optimizer = ml_collections.ConfigDict()
+  c.optimizer.name = "adam"
+  c.optimizer.learning_rate = 3e-3
+  c.optimizer.momentum = 0.9
+  c.optimizer.grad_clip = 5.0
 
-    if opts.pop("smoke", None):
-        c.update(dict(num_seeds=2, batch_size=4, chunk_updates=2, max_updates=6,
-                      train_length=3, eval_episodes=4, final_eval_episodes=4,
-                      checkpoint_every_chunks=1, trace_length=6, progress_bar=False))
-        c.agent.hidden = 8
-        c.agent.mem_dim = 4
-    if opts.pop("nobaseline", None):
-        c.agent.use_baseline = False
-    if opts.pop("envreturn", None):
-        c.agent.nll_in_return = False
-    for name, target in (("entropy", "entropy_coef"), ("lr", "learning_rate")):
-        if name in opts:
-            v = opts.pop(name)
-            try:
-                v = float(v)
-            except (TypeError, ValueError):
-                raise ValueError(f"{name} must be a number, got {v!r}") from None
-            (c.agent if name == "entropy" else c.optimizer)[target] = v
-    for name, key, allowed in (("symbol", "symbol_source", SYMBOL_SOURCES),
-                               ("memwrite", "memory_write", MEMORY_WRITES),
-                               ("core", "core", CORES)):
-        if name in opts:
-            v = opts.pop(name)
-            if v not in allowed:
-                raise ValueError(f"{name} must be {' or '.join(map(repr, allowed))}, got {v!r}")
-            c.agent[key] = v
-    if "hidden" in opts:
-        c.agent.hidden = _as_int("hidden", opts.pop("hidden"))
-    for k in list(opts):
-        if k in _INT_KEYS:
-            v = _as_int(k, opts.pop(k))
-            c[_INT_KEYS[k]] = float(v) if k == "wall" else v
-    if opts:
-        raise ValueError(f"unknown config options {sorted(opts)}; allowed: task, smoke, "
-                         f"nobaseline, envreturn, hidden, symbol, memwrite, core, entropy, lr, {', '.join(sorted(_INT_KEYS))}")
-    c.test_length = 2 * c.train_length
-    return c
+  if opts.pop("smoke", None):
+    c.update(
+        dict(
+            num_seeds=2,
+            batch_size=4,
+            chunk_updates=2,
+            max_updates=6,
+            train_length=3,
+            eval_episodes=4,
+            final_eval_episodes=4,
+            checkpoint_every_chunks=1,
+            trace_length=6,
+            progress_bar=False,
+        )
+    )
+    c.agent.hidden = 8
+    c.agent.mem_dim = 4
+  if opts.pop("nobaseline", None):
+    c.agent.use_baseline = False
+  if opts.pop("envreturn", None):
+    c.agent.nll_in_return = False
+  for name, target in (("entropy", "entropy_coef"), ("lr", "learning_rate")):
+    if name in opts:
+      v = opts.pop(name)
+      try:
+        v = float(v)
+      except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, got {v!r}") from None
+      (c.agent if name == "entropy" else c.optimizer)[target] = v
+  for name, key, allowed in (
+      ("symbol", "symbol_source", SYMBOL_SOURCES),
+      ("memwrite", "memory_write", MEMORY_WRITES),
+      ("core", "core", CORES),
+  ):
+    if name in opts:
+      v = opts.pop(name)
+      if v not in allowed:
+        raise ValueError(f"{name} must be {' or '.join(map(repr, allowed))}, got {v!r}")
+      c.agent[key] = v
+  if "hidden" in opts:
+    c.agent.hidden = _as_int("hidden", opts.pop("hidden"))
+  for k in list(opts):
+    if k in _INT_KEYS:
+      v = _as_int(k, opts.pop(k))
+      c[_INT_KEYS[k]] = float(v) if k == "wall" else v
+  if opts:
+    raise ValueError(
+        f"unknown config options {sorted(opts)}; allowed: task, smoke, "
+        f"nobaseline, envreturn, hidden, symbol, memwrite, core, entropy, lr, {', '.join(sorted(_INT_KEYS))}"
+    )
+  c.test_length = 2 * c.train_length
+  return c
 
 
 def _as_int(name, v):
-    try:
-        return int(v)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be an int, got {v!r}") from None
+  try:
+    return int(v)
+  except (TypeError, ValueError):
+    raise ValueError(f"{name} must be an int, got {v!r}") from None

@@ -1,5 +1,6 @@
 """The benchmark command at its tiny size: every Neural GPU section runs and writes its
 JSON and the summary (no timing is asserted; speed targets live in the JSON)."""
+
 import json
 import os
 import subprocess
@@ -14,15 +15,20 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 
 def _run(*args):
-  return subprocess.run([sys.executable, "-m", "benchmarks", *args], cwd=ROOT,
-                        capture_output=True, text=True, timeout=900)
+  return subprocess.run(
+      [sys.executable, "-m", "benchmarks", *args],
+      cwd=ROOT,
+      capture_output=True,
+      text=True,
+      timeout=900,
+  )
 
 
 def test_flops_match_the_faithful_formula():
   cfg, n = ngpu.model_config("faithful", 24)
   mcfg = cfg.model
   # Kaiser & Sutskever's CGRU: 216 B n m^2 FLOPs per forward, 2 per step, n steps, x3.
-  assert ngpu.train_step_flops(mcfg, 32, n) == 3 * 216 * 32 * n * 24 ** 2 * 2 * n
+  assert ngpu.train_step_flops(mcfg, 32, n) == 3 * 216 * 32 * n * 24**2 * 2 * n
 
 
 def test_bad_size_and_kind_are_named():
@@ -35,8 +41,7 @@ def test_bad_size_and_kind_are_named():
 def test_tiny_suite_writes_every_section(tmp_path):
   out = str(tmp_path / "bench")
   sections = ["train_steps", "main_job", "memory", "compile", "pools"]
-  r = _run("--size=tiny", "--sections=" + ",".join(sections), f"--out_dir={out}",
-           "--notorch")
+  r = _run("--size=tiny", "--sections=" + ",".join(sections), f"--out_dir={out}", "--notorch")
   assert r.returncode == 0, r.stderr[-3000:]
   for name in sections:
     with open(os.path.join(out, f"{name}.json")) as f:
@@ -48,7 +53,7 @@ def test_tiny_suite_writes_every_section(tmp_path):
     assert title in readme
   mem = json.load(open(os.path.join(out, "memory.json")))["rows"]
   by = {r["remat"]: r["temp_bytes"] for r in mem}
-  assert by["sqrt"] < by["none"]   # rematerialising keeps fewer residuals
+  assert by["sqrt"] < by["none"]  # rematerialising keeps fewer residuals
   steps = json.load(open(os.path.join(out, "train_steps.json")))["rows"]
   assert all(r["step_s_best"] > 0 and 0 < r["of_matmul"] for r in steps)
 

@@ -1,6 +1,7 @@
 """The PyTorch baseline of the Neural GPU train step (benchmarks/torch_ngpu.py): its
 forward equals our JAX model's on the same parameters, the check catches a wrong
 diagonal shift, the timed step runs, and the FLOP count is the architecture's."""
+
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -13,7 +14,7 @@ from benchmarks import torch_ngpu  # noqa: E402  (after the importorskip)
 def test_forward_matches_jax(kind):
   diff = torch_ngpu.compare_with_jax(kind)
   assert diff["logits"] < 1e-4
-  assert diff["logits_scale"] > 0.1            # the logits are not trivially zero
+  assert diff["logits_scale"] > 0.1  # the logits are not trivially zero
   assert diff["saturation"] < 1e-4
   if kind == "dngpu":
     assert diff["saturation_jax"] > 0.1
@@ -21,8 +22,10 @@ def test_forward_matches_jax(kind):
 
 def _flipped_shift(s):
   k = s.shape[1] // 3
-  return torch.cat([F.pad(s[:, :k, ..., :-1], (1, 0)), F.pad(s[:, k:2 * k, ..., 1:], (0, 1)),
-                    s[:, 2 * k:]], dim=1)
+  return torch.cat(
+      [F.pad(s[:, :k, ..., :-1], (1, 0)), F.pad(s[:, k : 2 * k, ..., 1:], (0, 1)), s[:, 2 * k :]],
+      dim=1,
+  )
 
 
 def test_wrong_shift_direction_is_detected(monkeypatch):

@@ -12,6 +12,7 @@ The pool is the tables' smoke config (faithful structure, cap-mode length
 curriculum) with 8 seeds; even seeds start at curriculum length 5 and odd seeds
 at 9, so one shared bucket serves seeds with different curricula.
 """
+
 import os
 import sys
 
@@ -20,6 +21,7 @@ NUM_SEEDS = 8
 
 def smoke_config():
   from experiments.configs import ngpu_tables
+
   cfg = ngpu_tables.get_config("cell=known/mul2/24,variant=smoke,seeds=8")
   cfg.curriculum.advance_threshold = 0.9  # let some seeds advance within a few steps
   return cfg
@@ -32,8 +34,10 @@ def start_lengths(num_seeds):
 def main():
   out, num_steps = sys.argv[1], int(sys.argv[2])
   import jax
+
   if len(sys.argv) > 3:
     from runkit import distributed
+
     distributed.initialize(sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))
   import jax.numpy as jnp
   import numpy as np
@@ -45,15 +49,23 @@ def main():
   mesh = pool.make_mesh(NUM_SEEDS)
   ps = pool.init_pool(np.arange(NUM_SEEDS) + cfg.seed, cfg, 1, mesh)
   cur = jnp.asarray(start_lengths(NUM_SEEDS), jnp.int32)[:, None]
-  ps = ps.replace(train=ps.train.replace(curriculum=ps.train.curriculum.replace(
-      cur=jax.device_put(cur, pool.seed_sharding(mesh)))))
+  ps = ps.replace(
+      train=ps.train.replace(
+          curriculum=ps.train.curriculum.replace(cur=jax.device_put(cur, pool.seed_sharding(mesh)))
+      )
+  )
   steps = pool.PoolStepCache(cfg, tasks, mcfg, mesh, os.environ.get("POOL_SEED_LOOP", "vmap"))
   ps, buckets = pool.run_pool_steps(ps, cfg, steps, 0, num_steps, mesh)
   host = pool.to_host(ps, mesh)
   if jax.process_index() == 0:
     flat = {f"leaf{i}": np.asarray(x) for i, x in enumerate(jax.tree.leaves(host))}
-    np.savez(out, buckets=np.asarray(buckets), num_devices=len(jax.devices()),
-             num_processes=jax.process_count(), **flat)
+    np.savez(
+        out,
+        buckets=np.asarray(buckets),
+        num_devices=len(jax.devices()),
+        num_processes=jax.process_count(),
+        **flat,
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """The error analysis of experiments/badd_errors.py against Python integers."""
+
 import random
 
 import numpy as np
@@ -22,7 +23,7 @@ def test_analyse_names_the_dropped_carry():
   # 7 + 3 = 10: bits of the sum 0,1,0,1; carries into bits 0..3 are 0,1,1,1.
   inputs, targets = tasks.encode_example("badd", 7, 3, length=9)
   preds = targets.copy()
-  preds[2] = targets[2] % 2 + 1            # flip bit 2 (true 0, carry in 1)
+  preds[2] = targets[2] % 2 + 1  # flip bit 2 (true 0, carry in 1)
   rows = np.stack([inputs, inputs]), np.stack([targets, targets]), np.stack([preds, targets])
   rep = badd_errors.analyse(tasks.get_task("badd"), *rows)
   assert (rep["examples"], rep["seq_wrong"], rep["digits_wrong"]) == (2, 1, 1)

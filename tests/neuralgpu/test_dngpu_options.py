@@ -2,6 +2,7 @@
 adaptive saturation weight, its normalisation and the ragged all-bins form, the lr decay
 rule, lengths within a bin, the fixed training set, gradient noise; each worked by hand
 or against an independent form."""
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -52,8 +53,7 @@ def test_saturation_update_two_windows_by_hand():
   assert float(st.weight) == pytest.approx(2e-3)
   # The floor: a zero CE gives the minimum weight.
   c.optim.saturation_min = 1e-6
-  st = train.saturation_update(train.saturation_update(st, 0.0, 1.0, 0.01, c), 0.0, 1.0,
-                               0.01, c)
+  st = train.saturation_update(train.saturation_update(st, 0.0, 1.0, 0.01, c), 0.0, 1.0, 0.01, c)
   assert float(st.weight) == pytest.approx(1e-6)
 
 
@@ -62,15 +62,15 @@ def test_adaptive_weight_in_the_train_step():
   raw cost (read back from the logged loss = CE + w * raw)."""
   c = _adapt_cfg(every=2, lr=0.01)
   c.model.num_maps = 6
-  c.model.init_scale = 4.0          # saturating pre-activations, so the cost is not 0
+  c.model.init_scale = 4.0  # saturating pre-activations, so the cost is not 0
   st0 = train.init_state(jax.random.key(0), c, 1)
   step = jax.jit(train.make_train_step(c, (BADD,), 9))
   st1 = step(st0)
   assert float(st1.saturation.weight) == pytest.approx(1e-3)
   st2 = step(st1)
   ce, loss = float(st2.metrics["ce"]), float(st2.metrics["loss"])
-  raw_sum = (loss - ce) / 1e-3      # two steps, both at w = 1e-3 (the pull is 0: one set)
-  assert raw_sum > 1e-3             # the cost is not vacuous
+  raw_sum = (loss - ce) / 1e-3  # two steps, both at w = 1e-3 (the pull is 0: one set)
+  assert raw_sum > 1e-3  # the cost is not vacuous
   want = 0.01 * (ce / 2) / (raw_sum / 2)
   assert float(st2.saturation.weight) == pytest.approx(want, rel=1e-4)
   # Off: no saturation state, and the checkpointed state is unchanged.
@@ -157,7 +157,7 @@ def test_all_bins_ragged_loss_equals_separate_with_saturation(form):
     st = train.init_state(jax.random.key(0), c, 1)
     out.append(jax.jit(train.make_train_step(c, (BADD,), 11))(st))
   a, b = out
-  assert float(a.metrics["loss"]) - float(a.metrics["ce"]) > 1e-4   # saturation term present
+  assert float(a.metrics["loss"]) - float(a.metrics["ce"]) > 1e-4  # saturation term present
   np.testing.assert_allclose(a.metrics["loss"], b.metrics["loss"], rtol=1e-5)
   np.testing.assert_allclose(a.metrics["ce"], b.metrics["ce"], rtol=1e-5)
   chex.assert_trees_all_close(a.params, b.params, rtol=1e-4, atol=1e-6)
@@ -187,7 +187,7 @@ def test_dngpu_lr_decay_rule_by_hand():
 def test_dngpu_lr_decay_windows_and_ce_only():
   tx = optim.dngpu_lr_decay(every=2, factor=0.5, min_scale=0.0)
   st = tx.init({"w": jnp.ones(())})
-  for v in (1.0, 1.0, 3.0, 3.0, 2.0, 2.0):    # window means 1, 3, 2 -> decay at the third
+  for v in (1.0, 1.0, 3.0, 3.0, 2.0, 2.0):  # window means 1, 3, 2 -> decay at the third
     _, st = tx.update({"w": jnp.ones(())}, st, value=v)
   assert float(st.scale) == 0.5
   np.testing.assert_allclose(st.hist, [1.0, 3.0, 2.0])
@@ -195,8 +195,11 @@ def test_dngpu_lr_decay_windows_and_ce_only():
   c = ngpu.get_config("variant=smoke")
   c.optim.lr_decay, c.optim.lr_decay_on, c.optim.plateau_window = "dngpu", "ce", 1
   st = jax.jit(train.make_train_step(c, (BADD,), 9))(train.init_state(jax.random.key(0), c, 1))
-  dec = [x for x in jax.tree.leaves(st.opt_state, is_leaf=lambda x: hasattr(x, "hist"))
-         if hasattr(x, "hist")][0]
+  dec = [
+      x
+      for x in jax.tree.leaves(st.opt_state, is_leaf=lambda x: hasattr(x, "hist"))
+      if hasattr(x, "hist")
+  ][0]
   np.testing.assert_allclose(dec.hist[-1], st.metrics["ce"], rtol=1e-6)
   assert abs(float(st.metrics["loss"]) - float(st.metrics["ce"])) > 1e-6
 
@@ -216,7 +219,7 @@ def test_dngpu_length_probs_by_hand():
   # Length 19 only from bin 20 (own lengths 17 and 19, half each): 1/21 x 1/4 x 1/2.
   np.testing.assert_allclose(p25[19], 1 / 168)
   assert p25.sum() == pytest.approx(1.0) and p20.sum() == pytest.approx(1.0)
-  assert np.all(p25[::2] == 0)          # even lengths never occur
+  assert np.all(p25[::2] == 0)  # even lengths never occur
   # A fixed set of 16 per length flattens the short lengths' weights.
   p8s = curriculum.dngpu_length_probs(bins, 8, 3, 2, 16)
   np.testing.assert_allclose(p8s[[3, 5, 7]], np.array([4, 16, 16]) / 36)
@@ -241,15 +244,13 @@ def test_fixed_training_set_recurs():
   one fixed example."""
   lengths = jnp.full((64,), 9, jnp.int32)
   set_key = jax.random.key(7)
-  x1, y1 = train.make_batch_for(jax.random.key(1), (BADD,), 0, lengths, 9, "uniform",
-                                set_key, 3)
-  x2, _ = train.make_batch_for(jax.random.key(2), (BADD,), 0, lengths, 9, "uniform",
-                               set_key, 3)
+  x1, y1 = train.make_batch_for(jax.random.key(1), (BADD,), 0, lengths, 9, "uniform", set_key, 3)
+  x2, _ = train.make_batch_for(jax.random.key(2), (BADD,), 0, lengths, 9, "uniform", set_key, 3)
   rows = {tuple(r) for r in np.asarray(x1)} | {tuple(r) for r in np.asarray(x2)}
-  assert len(rows) <= 3                      # 128 draws from a set of 3
+  assert len(rows) <= 3  # 128 draws from a set of 3
   fresh, _ = train.make_batch_for(jax.random.key(1), (BADD,), 0, lengths, 9, "uniform")
   assert len({tuple(r) for r in np.asarray(fresh)}) > 30
-  for row, target in zip(np.asarray(x1), np.asarray(y1)):   # targets still right
+  for row, target in zip(np.asarray(x1), np.asarray(y1)):  # targets still right
     a, b, c = tasks_lib.decode_example(BADD, row, target)
     assert c == a + b
   # In the train step: a set of 1 per length gives the same batch at every step.
@@ -262,29 +263,34 @@ def test_fixed_training_set_recurs():
 
 def test_dngpu_gradient_noise_scale():
   g = {"a": jnp.zeros((200, 50)), "b": jnp.zeros((1000,))}
-  noisy = optim.add_grad_noise(g, jax.random.key(0), "dngpu", 1e-4, 0.01, jnp.int32(0),
-                               jnp.float32(1.0))
+  noisy = optim.add_grad_noise(
+      g, jax.random.key(0), "dngpu", 1e-4, 0.01, jnp.int32(0), jnp.float32(1.0)
+  )
   z = np.concatenate([np.ravel(noisy["a"]), np.ravel(noisy["b"])]) / (1e-4 * 0.01)
   assert np.abs(z).max() <= 2.0 + 1e-4
-  assert np.std(z) == pytest.approx(0.8796, rel=0.03)   # std of N(0,1) truncated at 2
-  k = optim.add_grad_noise(g, jax.random.key(0), "kaiser", 0.5, 0.01, jnp.int32(0),
-                           jnp.float32(0.02))
-  assert float(jnp.max(jnp.abs(k["a"]))) == 0.0        # Kaiser's noise fades at 2% error
+  assert np.std(z) == pytest.approx(0.8796, rel=0.03)  # std of N(0,1) truncated at 2
+  k = optim.add_grad_noise(
+      g, jax.random.key(0), "kaiser", 0.5, 0.01, jnp.int32(0), jnp.float32(0.02)
+  )
+  assert float(jnp.max(jnp.abs(k["a"]))) == 0.0  # Kaiser's noise fades at 2% error
 
 
 # ---------------------------------------------------------------------------
 # Configs.
 # ---------------------------------------------------------------------------
-@pytest.mark.parametrize("path,value,match", [
-    ("model.saturation_form", "sum", "'sum'"),
-    ("optim.saturation_adapt", "auto", "'auto'"),
-    ("optim.lr_decay", "cosine", "'cosine'"),
-    ("optim.lr_decay_on", "sat", "'sat'"),
-    ("optim.grad_noise_form", "uniform", "'uniform'"),
-    ("curriculum.fill_form", "middle", "'middle'"),
-    ("curriculum.train_set_size", -3, "-3"),
-    ("optim.plateau_window", 0, "plateau_window=0"),
-])
+@pytest.mark.parametrize(
+    "path,value,match",
+    [
+        ("model.saturation_form", "sum", "'sum'"),
+        ("optim.saturation_adapt", "auto", "'auto'"),
+        ("optim.lr_decay", "cosine", "'cosine'"),
+        ("optim.lr_decay_on", "sat", "'sat'"),
+        ("optim.grad_noise_form", "uniform", "'uniform'"),
+        ("curriculum.fill_form", "middle", "'middle'"),
+        ("curriculum.train_set_size", -3, "-3"),
+        ("optim.plateau_window", 0, "plateau_window=0"),
+    ],
+)
 def test_bad_dngpu_option_values_are_named(path, value, match):
   c = ngpu.get_config("variant=dngpu_short,seeds=1")
   section, key = path.split(".")
@@ -313,9 +319,15 @@ def test_dngpu_exact_config():
   assert c.curriculum.bucket_mode == "all" and c.curriculum.buckets == ngpu.DNGPU_BINS
   assert study.examples_per_step(c) == 288
   assert c.model.candidate_dropout == 0.5 and c.optim.lr == pytest.approx(0.01)
-  assert (c.model.saturation_form, c.optim.saturation_adapt, c.curriculum.fill_form,
-          c.curriculum.train_set_size, c.optim.lr_decay, c.optim.lr_decay_on,
-          c.optim.grad_noise_form) == ("dngpu", "dngpu", "dngpu", 10_000, "dngpu", "ce", "dngpu")
+  assert (
+      c.model.saturation_form,
+      c.optim.saturation_adapt,
+      c.curriculum.fill_form,
+      c.curriculum.train_set_size,
+      c.optim.lr_decay,
+      c.optim.lr_decay_on,
+      c.optim.grad_noise_form,
+  ) == ("dngpu", "dngpu", "dngpu", 10_000, "dngpu", "ce", "dngpu")
   m = ngpu.get_config("variant=dngpu_exact,task=bmul")
   assert m.model.num_maps == 96 and m.model.candidate_dropout == pytest.approx(0.1)
   assert m.optim.lr == pytest.approx(0.005)
@@ -326,18 +338,21 @@ def test_old_workdir_configs_resume_under_added_defaults(tmp_path):
   """A workdir made before the DNGPU options existed matches today's default config."""
   import json
   from runkit import workdir as workdir_lib
+
   c = ngpu.get_config("variant=smoke")
   old = json.loads(c.to_json())
   for k in config_lib.ADDED_DEFAULTS:
     section, key = k.split(".")
     old[section].pop(key)
   (tmp_path / "config.json").write_text(json.dumps(old))
-  workdir_lib.check_workdir_config(str(tmp_path), c, config_lib.RESUMABLE_KEYS,
-                                   added_defaults=config_lib.ADDED_DEFAULTS)
+  workdir_lib.check_workdir_config(
+      str(tmp_path), c, config_lib.RESUMABLE_KEYS, added_defaults=config_lib.ADDED_DEFAULTS
+  )
   c.optim.lr_decay_on = "ce"
   with pytest.raises(ValueError, match="lr_decay_on"):
-    workdir_lib.check_workdir_config(str(tmp_path), c, config_lib.RESUMABLE_KEYS,
-                                   added_defaults=config_lib.ADDED_DEFAULTS)
+    workdir_lib.check_workdir_config(
+        str(tmp_path), c, config_lib.RESUMABLE_KEYS, added_defaults=config_lib.ADDED_DEFAULTS
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -350,9 +365,8 @@ def test_stripped_targets_decode_to_the_integers(base):
   rng = np.random.default_rng(base)
   for kind in ("add", "mul"):
     task = tasks_lib.get_task(f"{kind}{base}")
-    cases = [(0, 0), (1, 0), (base - 1, 1), (base ** 3 - 1, base ** 3 - 1)]
-    cases += [(int(rng.integers(0, base ** 4)), int(rng.integers(0, base ** 4)))
-              for _ in range(20)]
+    cases = [(0, 0), (1, 0), (base - 1, 1), (base**3 - 1, base**3 - 1)]
+    cases += [(int(rng.integers(0, base**4)), int(rng.integers(0, base**4))) for _ in range(20)]
     rows = [tasks_lib.encode_example(task, a, b, length=11) for a, b in cases]
     targets = jnp.asarray(np.stack([t for _, t in rows]))
     stripped = np.asarray(tasks_lib.strip_high_zeros(targets))
@@ -377,12 +391,14 @@ def test_stripped_targets_train_and_score_every_position():
   mcfg = train.resolve_model_config(c)
   inputs = jnp.asarray([tasks_lib.encode_example(BADD, 1, 0, length=5)[0]])
   targets = tasks_lib.strip_high_zeros(
-      jnp.asarray([tasks_lib.encode_example(BADD, 1, 0, length=5)[1]]))
+      jnp.asarray([tasks_lib.encode_example(BADD, 1, 0, length=5)[1]])
+  )
   np.testing.assert_array_equal(targets, [[2, 0, 0, 0, 0]])
   good = jax.nn.one_hot(jnp.asarray([[2, 0, 0, 0, 0]]), 3)
   zero_ext = jax.nn.one_hot(jnp.asarray([[2, 1, 1, 1, 1]]), 3)  # right digits, no end
   mask = model_lib.score_mask(inputs, targets, mcfg)
   from neuralgpu import evaluate
+
   assert float(evaluate.error_counts(good, targets, mask)["seq_wrong"]) == 0
   assert float(evaluate.error_counts(zero_ext, targets, mask)["digit_wrong"]) == 4
 

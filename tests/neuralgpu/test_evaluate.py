@@ -1,5 +1,6 @@
 """Evaluation tests: error counting against numpy, chunked evaluation against
 an independent recount, memory cap, and the question parser of the ask binary."""
+
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -38,7 +39,7 @@ def test_evaluate_length_constant_model_recount():
   mcfg = train.resolve_model_config(cfg)
   params = model.init_params(jax.random.key(0), mcfg)
   params["out_w"] = jnp.zeros_like(params["out_w"])
-  params["out_b"] = jnp.zeros_like(params["out_b"]).at[1].set(10.0)   # symbol 1 = digit 0
+  params["out_b"] = jnp.zeros_like(params["out_b"]).at[1].set(10.0)  # symbol 1 = digit 0
   task = tasks.get_task("badd")
   e = cfg.eval.copy_and_resolve_references()
   e.chunk_size = 3
@@ -79,6 +80,7 @@ def test_final_table_examples_are_held_out_from_solve_checks():
   passed check is reported on other examples)."""
   import jax
   from neuralgpu import evaluate as ev
+
   data = lambda k: tuple(np.asarray(jax.random.key_data(k)).ravel())
   checks = {data(ev.check_key(s)) for s in range(8)}
   finals = {data(ev.final_key(s)) for s in range(8)}

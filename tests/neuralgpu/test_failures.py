@@ -1,5 +1,6 @@
 """Failure suites, the on-device structured generator, the adversarial search and saved
 sets, against Python-integer oracles."""
+
 import json
 import os
 
@@ -50,14 +51,14 @@ def test_carry_suite_chains_have_exact_length(base):
   for c in cases:
     carries = failures.carry_positions(base, c.a, c.b)
     if c.note == "near miss":
-      low = base ** c.param
+      low = base**c.param
       assert c.a % low + c.b % low == low - 1
       assert _longest_run_from_zero(carries) == 0
       assert all(p >= c.param for p in carries)
     else:
       assert _longest_run_from_zero(carries) == c.param, (c, carries)
-      low = base ** c.param
-      assert c.a % low + c.b % low == low   # the low c digits sum to base**c
+      low = base**c.param
+      assert c.a % low + c.b % low == low  # the low c digits sum to base**c
 
 
 def test_carry_positions_hand_worked():
@@ -110,7 +111,7 @@ def test_device_hard_batch_is_exact_and_structured(kind):
       assert c == (a + b if kind == "add" else a * b), (base, i)
       k = (lengths[i] - 1) // 2
       assert np.count_nonzero(x[i]) == 2 * k + 1
-      if k == 20 and min(a, b) < base ** 10:
+      if k == 20 and min(a, b) < base**10:
         leading_zero_heavy += 1
     # Uniform operands would have 10 leading zeros with probability base^-10; the carry
     # and padded families give many such examples.
@@ -119,8 +120,7 @@ def test_device_hard_batch_is_exact_and_structured(kind):
 
 def test_device_hard_batch_makes_long_carry_chains():
   task = tasks_lib.get_task("badd")
-  x, y = jax.device_get(tasks_lib.make_hard_batch(jax.random.key(0), task,
-                                                  np.full((256,), 41), 41))
+  x, y = jax.device_get(tasks_lib.make_hard_batch(jax.random.key(0), task, np.full((256,), 41), 41))
   longest = []
   for i in range(len(x)):
     a, b, _ = tasks_lib.decode_example(task, x[i], y[i])
@@ -138,6 +138,7 @@ class PlantedAdder:
   """An exact binary adder (one-hot logits of Python's answer) whose confidence falls
   with the longest carry chain and which answers wrong at the chain's top once the chain
   is ``limit`` long or more: the planted failure the search must find."""
+
   stripped = False
   cells = 1
 
@@ -185,8 +186,7 @@ def chain_top(pos):
 def test_search_finds_planted_failure_and_set_reloads(tmp_path):
   model = PlantedAdder(limit=12)
   # Uniform 20-digit binary sums rarely hold a 12-long chain.
-  found = failures.search(model, "badd", 41, seconds=20.0, population=16, seed=0,
-                          max_failures=5)
+  found = failures.search(model, "badd", 41, seconds=20.0, population=16, seed=0, max_failures=5)
   assert found["failures"], found
   for c in found["failures"]:
     assert longest_chain(failures.carry_positions(2, c.a, c.b)) >= 12
@@ -234,7 +234,7 @@ def test_load_cases_refuses_bad_sets(tmp_path):
 
 
 def test_training_rows_pad_to_bin():
-  cases = [failures.Case("badd", 5, 3, 9), failures.Case("badd", 2 ** 20 - 1, 1, 41)]
+  cases = [failures.Case("badd", 5, 3, 9), failures.Case("badd", 2**20 - 1, 1, 41)]
   x, y = failures.training_rows(cases, 25)
   assert x.shape == y.shape == (1, 25)
   a, b, c = tasks_lib.decode_example("badd", x[0], y[0])

@@ -1,5 +1,6 @@
 """experiments/main_job_seeds.py: the README command per pool seed, the refusal of an
 existing workdir and the rendered table (the runs themselves are measurements)."""
+
 import importlib.util
 import os
 
@@ -7,7 +8,8 @@ import pytest
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _spec = importlib.util.spec_from_file_location(
-    "main_job_seeds", os.path.join(_ROOT, "experiments", "main_job_seeds.py"))
+    "main_job_seeds", os.path.join(_ROOT, "experiments", "main_job_seeds.py")
+)
 mjs = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(mjs)
 
@@ -28,13 +30,22 @@ def test_existing_workdir_is_refused(tmp_path):
 
 
 def test_table():
-  rec = {"pool_seed": 100, "stop_reason": "one_solved", "step": 9000, "best_seed": 101,
-         "wall_s": 480.0,
-         "eval": [{"length": 41, "examples": 512, "seq_wrong": 0, "digit_error": 0.0},
-                  {"length": 201, "examples": 512, "seq_wrong": 0, "digit_error": 0.0},
-                  {"length": 401, "examples": 128, "seq_wrong": 0, "digit_error": 0.0}],
-         "long_eval": [{"length": 2001, "examples": 32, "seq_wrong": 3, "digit_error": 0.0005}]}
+  rec = {
+      "pool_seed": 100,
+      "stop_reason": "one_solved",
+      "step": 9000,
+      "best_seed": 101,
+      "wall_s": 480.0,
+      "eval": [
+          {"length": 41, "examples": 512, "seq_wrong": 0, "digit_error": 0.0},
+          {"length": 201, "examples": 512, "seq_wrong": 0, "digit_error": 0.0},
+          {"length": 401, "examples": 128, "seq_wrong": 0, "digit_error": 0.0},
+      ],
+      "long_eval": [{"length": 2001, "examples": 32, "seq_wrong": 3, "digit_error": 0.0005}],
+  }
   text = mjs.table([rec, {**rec, "pool_seed": 7, "stop_reason": "max_train_minutes"}])
   assert "| 7 | False |" in text
-  assert ("| 100 | True | 9000 | 101 | 8.00 | 0/512 wrong | 0/512 wrong | 0/128 wrong | "
-          "0.050% / 3/32 wrong |") in text
+  assert (
+      "| 100 | True | 9000 | 101 | 8.00 | 0/512 wrong | 0/512 wrong | 0/128 wrong | "
+      "0.050% / 3/32 wrong |"
+  ) in text

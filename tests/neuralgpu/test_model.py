@@ -1,5 +1,6 @@
 """Model tests: hand-worked CGRU values, a loop-based numpy oracle, conv forms,
 remat policies, relaxation set selection and finite-difference gradients."""
+
 import itertools
 
 import chex
@@ -15,13 +16,32 @@ from neuralgpu import model
 
 
 def tiny_cfg(**kw):
-  c = ml_collections.ConfigDict(dict(
-      vocab_size=19, num_maps=3, height=2, kernel_width=3, kernel_height=3,
-      cgrus_per_step=2, cutoff=1.2, gate_type="cutoff_sigmoid", diagonal_gates=False,
-      saturation_cost=0.0, candidate_dropout=0.0, dropout=0.0, num_sets=3,
-      conv_impl="shifted", remat="none", remat_k=2, steps_per_length=1.0, init_scale=1.0,
-      embed_init=1.7, update_gate_bias=1.0, reset_gate_bias=1.0,
-      input_layer="embed_tanh_conv"))
+  c = ml_collections.ConfigDict(
+      dict(
+          vocab_size=19,
+          num_maps=3,
+          height=2,
+          kernel_width=3,
+          kernel_height=3,
+          cgrus_per_step=2,
+          cutoff=1.2,
+          gate_type="cutoff_sigmoid",
+          diagonal_gates=False,
+          saturation_cost=0.0,
+          candidate_dropout=0.0,
+          dropout=0.0,
+          num_sets=3,
+          conv_impl="shifted",
+          remat="none",
+          remat_k=2,
+          steps_per_length=1.0,
+          init_scale=1.0,
+          embed_init=1.7,
+          update_gate_bias=1.0,
+          reset_gate_bias=1.0,
+          input_layer="embed_tanh_conv",
+      )
+  )
   c.update(kw)
   return c
 
@@ -83,12 +103,16 @@ class CGRUTest(parameterized.TestCase):
   def test_cgru_hand_worked_zero_kernels(self):
     # All conv weights zero: u = hs(b_u), c = tanh(b_c), s' = u s + (1 - u) c.
     cfg = tiny_cfg(num_maps=1, height=1, kernel_height=1)
-    w = {"gate_w": jnp.zeros((3, 2)), "gate_b": jnp.array([1.0, 1.0]),
-         "cand_w": jnp.zeros((3, 1)), "cand_b": jnp.array([0.5])}
+    w = {
+        "gate_w": jnp.zeros((3, 2)),
+        "gate_b": jnp.array([1.0, 1.0]),
+        "cand_w": jnp.zeros((3, 1)),
+        "cand_b": jnp.array([0.5]),
+    }
     s = jnp.array([2.0, -1.0]).reshape(1, 2, 1, 1)
     out, _ = model.cgru(w, s, cfg)
-    u = 1.2 / (1 + np.exp(-1.0)) - 0.1          # 0.777270
-    c = np.tanh(0.5)                             # 0.462117
+    u = 1.2 / (1 + np.exp(-1.0)) - 0.1  # 0.777270
+    c = np.tanh(0.5)  # 0.462117
     want = np.array([u * 2.0 + (1 - u) * c, u * -1.0 + (1 - u) * c])
     np.testing.assert_allclose(np.asarray(out).ravel(), want, rtol=1e-6)
     np.testing.assert_allclose(want, [1.657468, -0.674343], atol=1e-5)
@@ -109,32 +133,40 @@ class ConvTest(parameterized.TestCase):
   def test_shifted_equals_xla(self, kn, kh, h, c):
     x = jax.random.normal(jax.random.key(0), (2, 7, h, c))
     w = jax.random.normal(jax.random.key(1), (kn * kh * c, 4))
-    np.testing.assert_allclose(model.conv_shifted(x, w, kn, kh), model.conv_xla(x, w, kn, kh),
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        model.conv_shifted(x, w, kn, kh), model.conv_xla(x, w, kn, kh), rtol=1e-5, atol=1e-5
+    )
 
   @parameterized.parameters((3, 3, 4, 5), (3, 1, 1, 6), (5, 3, 4, 2), (1, 1, 2, 3), (3, 3, 1, 2))
   def test_folded_equals_numpy(self, kn, kh, h, c):
     x = jax.random.normal(jax.random.key(4), (2, 6, h, c))
     w = jax.random.normal(jax.random.key(5), (kn * kh * c, 3))
-    np.testing.assert_allclose(model.conv_folded(x, w, kn, kh),
-                               np_conv(np.asarray(x), np.asarray(w), kn, kh),
-                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        model.conv_folded(x, w, kn, kh),
+        np_conv(np.asarray(x), np.asarray(w), kn, kh),
+        rtol=1e-5,
+        atol=1e-5,
+    )
 
   def test_shifted_equals_numpy(self):
     x = jax.random.normal(jax.random.key(2), (1, 5, 3, 2))
     w = jax.random.normal(jax.random.key(3), (18, 3))
-    np.testing.assert_allclose(model.conv_shifted(x, w, 3, 3),
-                               np_conv(np.asarray(x), np.asarray(w), 3, 3), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        model.conv_shifted(x, w, 3, 3),
+        np_conv(np.asarray(x), np.asarray(w), 3, 3),
+        rtol=1e-5,
+        atol=1e-5,
+    )
 
   def test_diagonal_shift(self):
     s = jnp.arange(1.0, 1.0 + 4 * 6).reshape(1, 4, 1, 6)
     out = np.asarray(model.diagonal_shift(s))[0, :, 0]
     src = np.asarray(s)[0, :, 0]
-    np.testing.assert_array_equal(out[:3, :2], src[1:, :2])      # moved left
+    np.testing.assert_array_equal(out[:3, :2], src[1:, :2])  # moved left
     np.testing.assert_array_equal(out[3, :2], [0, 0])
-    np.testing.assert_array_equal(out[1:, 2:4], src[:3, 2:4])    # moved right
+    np.testing.assert_array_equal(out[1:, 2:4], src[:3, 2:4])  # moved right
     np.testing.assert_array_equal(out[0, 2:4], [0, 0])
-    np.testing.assert_array_equal(out[:, 4:], src[:, 4:])        # unchanged
+    np.testing.assert_array_equal(out[:, 4:], src[:, 4:])  # unchanged
 
 
 class ModelTest(chex.TestCase, parameterized.TestCase):
@@ -159,8 +191,9 @@ class ModelTest(chex.TestCase, parameterized.TestCase):
     # With one active set the recurrence is the same map at every step; the
     # padded positions stay zero-state, so real positions see zero borders.
     state_pad = a[0, 5:]
-    np.testing.assert_allclose(state_pad, jnp.broadcast_to(params["out_b"], state_pad.shape),
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        state_pad, jnp.broadcast_to(params["out_b"], state_pad.shape), atol=1e-6
+    )
 
   @parameterized.parameters("every_step", "every_k", "sqrt")
   def test_remat_same_values_and_grads(self, remat):
@@ -171,7 +204,8 @@ class ModelTest(chex.TestCase, parameterized.TestCase):
 
     def loss(p, c):
       out, _ = model.apply(p, x, c, active_sets=2, rng=jax.random.key(5), train=True)
-      return jnp.sum(out ** 2)
+      return jnp.sum(out**2)
+
     la, ga = jax.jit(jax.value_and_grad(lambda p: loss(p, base)))(params)
     lb, gb = jax.jit(jax.value_and_grad(lambda p: loss(p, other)))(params)
     np.testing.assert_allclose(la, lb, rtol=1e-5)
@@ -200,14 +234,22 @@ class ModelTest(chex.TestCase, parameterized.TestCase):
     def loss(p):
       logits, _ = model.apply(p, x, cfg, active_sets=2)
       return -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(logits), y[..., None], -1))
+
     with jax.enable_x64(True):
       p64 = jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), params)
       check_grads(loss, (p64,), order=1, modes=("rev",), eps=1e-4, atol=1e-4, rtol=1e-4)
 
   @parameterized.parameters(True, False)
   def test_hard_variant_and_saturation(self, diagonal):
-    cfg = tiny_cfg(gate_type="hard", saturation_cost=1.0, diagonal_gates=diagonal,
-                   candidate_dropout=0.2, height=1, kernel_height=1, num_maps=6)
+    cfg = tiny_cfg(
+        gate_type="hard",
+        saturation_cost=1.0,
+        diagonal_gates=diagonal,
+        candidate_dropout=0.2,
+        height=1,
+        kernel_height=1,
+        num_maps=6,
+    )
     params = model.init_params(jax.random.key(0), cfg)
     x = jnp.array([[2, 3, 17, 1, 2]], jnp.int32)
     out, sat = model.apply(params, x, cfg, active_sets=3, rng=jax.random.key(1), train=True)
@@ -218,17 +260,23 @@ class ModelTest(chex.TestCase, parameterized.TestCase):
   def test_ragged_depth_equals_each_example_at_its_own_width(self):
     """step_counts: examples padded to one width, each frozen after its own number
     of steps, give the logits they give alone at their own width."""
-    cfg = tiny_cfg(gate_type="hard", diagonal_gates=True, height=1, kernel_height=1,
-                   num_maps=6, num_sets=1, cgrus_per_step=1)
+    cfg = tiny_cfg(
+        gate_type="hard",
+        diagonal_gates=True,
+        height=1,
+        kernel_height=1,
+        num_maps=6,
+        num_sets=1,
+        cgrus_per_step=1,
+    )
     params = model.init_params(jax.random.key(3), cfg)
     params["gate_b"] = params["gate_b"] * 0.0  # keep the state moving
-    a = jnp.array([[2, 3, 17, 1, 0]], jnp.int32)        # width 5, length 4
+    a = jnp.array([[2, 3, 17, 1, 0]], jnp.int32)  # width 5, length 4
     b = jnp.array([[3, 2, 2, 17, 1, 2, 0, 0]], jnp.int32)  # width 8, length 6
     want_a, _ = model.apply(params, a, cfg, active_sets=1)
     want_b, _ = model.apply(params, b, cfg, active_sets=1)
     both = jnp.concatenate([jnp.pad(a, ((0, 0), (0, 3))), b])
-    got, _ = model.apply(params, both, cfg, active_sets=1,
-                         step_counts=jnp.array([5, 8], jnp.int32))
+    got, _ = model.apply(params, both, cfg, active_sets=1, step_counts=jnp.array([5, 8], jnp.int32))
     np.testing.assert_allclose(got[0, :4], want_a[0, :4], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(got[1, :6], want_b[0, :6], rtol=1e-5, atol=1e-6)
     # Without the freeze, the short example runs 8 steps and differs.
@@ -238,14 +286,22 @@ class ModelTest(chex.TestCase, parameterized.TestCase):
   def test_hard_tanh_input_layer_hand_values(self):
     """DNGPU input layer: state = clip(E[x] + b, -1, 1) on the input positions; with
     the update gate held open (u = 1) the state passes through unchanged."""
-    cfg = tiny_cfg(gate_type="hard", height=1, kernel_height=1, num_maps=2, num_sets=1,
-                   cgrus_per_step=1, input_layer="hard_tanh")
+    cfg = tiny_cfg(
+        gate_type="hard",
+        height=1,
+        kernel_height=1,
+        num_maps=2,
+        num_sets=1,
+        cgrus_per_step=1,
+        input_layer="hard_tanh",
+    )
     params = model.init_params(jax.random.key(0), cfg)
-    params["embed"] = jnp.zeros((19, 2)).at[2].set(jnp.array([0.5, 3.0])).at[3].set(
-        jnp.array([-2.0, 0.25]))
+    params["embed"] = (
+        jnp.zeros((19, 2)).at[2].set(jnp.array([0.5, 3.0])).at[3].set(jnp.array([-2.0, 0.25]))
+    )
     params["in_b"] = jnp.array([0.1, -0.5])
     params["gate_w"] = jnp.zeros_like(params["gate_w"])
-    params["gate_b"] = params["gate_b"].at[..., :2].set(10.0)   # u = 1
+    params["gate_b"] = params["gate_b"].at[..., :2].set(10.0)  # u = 1
     params["out_w"] = jnp.eye(2, 19)
     params["out_b"] = jnp.zeros((19,))
     x = jnp.array([[2, 3, 0]], jnp.int32)
@@ -260,8 +316,10 @@ class ModelTest(chex.TestCase, parameterized.TestCase):
   def test_pull_loss(self):
     cfg = tiny_cfg()
     params = model.init_params(jax.random.key(0), cfg)
-    same = {k: (jnp.broadcast_to(v[:1], v.shape) if k in model.CGRU_KEYS else v)
-            for k, v in params.items()}
+    same = {
+        k: (jnp.broadcast_to(v[:1], v.shape) if k in model.CGRU_KEYS else v)
+        for k, v in params.items()
+    }
     assert float(model.relaxation_pull_loss(same, 3)) == pytest.approx(0.0, abs=1e-6)
     w = params["gate_w"]
     want = 0.0

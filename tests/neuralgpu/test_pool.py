@@ -5,6 +5,7 @@ The multi-device and multi-process runs happen in subprocesses
 the faithful model in three fresh processes (about 3.5 CPU-minutes), so they
 are marked slow: ``pytest -m slow tests/neuralgpu/test_pool.py``.
 """
+
 import os
 import socket
 import subprocess
@@ -27,8 +28,11 @@ STEPS = 4
 
 def _env(devices: int) -> dict:
   env = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS",)}
-  env.update(JAX_PLATFORMS="cpu", PYTHONPATH=ROOT,
-             XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
+  env.update(
+      JAX_PLATFORMS="cpu",
+      PYTHONPATH=ROOT,
+      XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}",
+  )
   return env
 
 
@@ -47,15 +51,29 @@ def runs(tmp_path_factory):
   two = str(d / "two.npz")
   mapped = str(d / "map.npz")
   port = _free_port()
-  procs = [subprocess.Popen([sys.executable, WORKER, one, str(STEPS)], env=_env(4),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT),
-           subprocess.Popen([sys.executable, WORKER, mapped, str(STEPS)],
-                            env={**_env(4), "POOL_SEED_LOOP": "map"},
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)]
+  procs = [
+      subprocess.Popen(
+          [sys.executable, WORKER, one, str(STEPS)],
+          env=_env(4),
+          stdout=subprocess.PIPE,
+          stderr=subprocess.STDOUT,
+      ),
+      subprocess.Popen(
+          [sys.executable, WORKER, mapped, str(STEPS)],
+          env={**_env(4), "POOL_SEED_LOOP": "map"},
+          stdout=subprocess.PIPE,
+          stderr=subprocess.STDOUT,
+      ),
+  ]
   for pid in range(2):
-    procs.append(subprocess.Popen(
-        [sys.executable, WORKER, two, str(STEPS), f"127.0.0.1:{port}", "2", str(pid)],
-        env=_env(2), stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
+    procs.append(
+        subprocess.Popen(
+            [sys.executable, WORKER, two, str(STEPS), f"127.0.0.1:{port}", "2", str(pid)],
+            env=_env(2),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+    )
   for p in procs:
     out, _ = p.communicate(timeout=900)
     assert p.returncode == 0, out.decode()[-4000:]
@@ -113,8 +131,9 @@ def test_sharded_pool_equals_each_seed_alone(runs, loop):
     for a, b in zip(jax.tree.leaves(mine.params), jax.tree.leaves(alone.params)):
       np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6)
     for k in alone.metrics:
-      np.testing.assert_allclose(mine.metrics[k], alone.metrics[k], rtol=2e-5, atol=2e-6,
-                                 err_msg=f"seed {i} metric {k}")
+      np.testing.assert_allclose(
+          mine.metrics[k], alone.metrics[k], rtol=2e-5, atol=2e-6, err_msg=f"seed {i} metric {k}"
+      )
 
 
 @pytest.mark.slow
@@ -129,9 +148,15 @@ def test_two_processes_equal_one_process(runs):
 
 # Each loop form runs once in the default suite (vmap with the mesh, map without);
 # the other two combinations are slow (~110 s of CPU together).
-@pytest.mark.parametrize("loop,use_mesh", [pytest.param("vmap", False, marks=pytest.mark.slow),
-                                           ("map", False), ("vmap", True),
-                                           pytest.param("map", True, marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "loop,use_mesh",
+    [
+        pytest.param("vmap", False, marks=pytest.mark.slow),
+        ("map", False),
+        ("vmap", True),
+        pytest.param("map", True, marks=pytest.mark.slow),
+    ],
+)
 def test_seed_loops_match_each_seed_alone(loop, use_mesh):
   """One device, 2 seeds at different curriculum lengths: both seed loops, with and
   without a (1-device) mesh, give each seed its solo run (`map` is what `auto` picks
@@ -180,22 +205,33 @@ def test_diverged_seed_is_frozen_and_others_unaffected():
   after = jax.device_get(fn(fn(ps)))
   np.testing.assert_array_equal(after.alive, [True, False])
   np.testing.assert_array_equal(after.diverged_at, [-1, 1])
-  for x, y in zip(jax.tree.leaves(pool.seed_state(after, 1)),
-                  jax.tree.leaves(pool.seed_state(before, 1))):
+  for x, y in zip(
+      jax.tree.leaves(pool.seed_state(after, 1)), jax.tree.leaves(pool.seed_state(before, 1))
+  ):
     np.testing.assert_array_equal(x, y)  # frozen at its last finite state
   st = train.init_state(jax.random.key(cfg.seed), cfg, 1)
   st = st.replace(curriculum=st.curriculum.replace(cur=jnp.full((1,), 9, jnp.int32)))
   step = _single_step(cfg, tasks, mcfg, 9)
   alone = jax.device_get(step(step(st)))
-  for x, y in zip(jax.tree.leaves(pool.seed_state(after, 0).params),
-                  jax.tree.leaves(alone.params)):
+  for x, y in zip(jax.tree.leaves(pool.seed_state(after, 0).params), jax.tree.leaves(alone.params)):
     np.testing.assert_allclose(x, y, rtol=2e-5, atol=2e-6)
   assert np.all(np.isfinite(pool.seed_state(after, 0).metrics["loss"]))
 
 
-@pytest.mark.parametrize("solved,seeds,want", [
-    (0, 8, "Fails"), (1, 8, "Struggles"), (3, 8, "Struggles"), (4, 8, "Works"),
-    (8, 8, "Works"), (0, 1, "Fails"), (1, 1, "Works"), (1, 3, "Struggles"), (2, 3, "Works")])
+@pytest.mark.parametrize(
+    "solved,seeds,want",
+    [
+        (0, 8, "Fails"),
+        (1, 8, "Struggles"),
+        (3, 8, "Struggles"),
+        (4, 8, "Works"),
+        (8, 8, "Works"),
+        (0, 1, "Fails"),
+        (1, 1, "Works"),
+        (1, 3, "Struggles"),
+        (2, 3, "Works"),
+    ],
+)
 def test_pool_verdict_thresholds(solved, seeds, want):
   assert pool.pool_verdict(solved, seeds, 0.5, 0.0) == want
 
@@ -207,8 +243,9 @@ def test_pool_verdict_custom_thresholds():
   assert pool.pool_verdict(8, 8, 1.0, 0.25) == "Works"
 
 
-@pytest.mark.parametrize("args", [(9, 8, 0.5, 0.0), (1, 0, 0.5, 0.0), (1, 8, 0.5, 0.5),
-                                  (1, 8, 1.5, 0.0)])
+@pytest.mark.parametrize(
+    "args", [(9, 8, 0.5, 0.0), (1, 0, 0.5, 0.0), (1, 8, 0.5, 0.5), (1, 8, 1.5, 0.0)]
+)
 def test_pool_verdict_rejects_bad_values(args):
   with pytest.raises(ValueError):
     pool.pool_verdict(*args)

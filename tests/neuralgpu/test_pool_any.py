@@ -1,5 +1,6 @@
 """A pool that stops at its first solved seed (the main job's seed pool), its best-seed
 choice, and loading one seed of a pool workdir for evaluation."""
+
 import json
 import os
 
@@ -17,12 +18,19 @@ from neuralgpu import train
 
 def test_best_seed_index():
   def r(solved, at, err, div=None):
-    return {"solved": solved, "solved_at": at, "diverged_at": div,
-            "final_train_metrics": {"train_seq_error": err}}
-  assert pool.best_seed_index([r(False, None, .5), r(True, 40, .9), r(True, 20, .8)]) == 2
-  assert pool.best_seed_index([r(False, None, .5), r(False, None, .2, div=3),
-                               r(False, None, .3)]) == 2
-  assert pool.best_seed_index([r(False, None, .5, div=1)]) == 0
+    return {
+        "solved": solved,
+        "solved_at": at,
+        "diverged_at": div,
+        "final_train_metrics": {"train_seq_error": err},
+    }
+
+  assert pool.best_seed_index([r(False, None, 0.5), r(True, 40, 0.9), r(True, 20, 0.8)]) == 2
+  assert (
+      pool.best_seed_index([r(False, None, 0.5), r(False, None, 0.2, div=3), r(False, None, 0.3)])
+      == 2
+  )
+  assert pool.best_seed_index([r(False, None, 0.5, div=1)]) == 0
 
 
 def test_seeds_config_and_bad_values():
@@ -40,8 +48,8 @@ def test_any_stop_evaluates_the_solved_seed_and_restore_loads_it(tmp_path, monke
   c = ngpu.get_config("variant=smoke,seeds=2")
   c.num_train_steps = 12
   c.eval.every = 3
-  c.optim.ema_decay = 0.9                 # the parameter average goes through the pool too
-  c.curriculum.advance_threshold = 1.01   # every check passes: the solve check runs
+  c.optim.ema_decay = 0.9  # the parameter average goes through the pool too
+  c.curriculum.advance_threshold = 1.01  # every check passes: the solve check runs
   calls = []
 
   def fake_check(key, ts_host, mcfg, cfg, task):
@@ -62,9 +70,10 @@ def test_any_stop_evaluates_the_solved_seed_and_restore_loads_it(tmp_path, monke
   assert step == 3 and int(state.step) == 3
   assert state.ema_params is not None and train.eval_params(state) is state.ema_params
   _, _, other, _ = restore.load(wd, seed_index=0)
-  leaves = jax.tree.leaves(jax.tree.map(lambda a, b: np.array_equal(a, b),
-                                        state.params, other.params))
-  assert not all(leaves)   # two seeds, two different models
+  leaves = jax.tree.leaves(
+      jax.tree.map(lambda a, b: np.array_equal(a, b), state.params, other.params)
+  )
+  assert not all(leaves)  # two seeds, two different models
   with pytest.raises(ValueError, match="seed_index=5"):
     restore.load(wd, seed_index=5)
   chex.assert_trees_all_equal_shapes(state.params, other.params)
@@ -76,14 +85,14 @@ def test_pool_with_the_adaptive_saturation_weight_trains_and_resumes(tmp_path):
   c = ngpu.get_config("variant=smoke,seeds=2")
   ngpu.adaptive_saturation(c)
   c.optim.saturation_adapt_every = 2
-  c.optim.saturation_max = 1.0      # no cap, so the adapted weight moves off its start
+  c.optim.saturation_max = 1.0  # no cap, so the adapted weight moves off its start
   c.num_train_steps = 4
   c.eval.stop_when_solved = False
   wd = str(tmp_path / "p")
   loop.train_pool(c, wd)
   cfg, _, st, step = restore.load(wd, 1)
   assert step == 4 and st.saturation is not None
-  assert float(st.saturation.weight) != pytest.approx(1e-3)    # adapted at steps 2 and 4
+  assert float(st.saturation.weight) != pytest.approx(1e-3)  # adapted at steps 2 and 4
   c.num_train_steps = 6
   loop.train_pool(c, wd)
   _, _, st6, step6 = restore.load(wd, 1)

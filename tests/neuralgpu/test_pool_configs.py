@@ -1,4 +1,5 @@
 """Table-cell configs, cost estimates, the pool binary's loop at smoke scale, tables.py."""
+
 import json
 import os
 
@@ -43,16 +44,20 @@ def test_cell_configs_build(cell, tmp_path):
   pool.validate_pool(s)
 
 
-@pytest.mark.parametrize("arg,match", [
-    ("", "cell= is required"), ("cell=known/mul3/24", "not a table cell"),
-    ("cell=known/mul2/24,foo=1", "unknown config arg key 'foo'"),
-    ("cell=known/mul2/24,seeds=0", "seeds=0 must be >= 1"),
-    ("cell=known/mul2/24,seeds=x", "seeds='x' must be an integer"),
-    ("cell=known/mul2/24,variant=huge", "variant='huge'"),
-    ("cell=known/mul2/24,minutes=soon", "minutes='soon'"),
-    ("cell=transfer/add-mul/transfer/24", "needs init_from"),
-    ("cell=transfer/add-mul/transfer/24,init_from=/nonexistent", "not a pool workdir"),
-])
+@pytest.mark.parametrize(
+    "arg,match",
+    [
+        ("", "cell= is required"),
+        ("cell=known/mul3/24", "not a table cell"),
+        ("cell=known/mul2/24,foo=1", "unknown config arg key 'foo'"),
+        ("cell=known/mul2/24,seeds=0", "seeds=0 must be >= 1"),
+        ("cell=known/mul2/24,seeds=x", "seeds='x' must be an integer"),
+        ("cell=known/mul2/24,variant=huge", "variant='huge'"),
+        ("cell=known/mul2/24,minutes=soon", "minutes='soon'"),
+        ("cell=transfer/add-mul/transfer/24", "needs init_from"),
+        ("cell=transfer/add-mul/transfer/24,init_from=/nonexistent", "not a pool workdir"),
+    ],
+)
 def test_bad_config_args(arg, match):
   with pytest.raises(ValueError, match=match):
     c = nt.get_config(arg)
@@ -66,7 +71,8 @@ def test_cost_per_1000_steps_by_hand():
   assert nt.COST[24]["tflop_per_1000_steps_per_seed"] == pytest.approx(40.155512832)
   # Quadratic in the width.
   assert nt.COST[512]["tflop_per_1000_steps_per_seed"] == pytest.approx(
-      40.155512832 * (512 / 24) ** 2)
+      40.155512832 * (512 / 24) ** 2
+  )
 
 
 @pytest.fixture(scope="module")
@@ -121,6 +127,7 @@ def test_transfer_starts_from_the_source_params(tmp_path):
   import jax
   import numpy as np
   from runkit import checkpoints
+
   src_wd = str(tmp_path / "source")
   src_cfg = nt.get_config("cell=transfer/add-mul/source/24,variant=smoke")
   src_cfg.num_train_steps = 2
@@ -139,8 +146,9 @@ def test_transfer_starts_from_the_source_params(tmp_path):
   fresh = jax.device_get(pool.init_pool(np.arange(2), cfg, 1))
   np.testing.assert_array_equal(dst.train.curriculum.cur, fresh.train.curriculum.cur)
   # A transfer from a pool of another size is refused.
-  bad = nt.get_config(f"cell=transfer/add-mul/transfer/24,variant=smoke,seeds=4,"
-                      f"init_from={src_wd}")
+  bad = nt.get_config(
+      f"cell=transfer/add-mul/transfer/24,variant=smoke,seeds=4," f"init_from={src_wd}"
+  )
   with pytest.raises(ValueError, match="has 2 seeds"):
     loop.train_pool(bad, str(tmp_path / "bad"))
 

@@ -1,4 +1,5 @@
 """Restarting the seeds of a pool that do not take off (``pool.restart_after``)."""
+
 import json
 import os
 
@@ -29,14 +30,17 @@ def _cfg(**pool_values):
   return c
 
 
-@pytest.mark.parametrize("key,value,match", [
-    ("restart_after", -1, "restart_after=-1"),
-    ("restart_max_steps", 2, "restart_max_steps=2 must be 0"),
-    ("restart_max_digit_error", 1.5, "restart_max_digit_error=1.5"),
-    ("restart_probe_length", 2, "restart_probe_length=2"),
-    ("restart_probe_examples", 0, "restart_probe_examples=0"),
-    ("on_probe_fail", "pause", "on_probe_fail='pause'"),
-])
+@pytest.mark.parametrize(
+    "key,value,match",
+    [
+        ("restart_after", -1, "restart_after=-1"),
+        ("restart_max_steps", 2, "restart_max_steps=2 must be 0"),
+        ("restart_max_digit_error", 1.5, "restart_max_digit_error=1.5"),
+        ("restart_probe_length", 2, "restart_probe_length=2"),
+        ("restart_probe_examples", 0, "restart_probe_examples=0"),
+        ("on_probe_fail", "pause", "on_probe_fail='pause'"),
+    ],
+)
 def test_bad_restart_values_are_rejected(key, value, match):
   c = _cfg()
   c.pool[key] = value
@@ -47,16 +51,21 @@ def test_bad_restart_values_are_rejected(key, value, match):
 def test_restart_reason_by_hand():
   c = _cfg(restart_after=4, restart_max_steps=10, restart_max_digit_error=0.1)
   c.eval.every = 2
-  host = pool.PoolState(train=None, alive=np.array([True, False, True, True]),
-                        diverged_at=np.array([-1, 3, -1, -1]),
-                        seed_id=np.array([0, 1, 2, 3]), started_at=np.array([0, 0, 0, 6]),
-                        running=np.ones(4, bool))
+  host = pool.PoolState(
+      train=None,
+      alive=np.array([True, False, True, True]),
+      diverged_at=np.array([-1, 3, -1, -1]),
+      seed_id=np.array([0, 1, 2, 3]),
+      started_at=np.array([0, 0, 0, 6]),
+      running=np.ones(4, bool),
+  )
   probed = []
 
   def probe(err):
     def f(i):
       probed.append(i)
       return err
+
     return f
 
   # Age 4 (first check at restart_after): probed; above the threshold -> restart.
@@ -78,17 +87,18 @@ def test_restart_reason_by_hand():
 def test_restart_slots_puts_a_fresh_seed_in_the_slot():
   c = _cfg()
   ps = pool.init_pool([0, 1], c, 1)
-  ps = ps.replace(train=ps.train.replace(step=ps.train.step + 2))   # as if 2 steps were made
+  ps = ps.replace(train=ps.train.replace(step=ps.train.step + 2))  # as if 2 steps were made
   out = pool.restart_slots(ps, [1], [7], 2, c, 1)
   fresh = train.init_state(jax.random.key(7), c, 1)
   for a, b in zip(jax.tree.leaves(pool.seed_state(out, 1)), jax.tree.leaves(fresh)):
     np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
-  for a, b in zip(jax.tree.leaves(pool.seed_state(out, 0)),
-                  jax.tree.leaves(pool.seed_state(ps, 0))):
+  for a, b in zip(
+      jax.tree.leaves(pool.seed_state(out, 0)), jax.tree.leaves(pool.seed_state(ps, 0))
+  ):
     np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
   np.testing.assert_array_equal(out.seed_id, [0, 7])
   np.testing.assert_array_equal(out.started_at, [0, 2])
-  assert pool.pool_step_count(out) == 2   # slot 0 has made 2 steps, slot 1 none since 2
+  assert pool.pool_step_count(out) == 2  # slot 0 has made 2 steps, slot 1 none since 2
 
 
 def _restored(wd, c):
@@ -107,8 +117,14 @@ def test_restarts_run_end_to_end_and_resume_identically(tmp_path):
   out = loop.train_pool(c, whole)
   assert out["step"] == 8
   steps = [(r["step"], r["slot"], r["old_seed"], r["new_seed"]) for r in out["restarts"]]
-  assert steps == [(2, 0, 0, 2), (2, 1, 1, 3), (4, 0, 2, 4), (4, 1, 3, 5),
-                   (6, 0, 4, 6), (6, 1, 5, 7)]
+  assert steps == [
+      (2, 0, 0, 2),
+      (2, 1, 1, 3),
+      (4, 0, 2, 4),
+      (4, 1, 3, 5),
+      (6, 0, 4, 6),
+      (6, 1, 5, 7),
+  ]
   assert all(r["reason"].startswith("probe digit error") for r in out["restarts"])
   assert out["num_seed_runs"] == 8 and out["solved_fraction"] == out["num_solved"] / 8
   assert [r["seed"] for r in out["seeds"]] == [6, 7]
@@ -138,7 +154,7 @@ def test_main_job_config_restarts_and_its_bad_values():
   assert c.pool.confirm_checks == 2 and c.pool.on_probe_fail == "stop"
   pool.validate_pool(c)
   assert ngpu.get_config("variant=dngpu_short,restart=0").pool.restart_after == 0
-  main = ngpu.get_config()          # the main job: 4 seeds, no probe, three checks in a row
+  main = ngpu.get_config()  # the main job: 4 seeds, no probe, three checks in a row
   assert main.pool.restart_after == 0 and main.pool.confirm_checks == 3
   pool.validate_pool(main)
   assert ngpu.get_config("variant=smoke,seeds=2,restart=30").pool.restart_after == 30
@@ -153,7 +169,7 @@ def test_a_seed_is_solved_after_confirm_checks_passes_in_a_row(tmp_path, monkeyp
   c = ngpu.get_config("variant=smoke,seeds=2")
   c.num_train_steps = 12
   c.eval.every = 3
-  c.curriculum.advance_threshold = 1.01   # every check runs the solve check
+  c.curriculum.advance_threshold = 1.01  # every check runs the solve check
   c.pool.confirm_checks = 2
   # Real probes at step 3 with a threshold they cannot exceed: nothing restarts.
   c.pool.restart_after = 3
@@ -172,7 +188,7 @@ def test_a_seed_is_solved_after_confirm_checks_passes_in_a_row(tmp_path, monkeyp
   out = loop.train_pool(c, str(tmp_path / "wd"))
   assert out["seeds"][1]["solved_at"] == 12 and not out["seeds"][0]["solved"]
   assert [e["passes_in_a_row"] for e in out["evals"] if e["slot"] == 1] == [1, 0, 1, 2]
-  assert len(set(keys)) == len(keys)      # fresh examples at every check and seed
+  assert len(set(keys)) == len(keys)  # fresh examples at every check and seed
   assert out["restarts"] == [] and out["stops"] == [] and out["num_seed_runs"] == 2
   assert [r["seed"] for r in out["seeds"]] == [c.seed, c.seed + 1]
   c.pool.confirm_checks = 0
@@ -185,15 +201,18 @@ def test_balance_permutation_spreads_running_slots_over_devices():
   np.testing.assert_array_equal(perm, [0, 2, 3, 1, 4, 5])
   # Loads 1 and 2: already as even as 3 running seeds on 2 devices can be.
   np.testing.assert_array_equal(
-      pool.balance_permutation([True, False, False, False, True, True], 2), np.arange(6))
+      pool.balance_permutation([True, False, False, False, True, True], 2), np.arange(6)
+  )
   np.testing.assert_array_equal(
-      pool.balance_permutation([False, False, False, False, True, True], 2), [4, 0, 1, 5, 2, 3])
-  np.testing.assert_array_equal(pool.balance_permutation([True, False, True, False], 1),
-                                [0, 1, 2, 3])
+      pool.balance_permutation([False, False, False, False, True, True], 2), [4, 0, 1, 5, 2, 3]
+  )
+  np.testing.assert_array_equal(
+      pool.balance_permutation([True, False, True, False], 1), [0, 1, 2, 3]
+  )
   for running in ([True] * 6, [False] * 5 + [True], [True, True, True, False, False, False]):
     perm = pool.balance_permutation(running, 3)
     assert sorted(perm) == list(range(6))
-    loads = [sum(running[j] for j in perm[d * 2:(d + 1) * 2]) for d in range(3)]
+    loads = [sum(running[j] for j in perm[d * 2 : (d + 1) * 2]) for d in range(3)]
     assert max(loads) - min(loads) <= 1
   with pytest.raises(ValueError, match="do not split"):
     pool.balance_permutation([True] * 5, 2)
@@ -203,6 +222,7 @@ def _fake_reason(fail_seeds, at=2):
   def reason(cfg, ps_host, i, step, probe):
     seed = int(ps_host.seed_id[i])
     return "probe (fake)" if step == at and seed in fail_seeds else None
+
   return reason
 
 
@@ -215,8 +235,7 @@ def _cfg4(**kw):
 @pytest.mark.slow
 def test_stopped_seeds_freeze_and_the_others_train_as_without_stops(tmp_path, monkeypatch):
   c = _cfg4()
-  plain = loop.train_pool(_cfg4(restart_max_digit_error=0.999999),
-                          str(tmp_path / "plain"))
+  plain = loop.train_pool(_cfg4(restart_max_digit_error=0.999999), str(tmp_path / "plain"))
   assert plain["stops"] == [] and plain["restarts"] == []
   monkeypatch.setattr(pool, "restart_reason", _fake_reason({1, 2}))
   out = loop.train_pool(c, str(tmp_path / "stop"))
@@ -230,8 +249,9 @@ def test_stopped_seeds_freeze_and_the_others_train_as_without_stops(tmp_path, mo
   slot = {int(k): i for i, k in enumerate(np.asarray(a.seed_id))}
   # Running seeds: exactly the trajectory they have in the pool without stops.
   for seed in (0, 3):
-    for x, y in zip(jax.tree.leaves(pool.seed_state(a, slot[seed])),
-                    jax.tree.leaves(pool.seed_state(b, seed))):
+    for x, y in zip(
+        jax.tree.leaves(pool.seed_state(a, slot[seed])), jax.tree.leaves(pool.seed_state(b, seed))
+    ):
       np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
   # Stopped seeds kept their state of step 2.
   for seed in (1, 2):
@@ -248,13 +268,18 @@ def test_when_every_running_seed_fails_they_restart_instead(tmp_path, monkeypatc
   c.num_train_steps = 4
   out = loop.train_pool(c, str(tmp_path / "wd"))
   assert out["stops"] == []
-  assert [(r["old_seed"], r["new_seed"]) for r in out["restarts"]] == [(0, 4), (1, 5), (2, 6),
-                                                                      (3, 7)]
+  assert [(r["old_seed"], r["new_seed"]) for r in out["restarts"]] == [
+      (0, 4),
+      (1, 5),
+      (2, 6),
+      (3, 7),
+  ]
 
 
 def test_solve_check_screens_every_length_before_the_full_counts(monkeypatch):
   from neuralgpu import evaluate as evaluate_lib
-  c = ngpu.get_config()                   # screens 64; 512 at 201, 128 at 401
+
+  c = ngpu.get_config()  # screens 64; 512 at 201, 128 at 401
   calls = []
 
   def fake_eval(key, params, active_sets, mcfg, eval_cfg, task, n, count, mode):
@@ -269,7 +294,7 @@ def test_solve_check_screens_every_length_before_the_full_counts(monkeypatch):
   assert res["solved"]
   assert [(n, k) for n, k, _ in calls] == [(25, 64), (201, 64), (401, 64), (201, 448), (401, 64)]
   assert [r["part"] for r in res["rows"]] == ["screen"] * 3 + ["rest"] * 2
-  assert len({k for _, _, k in calls}) == 5   # the rest are other examples than the screen
+  assert len({k for _, _, k in calls}) == 5  # the rest are other examples than the screen
   calls.clear()
   wrong_at = {401}
   res = pool.seed_solve_check(key, ts, None, c, None)
@@ -279,8 +304,9 @@ def test_solve_check_screens_every_length_before_the_full_counts(monkeypatch):
 def test_checks_can_be_stricter_than_the_final_table(monkeypatch):
   from neuralgpu import config as config_lib
   from neuralgpu import evaluate as evaluate_lib
+
   c = ngpu.get_config()
-  c.eval.check_examples = (512, 512)      # 401 checked on 512, the final table on 128
+  c.eval.check_examples = (512, 512)  # 401 checked on 512, the final table on 128
   config_lib.validate(c)
   calls = []
 

@@ -1,5 +1,6 @@
 """``model.state_trace``: the stacked per-step states of the evaluation forward, whose
 last state gives ``apply``'s logits, for every input layer, height and set count."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -9,13 +10,25 @@ from neuralgpu import model
 from tests.neuralgpu.test_model import tiny_cfg
 
 
-@pytest.mark.parametrize("kw", [
-    {},
-    {"num_sets": 2, "cgrus_per_step": 2},
-    {"height": 1, "kernel_height": 1, "cgrus_per_step": 1, "gate_type": "hard",
-     "diagonal_gates": True, "input_layer": "hard_tanh", "saturation_cost": 0.01,
-     "candidate_dropout": 0.5, "num_sets": 1, "steps_per_length": 2.0},
-])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {},
+        {"num_sets": 2, "cgrus_per_step": 2},
+        {
+            "height": 1,
+            "kernel_height": 1,
+            "cgrus_per_step": 1,
+            "gate_type": "hard",
+            "diagonal_gates": True,
+            "input_layer": "hard_tanh",
+            "saturation_cost": 0.01,
+            "candidate_dropout": 0.5,
+            "num_sets": 1,
+            "steps_per_length": 2.0,
+        },
+    ],
+)
 def test_state_trace_matches_apply(kw):
   cfg = tiny_cfg(**kw)
   params = model.init_params(jax.random.key(3), cfg)
@@ -39,8 +52,9 @@ def test_state_trace_first_states_are_the_recurrence():
   inputs = jnp.array([[2, 2, 17, 3, 0]], jnp.int32)
   states, _ = model.state_trace(params, inputs, cfg, active_sets=3)
   # One step of the recurrence from the traced initial state gives the next state.
-  step = model._make_step_fn(cfg, (inputs > 0).astype(jnp.float32)[:, :, None, None], 5,
-                             jnp.int32(3), None, False)
+  step = model._make_step_fn(
+      cfg, (inputs > 0).astype(jnp.float32)[:, :, None, None], 5, jnp.int32(3), None, False
+  )
   stack = {k: params[k] for k in model.CGRU_KEYS}
   for t in range(3):
     nxt, _ = step(stack, states[t], jnp.int32(t))

@@ -1,5 +1,6 @@
 """The seed-success study: the bars' bookkeeping (with scripted check results), a tiny
 real run, the study file guard and the rendered table and plot."""
+
 import importlib.util
 import json
 import os
@@ -14,13 +15,21 @@ from neuralgpu import tasks as tasks_lib
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _spec = importlib.util.spec_from_file_location(
-    "seed_study", os.path.join(_ROOT, "experiments", "seed_study.py"))
+    "seed_study", os.path.join(_ROOT, "experiments", "seed_study.py")
+)
 seed_study = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(seed_study)
 
 BADD = tasks_lib.get_task("badd")
-TINY_BARS = study.Bars(ours_lengths=(15,), ours_examples=(6,), screen_examples=2, confirm=2,
-                       dngpu_lengths=(15, 21), dngpu_examples=(2, 1), dngpu_long_every=4)
+TINY_BARS = study.Bars(
+    ours_lengths=(15,),
+    ours_examples=(6,),
+    screen_examples=2,
+    confirm=2,
+    dngpu_lengths=(15, 21),
+    dngpu_examples=(2, 1),
+    dngpu_long_every=4,
+)
 
 
 def _smoke():
@@ -45,22 +54,33 @@ def test_run_seed_bookkeeping_with_scripted_checks(monkeypatch):
   and for dngpu_long_every steps; the seed stops once both bars are met."""
   # Per check (every 2 steps): does length 15 pass ours (all examples right) and
   # DNGPU's (digit error < 1%)? Does 21 pass DNGPU's?
-  script = {2: (False, True, False), 4: (True, True, False), 6: (False, True, True),
-            8: (True, True, True), 10: (True, True, True), 12: (True, True, True)}
+  script = {
+      2: (False, True, False),
+      4: (True, True, False),
+      6: (False, True, True),
+      8: (True, True, True),
+      10: (True, True, True),
+      12: (True, True, True),
+  }
   calls = []
 
   def fake_eval(key, params, active_sets, mcfg, eval_cfg, task, n, count, mode="uniform"):
     step = fake_eval.step
     ours15, dngpu15, dngpu21 = script[step]
     calls.append((step, n, count))
-    if n == 9:        # the training-length screen
+    if n == 9:  # the training-length screen
       ok = True
     elif n == 21:
       ok = dngpu21
     else:
       ok = ours15 if fake_eval.phase == "ours" else dngpu15
-    return {"length": n, "examples": count, "digit_error": 0.0 if ok else 0.5,
-            "seq_error": 0.0 if ok else 1.0, "seq_wrong": 0 if ok else count}
+    return {
+        "length": n,
+        "examples": count,
+        "digit_error": 0.0 if ok else 0.5,
+        "seq_error": 0.0 if ok else 1.0,
+        "seq_wrong": 0 if ok else count,
+    }
 
   real_ours, real_dngpu = study.ours_check, study.dngpu_check
 
@@ -84,6 +104,7 @@ def test_run_seed_bookkeeping_with_scripted_checks(monkeypatch):
       out = fn(state)
       fake_eval.step = int(out.step)
       return out
+
     return wrapped
 
   monkeypatch.setattr(study.train_lib.StepCache, "__call__", counting)
@@ -99,16 +120,18 @@ def test_run_seed_bookkeeping_with_scripted_checks(monkeypatch):
 
 
 def test_run_seed_trains_and_records_for_real():
-  rec = study.run_seed(_smoke(), 3, BADD, study.Budget(max_steps=4, check_every=2),
-                       TINY_BARS)
+  rec = study.run_seed(_smoke(), 3, BADD, study.Budget(max_steps=4, check_every=2), TINY_BARS)
   assert rec["steps"] == 4 and len(rec["checks"]) == 2 and rec["stop"] == "max_steps"
-  assert rec["first_step"] == {"ours": None, "dngpu": None}   # 4 steps learn nothing
-  assert rec["examples_per_step"] == 4 and rec["wall_s"] >= rec["train_s"] >= 0 and rec["wall_s"] > 0
+  assert rec["first_step"] == {"ours": None, "dngpu": None}  # 4 steps learn nothing
+  assert (
+      rec["examples_per_step"] == 4 and rec["wall_s"] >= rec["train_s"] >= 0 and rec["wall_s"] > 0
+  )
   s = study.summarize([rec, {**rec, "seed": 4, "first_step": {"ours": 2, "dngpu": None}}], 4)
   assert s["ours"] == {"solved": 1, "median_steps": 2.0, "max_steps": 2}
   assert s["dngpu"]["solved"] == 0
-  curve = study.solved_fraction_curve([rec, {**rec, "first_step": {"ours": 2, "dngpu": 4}}],
-                                      "ours", [0, 2, 4])
+  curve = study.solved_fraction_curve(
+      [rec, {**rec, "first_step": {"ours": 2, "dngpu": 4}}], "ours", [0, 2, 4]
+  )
   assert curve == [0.0, 0.5, 0.5]
 
 
@@ -118,8 +141,15 @@ def test_study_file_guard_and_render(tmp_path):
   header = seed_study._header("badd", "default", cfg, budget, TINY_BARS)
   data = seed_study.load_or_new(str(tmp_path / "x.json"), header)
   assert data["records"] == []
-  rec = {"seed": 0, "first_step": {"ours": 2, "dngpu": None}, "steps": 4, "train_s": 1.0,
-         "wall_s": 2.0, "examples_per_step": 16, "checks": []}
+  rec = {
+      "seed": 0,
+      "first_step": {"ours": 2, "dngpu": None},
+      "steps": 4,
+      "train_s": 1.0,
+      "wall_s": 2.0,
+      "examples_per_step": 16,
+      "checks": [],
+  }
   data["records"].append(rec)
   seed_study.write_json(str(tmp_path / "x.json"), data)
   assert seed_study.load_or_new(str(tmp_path / "x.json"), header)["records"] == [rec]
@@ -142,7 +172,10 @@ def test_study_file_guard_and_render(tmp_path):
     seed_study.load_or_new(str(tmp_path / "bad.json"), header)
   os.remove(tmp_path / "bad.json")
   text = seed_study.render(str(tmp_path))
-  assert "| badd | `default` | 1 | 1/1 | 2 / 2 | 0/1 | - / - | 4 | both bars | 15:2, 21:1 / 4 |" in text
+  assert (
+      "| badd | `default` | 1 | 1/1 | 2 / 2 | 0/1 | - / - | 4 | both bars | 15:2, 21:1 / 4 |"
+      in text
+  )
   assert (tmp_path / "README.md").exists() and (tmp_path / "solved_fraction.png").stat().st_size > 0
   with pytest.raises(ValueError, match="length:examples"):
     seed_study.parse_pairs(["201"], "ours")
@@ -153,13 +186,13 @@ def test_progress_bar_runs_towards_the_time_budget():
   c.num_train_steps = 50_000
   c.max_train_minutes = 20.0
   c.progress_bar = False
-  bar = train.progress_bar(c, 0, elapsed_s=60.0)     # one minute used (compile)
+  bar = train.progress_bar(c, 0, elapsed_s=60.0)  # one minute used (compile)
   now = [1000.0]
   bar._time, bar._t0 = (lambda: now[0]), 1000.0 - 60.0
-  assert bar.fraction(0) == 50                          # 1 of 20 min = 5.0%
-  now[0] += 540.0                                        # 10 min in all, 1000 steps
+  assert bar.fraction(0) == 50  # 1 of 20 min = 5.0%
+  now[0] += 540.0  # 10 min in all, 1000 steps
   assert bar.fraction(1000) == 500
-  c.max_train_minutes = 0.0                              # no time budget: steps only
+  c.max_train_minutes = 0.0  # no time budget: steps only
   assert train.progress_bar(c, 0, 0.0).fraction(25_000) == 500
 
 
@@ -172,8 +205,15 @@ def test_stop_on_must_be_known():
 def test_merge_joins_seeds_of_the_same_setting(tmp_path):
   budget = study.Budget(max_steps=4, check_every=2)
   header = seed_study._header("badd", "default", _smoke(), budget, TINY_BARS)
-  rec = lambda seed: {"seed": seed, "first_step": {"ours": None, "dngpu": None}, "steps": 4,
-                      "train_s": 1.0, "wall_s": 2.0, "examples_per_step": 4, "checks": []}
+  rec = lambda seed: {
+      "seed": seed,
+      "first_step": {"ours": None, "dngpu": None},
+      "steps": 4,
+      "train_s": 1.0,
+      "wall_s": 2.0,
+      "examples_per_step": 4,
+      "checks": [],
+  }
   (tmp_path / "a").mkdir()
   (tmp_path / "b").mkdir()
   seed_study.write_json(str(tmp_path / "a" / "x.json"), {**header, "records": [rec(0)]})

@@ -1,4 +1,5 @@
 """experiments/sweep_badd_pools.py: variant parsing (default suite), a tiny run (slow)."""
+
 import importlib.util
 import json
 import os
@@ -7,7 +8,8 @@ import pytest
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _spec = importlib.util.spec_from_file_location(
-    "sweep_badd_pools", os.path.join(_ROOT, "experiments", "sweep_badd_pools.py"))
+    "sweep_badd_pools", os.path.join(_ROOT, "experiments", "sweep_badd_pools.py")
+)
 sweep = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(sweep)
 
@@ -40,22 +42,28 @@ def test_variant_modifiers():
   assert back.optim.optimizer == "adamax" and back.model.input_layer == "embed_tanh_conv"
 
 
-@pytest.mark.parametrize("name,match", [("slow+d0.5", "must start with one of"),
-                                        ("fast+x3", "unknown modifier 'x3'"),
-                                        ("fast+d1.5", "candidate_dropout"),
-                                        ("default+hard1.5", "failure_share=1.5"),
-                                        ("dngpu+max30", "must be one of the bins"),
-                                        ("dngpu+bins8-x", "'-'-joined lengths"),
-                                        ("dngpu+bins12-8", "increasing"),
-                                        ("dngpu+cyc+late5x", "late<step>x<k>"),
-                                        ("dngpu+late5x1", "bucket_mode='cycle'")])
+@pytest.mark.parametrize(
+    "name,match",
+    [
+        ("slow+d0.5", "must start with one of"),
+        ("fast+x3", "unknown modifier 'x3'"),
+        ("fast+d1.5", "candidate_dropout"),
+        ("default+hard1.5", "failure_share=1.5"),
+        ("dngpu+max30", "must be one of the bins"),
+        ("dngpu+bins8-x", "'-'-joined lengths"),
+        ("dngpu+bins12-8", "increasing"),
+        ("dngpu+cyc+late5x", "late<step>x<k>"),
+        ("dngpu+late5x1", "bucket_mode='cycle'"),
+    ],
+)
 def test_bad_variants(name, match):
   with pytest.raises(ValueError, match=match):
     sweep.variant_config(name)
 
 
-@pytest.mark.parametrize("checks,tests,match", [(["2", "1"], ["9:2"], "increasing"),
-                                                (["1"], ["9"], "length:examples")])
+@pytest.mark.parametrize(
+    "checks,tests,match", [(["2", "1"], ["9:2"], "increasing"), (["1"], ["9"], "length:examples")]
+)
 def test_bad_checks_and_tests(checks, tests, match):
   with pytest.raises(ValueError, match=match):
     sweep.run(["fast"], checks, 2, 1.0, tests)

@@ -6,6 +6,7 @@ copy/reverse/dup/sort. Shapes are fixed (batch ``B``, ``PAD_TO``) so each
 (kind, mode) compiles once; the base is traced, so one compilation covers all
 bases 2..16.
 """
+
 import re
 
 import jax
@@ -24,8 +25,7 @@ BIG_PAD_TO = 4001  # operands of 2000 digits
 ALL_BASES = list(range(2, 17))
 ARITH_KINDS = ("add", "mul")
 
-HYP = settings(max_examples=25, deadline=None,
-               suppress_health_check=[HealthCheck.too_slow])
+HYP = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 # ---------------------------------------------------------------- oracles
@@ -49,7 +49,7 @@ def oracle_row(row, base, operator=None):
 def le_value(symbols, base):
   """Little-endian symbols (digit + 1) to a Python int."""
   assert all(1 <= s <= base for s in symbols), (symbols, base)
-  return sum((s - 1) * base ** i for i, s in enumerate(symbols))
+  return sum((s - 1) * base**i for i, s in enumerate(symbols))
 
 
 def check_arith_row(task, mode, length, inp, tgt):
@@ -59,7 +59,7 @@ def check_arith_row(task, mode, length, inp, tgt):
   tcontent, _, tn = oracle_row(tgt, base)
   k = (length - 1) // 2
   assert tn == n, (inp, tgt)
-  a_sym, b_sym = content[:op], content[op + 1:]
+  a_sym, b_sym = content[:op], content[op + 1 :]
   if mode in ("uniform", "zero_padded"):
     assert op == k and n == 2 * k + 1, (length, inp)
   else:
@@ -68,8 +68,7 @@ def check_arith_row(task, mode, length, inp, tgt):
     for sym in (a_sym, b_sym):
       assert len(sym) == 1 or sym[-1] != 1, sym
   assert n <= length
-  a, b, c = le_value(a_sym, base), le_value(b_sym, base), le_value(tcontent,
-                                                                   base)
+  a, b, c = le_value(a_sym, base), le_value(b_sym, base), le_value(tcontent, base)
   expected = a + b if task.kind == "add" else a * b
   assert c == expected, (task.name, mode, a, b, c)
   # The module's decoder agrees with the oracle.
@@ -107,15 +106,26 @@ def fixed_lengths(seed):
 
 
 def test_vocabulary_constants():
-  assert (tasks.PAD, tasks.PLUS, tasks.TIMES, tasks.VOCAB_SIZE) == (0, 17, 18,
-                                                                     19)
+  assert (tasks.PAD, tasks.PLUS, tasks.TIMES, tasks.VOCAB_SIZE) == (0, 17, 18, 19)
 
 
-@pytest.mark.parametrize("name,kind,base", [
-    ("badd", "add", 2), ("qadd", "add", 4), ("add", "add", 10),
-    ("bmul", "mul", 2), ("qmul", "mul", 4), ("mul", "mul", 10),
-    ("add5", "add", 5), ("mul16", "mul", 16), ("copy", "copy", 4),
-    ("reverse7", "reverse", 7), ("dup", "dup", 4), ("sort2", "sort", 2)])
+@pytest.mark.parametrize(
+    "name,kind,base",
+    [
+        ("badd", "add", 2),
+        ("qadd", "add", 4),
+        ("add", "add", 10),
+        ("bmul", "mul", 2),
+        ("qmul", "mul", 4),
+        ("mul", "mul", 10),
+        ("add5", "add", 5),
+        ("mul16", "mul", 16),
+        ("copy", "copy", 4),
+        ("reverse7", "reverse", 7),
+        ("dup", "dup", 4),
+        ("sort2", "sort", 2),
+    ],
+)
 def test_get_task(name, kind, base):
   task = tasks.get_task(name)
   assert (task.kind, task.base) == (kind, base)
@@ -137,8 +147,9 @@ def test_aliases_are_equal():
   assert set(tasks.TASK_NAMES) <= set(tasks.ALL_TASK_NAMES)
 
 
-@pytest.mark.parametrize("name", ["add1", "mul17", "add0", "copy1", "foo",
-                                  "badd2", "", "Add", "add 5", "mul-3"])
+@pytest.mark.parametrize(
+    "name", ["add1", "mul17", "add0", "copy1", "foo", "badd2", "", "Add", "add 5", "mul-3"]
+)
 def test_bad_task_names(name):
   with pytest.raises(ValueError, match="Allowed"):
     tasks.get_task(name)
@@ -174,9 +185,13 @@ def test_every_base_every_mode(kind, mode):
 
 
 @HYP
-@given(kind=st.sampled_from(ARITH_KINDS), base=st.sampled_from(ALL_BASES),
-       mode=st.sampled_from(tasks.MODES), seed=st.integers(0, 2**31 - 1),
-       lengths=st.lists(st.integers(3, PAD_TO), min_size=B, max_size=B))
+@given(
+    kind=st.sampled_from(ARITH_KINDS),
+    base=st.sampled_from(ALL_BASES),
+    mode=st.sampled_from(tasks.MODES),
+    seed=st.integers(0, 2**31 - 1),
+    lengths=st.lists(st.integers(3, PAD_TO), min_size=B, max_size=B),
+)
 def test_property_arithmetic(kind, base, mode, seed, lengths):
   task = tasks.get_task(f"{kind}{base}")
   x, y = generate(task, lengths, PAD_TO, mode, seed)
@@ -234,9 +249,11 @@ def test_jit_and_vmap_over_keys_with_traced_lengths():
   task = tasks.get_task("qmul")
   lengths = jnp.asarray(fixed_lengths(1), jnp.int32)
   keys = jax.random.split(jax.random.key(42), 3)
-  pooled = jax.jit(jax.vmap(
-      lambda k, lens: tasks.make_batch(k, task, lens, PAD_TO, "zero_padded"),
-      in_axes=(0, None)))
+  pooled = jax.jit(
+      jax.vmap(
+          lambda k, lens: tasks.make_batch(k, task, lens, PAD_TO, "zero_padded"), in_axes=(0, None)
+      )
+  )
   xs, ys = pooled(keys, lengths)
   assert xs.shape == (3, B, PAD_TO)
   for j in range(3):
@@ -244,19 +261,18 @@ def test_jit_and_vmap_over_keys_with_traced_lengths():
     np.testing.assert_array_equal(xs[j], x)
     np.testing.assert_array_equal(ys[j], y)
     for i, length in enumerate(np.asarray(lengths)):
-      check_arith_row(task, "zero_padded", int(length), np.asarray(x[i]),
-                      np.asarray(y[i]))
+      check_arith_row(task, "zero_padded", int(length), np.asarray(x[i]), np.asarray(y[i]))
 
 
 def test_make_batch_for_base_matches_make_batch_and_traces_base():
   lengths = jnp.asarray(fixed_lengths(2), jnp.int32)
   key = jax.random.key(9)
-  step = jax.jit(lambda k, i: tasks.make_batch_for_base(
-      k, "mul", jnp.array([2, 4, 10])[i], lengths, PAD_TO))
+  step = jax.jit(
+      lambda k, i: tasks.make_batch_for_base(k, "mul", jnp.array([2, 4, 10])[i], lengths, PAD_TO)
+  )
   for index, name in enumerate(("bmul", "qmul", "mul")):
     want = tasks.make_batch(key, tasks.get_task(name), lengths, PAD_TO)
-    got = tasks.make_batch_for_base(key, "mul", tasks.get_task(name).base,
-                                    lengths, PAD_TO)
+    got = tasks.make_batch_for_base(key, "mul", tasks.get_task(name).base, lengths, PAD_TO)
     traced = step(key, index)
     for w, g, t in zip(want, got, traced):
       np.testing.assert_array_equal(w, g)
@@ -273,8 +289,7 @@ def test_no_recompile_across_bases_lengths_and_keys():
   generate(tasks.get_task("add"), fixed_lengths(0), PAD_TO, "uniform")
   before = gen._cache_size()
   for base in ALL_BASES:
-    generate(tasks.get_task(f"add{base}"), fixed_lengths(base), PAD_TO,
-             "uniform", seed=base)
+    generate(tasks.get_task(f"add{base}"), fixed_lengths(base), PAD_TO, "uniform", seed=base)
   tasks.make_batch(jax.random.PRNGKey(0), "badd", fixed_lengths(1), PAD_TO)
   assert gen._cache_size() - before <= 1  # a raw uint32 key is a new type
 
@@ -295,8 +310,7 @@ def test_2000_digit_operands(kind):
     task = tasks.get_task(f"{kind}{base}")
     x, y = generate(task, lengths, BIG_PAD_TO, "uniform", seed=base)
     for i, length in enumerate(lengths):
-      a, b, a_sym, _ = check_arith_row(task, "uniform", int(length), x[i],
-                                       y[i])
+      a, b, a_sym, _ = check_arith_row(task, "uniform", int(length), x[i], y[i])
       assert len(a_sym) == (length - 1) // 2
       # Uniform digits: the operands really are about 2000 digits long.
       assert a >= base ** ((length - 1) // 2 - 40)
@@ -320,8 +334,7 @@ _WORST_K = 2000
 @jax.jit
 def _worst_case_arithmetic(top, one, base):
   n_out = 2 * _WORST_K + 1
-  return (tasks._mul_digits(top, top, n_out, base),
-          tasks._add_digits(top, one, n_out, base))
+  return (tasks._mul_digits(top, top, n_out, base), tasks._add_digits(top, one, n_out, base))
 
 
 @pytest.mark.parametrize("base", [2, 10, 16])
@@ -334,11 +347,10 @@ def test_worst_case_digits_are_exact(base):
   top = np.full((_WORST_K,), base - 1, np.int32)
   one = np.zeros((_WORST_K,), np.int32)
   one[0] = 1
-  prod, total = map(np.asarray, _worst_case_arithmetic(top, one,
-                                                       jnp.int32(base)))
-  value = base ** _WORST_K - 1
-  assert sum(int(d) * base ** i for i, d in enumerate(prod)) == value * value
-  assert sum(int(d) * base ** i for i, d in enumerate(total)) == value + 1
+  prod, total = map(np.asarray, _worst_case_arithmetic(top, one, jnp.int32(base)))
+  value = base**_WORST_K - 1
+  assert sum(int(d) * base**i for i, d in enumerate(prod)) == value * value
+  assert sum(int(d) * base**i for i, d in enumerate(total)) == value + 1
   assert prod.min() >= 0 and prod.max() < base
 
 
@@ -378,9 +390,12 @@ def test_sequence_tasks(kind):
 
 
 @HYP
-@given(kind=st.sampled_from(tasks.SEQUENCE_KINDS),
-       base=st.sampled_from(ALL_BASES), seed=st.integers(0, 2**31 - 1),
-       lengths=st.lists(st.integers(2, SEQ_PAD_TO), min_size=B, max_size=B))
+@given(
+    kind=st.sampled_from(tasks.SEQUENCE_KINDS),
+    base=st.sampled_from(ALL_BASES),
+    seed=st.integers(0, 2**31 - 1),
+    lengths=st.lists(st.integers(2, SEQ_PAD_TO), min_size=B, max_size=B),
+)
 def test_property_sequences(kind, base, seed, lengths):
   task = tasks.get_task(f"{kind}{base}")
   x, y = generate(task, lengths, SEQ_PAD_TO, seed=seed)
@@ -408,8 +423,7 @@ def test_sample_lengths():
   for seed, (lo, hi) in enumerate([(3, 9), (4, 10), (3, 3), (3, 12)]):
     got = np.asarray(_sample_odd(jax.random.key(seed), 512, lo, hi, True))
     assert set(got.tolist()) == set(range(lo | 1, hi + 1, 2)), (lo, hi)
-  got = np.asarray(tasks.sample_lengths(jax.random.key(1), 512, 4, 6,
-                                        odd=False))
+  got = np.asarray(tasks.sample_lengths(jax.random.key(1), 512, 4, 6, odd=False))
   assert set(got.tolist()) == {4, 5, 6}
 
 
@@ -446,8 +460,7 @@ def test_make_batch_rejects_bad_inputs():
 
 def test_encode_question_hand_worked():
   # "2 * 1" in decimal: [2+1, TIMES, 1+1].
-  np.testing.assert_array_equal(tasks.encode_question("mul", 2, 1),
-                                [3, tasks.TIMES, 2])
+  np.testing.assert_array_equal(tasks.encode_question("mul", 2, 1), [3, tasks.TIMES, 2])
   # 000..010 x 000..001 in binary, k = 4: 2 = LE [0,1,0,0].
   x, y = tasks.zero_padded_small("bmul", 2, 1, 9)
   np.testing.assert_array_equal(x, [[1, 2, 1, 1, tasks.TIMES, 2, 1, 1, 1]])
@@ -463,9 +476,14 @@ def test_encode_question_hand_worked():
 
 
 @HYP
-@given(base=st.sampled_from(ALL_BASES), kind=st.sampled_from(ARITH_KINDS),
-       mode=st.sampled_from(tasks.MODES), a=st.integers(0, 10**60),
-       b=st.integers(0, 10**60), extra=st.integers(0, 5))
+@given(
+    base=st.sampled_from(ALL_BASES),
+    kind=st.sampled_from(ARITH_KINDS),
+    mode=st.sampled_from(tasks.MODES),
+    a=st.integers(0, 10**60),
+    b=st.integers(0, 10**60),
+    extra=st.integers(0, 5),
+)
 def test_encode_decode_round_trip(base, kind, mode, a, b, extra):
   task = tasks.get_task(f"{kind}{base}")
   x, y = tasks.encode_example(task, a, b, None, mode)
@@ -514,14 +532,13 @@ def test_carry_chain_exact_length(base):
     assert x.shape == y.shape == (4, length)
     for i in range(4):
       a, b, _, _ = check_arith_row(task, "uniform", length, x[i], y[i])
-      assert a + b == base ** c
+      assert a + b == base**c
       outs, _ = carries(a, b, base)
       assert outs == [1] * c, (a, b, outs)  # positions 0..c-1 carry, no more
-    x, y = tasks.carry_chain_batch(task, c, length, batch_size=4, seed=c,
-                                   minus_one=True)
+    x, y = tasks.carry_chain_batch(task, c, length, batch_size=4, seed=c, minus_one=True)
     for i in range(4):
       a, b, _, _ = check_arith_row(task, "uniform", length, x[i], y[i])
-      assert a + b == base ** c - 1
+      assert a + b == base**c - 1
       outs, sums = carries(a, b, base)
       assert sum(outs) == 0 and sums == [base - 1] * c
 
@@ -540,8 +557,7 @@ def test_same_digit_stretch(name):
   task = tasks.get_task(name)
   length, stretch = 41, 12
   for digit in (0, task.base - 1):
-    x, y = tasks.same_digit_stretch_batch(task, length, digit, stretch,
-                                          batch_size=4, seed=digit)
+    x, y = tasks.same_digit_stretch_batch(task, length, digit, stretch, batch_size=4, seed=digit)
     for i in range(4):
       _, _, a_sym, b_sym = check_arith_row(task, "uniform", length, x[i], y[i])
       for sym in (a_sym, b_sym):
@@ -563,4 +579,4 @@ def test_zero_padded_small_batch():
     got = check_arith_row(tasks.get_task("mul"), "zero_padded", 41, x[i], y[i])
     assert got[:2] == (a, b)
   with pytest.raises(ValueError, match="length"):
-    tasks.zero_padded_small("bmul", 2 ** 30, 1, 41)
+    tasks.zero_padded_small("bmul", 2**30, 1, 41)

@@ -1,6 +1,7 @@
 """Training tests: config validation, curriculum and relaxation rules worked by
 hand, and an end-to-end smoke run that checkpoints, resumes bit-identically and
 lowers the loss."""
+
 import json
 import os
 
@@ -22,29 +23,32 @@ from neuralgpu import train
 # ---------------------------------------------------------------------------
 # Config validation: clear errors before anything compiles.
 # ---------------------------------------------------------------------------
-@pytest.mark.parametrize("path,value,match", [
-    ("task", "divide", "divide"),
-    ("task", "add1", "add1"),
-    ("task", "mul17", "17"),
-    ("curriculum.max_length", -5, "max_length"),
-    ("curriculum.start_length", 1, "start_length"),
-    ("model.remat", "sometimes", "remat"),
-    ("model.conv_impl", "fft", "conv_impl"),
-    ("model.gate_type", "soft", "gate_type"),
-    ("optim.optimizer", "sgd", "optimizer"),
-    ("model.dropout", 1.5, "dropout"),
-    ("operand_mode", "weird", "operand_mode"),
-    ("relax.end_sets", 9, "end_sets"),
-    ("curriculum.bucket_mode", "random", "bucket_mode"),
-    ("curriculum.all_bins_form", "stacked", "all_bins_form"),
-    ("curriculum.short_share", 1.5, "short_share"),
-    ("model.input_layer", "onehot", "input_layer"),
-    ("optim.b2_schedule", "cosine", "b2_schedule"),
-    ("optim.min_lr_scale", -0.1, "min_lr_scale"),
-    ("optim.ema_decay", 1.0, "ema_decay"),
-    ("curriculum.late_bins", 8, "late_bins"),
-    ("curriculum.late_from_step", -1, "late_from_step"),
-])
+@pytest.mark.parametrize(
+    "path,value,match",
+    [
+        ("task", "divide", "divide"),
+        ("task", "add1", "add1"),
+        ("task", "mul17", "17"),
+        ("curriculum.max_length", -5, "max_length"),
+        ("curriculum.start_length", 1, "start_length"),
+        ("model.remat", "sometimes", "remat"),
+        ("model.conv_impl", "fft", "conv_impl"),
+        ("model.gate_type", "soft", "gate_type"),
+        ("optim.optimizer", "sgd", "optimizer"),
+        ("model.dropout", 1.5, "dropout"),
+        ("operand_mode", "weird", "operand_mode"),
+        ("relax.end_sets", 9, "end_sets"),
+        ("curriculum.bucket_mode", "random", "bucket_mode"),
+        ("curriculum.all_bins_form", "stacked", "all_bins_form"),
+        ("curriculum.short_share", 1.5, "short_share"),
+        ("model.input_layer", "onehot", "input_layer"),
+        ("optim.b2_schedule", "cosine", "b2_schedule"),
+        ("optim.min_lr_scale", -0.1, "min_lr_scale"),
+        ("optim.ema_decay", 1.0, "ema_decay"),
+        ("curriculum.late_bins", 8, "late_bins"),
+        ("curriculum.late_from_step", -1, "late_from_step"),
+    ],
+)
 def test_bad_config_values_are_rejected(path, value, match):
   c = config_lib.default_config()
   node = c
@@ -57,9 +61,16 @@ def test_bad_config_values_are_rejected(path, value, match):
 
 
 def test_config_variants_validate():
-  for arg in ("variant=faithful", "variant=fast", "variant=smoke", "variant=dngpu",
-              "variant=dngpu_cycle", "variant=dngpu_short,seeds=1",
-              "variant=faithful,task=bmul+qmul+mul,width=128", "task=bmul+mul5+mul"):
+  for arg in (
+      "variant=faithful",
+      "variant=fast",
+      "variant=smoke",
+      "variant=dngpu",
+      "variant=dngpu_cycle",
+      "variant=dngpu_short,seeds=1",
+      "variant=faithful,task=bmul+qmul+mul,width=128",
+      "task=bmul+mul5+mul",
+  ):
     c = ngpu.get_config(arg)
     config_lib.validate(c)
   assert ngpu.get_config("task=bmul+qmul+mul").task == "bmul,qmul,mul"
@@ -91,14 +102,13 @@ def test_length_curriculum_advances_and_solves():
   assert int(cs.cur[0]) == 5 and not bool(passed)
   # 0 wrong of 4 (the length-3 example does not count) -> advance to 7.
   cs = curriculum.record(cs, 0, lengths, jnp.array([0, 0, 0, 0, 1], bool))
-  cs, _ = curriculum.update(cs, jnp.int32(3), c)           # not a check step
+  cs, _ = curriculum.update(cs, jnp.int32(3), c)  # not a check step
   assert int(cs.cur[0]) == 5
   cs, passed = curriculum.update(cs, jnp.int32(4), c)
   assert int(cs.cur[0]) == 7 and bool(passed)
-  assert float(cs.err_count[0]) == 0.0                     # window reset
+  assert float(cs.err_count[0]) == 0.0  # window reset
   for step in (6, 8):
-    cs = curriculum.record(cs, 0, jnp.full((4,), int(cs.cur[0]), jnp.int32),
-                           jnp.zeros((4,), bool))
+    cs = curriculum.record(cs, 0, jnp.full((4,), int(cs.cur[0]), jnp.int32), jnp.zeros((4,), bool))
     cs, _ = curriculum.update(cs, jnp.int32(step), c)
   assert int(cs.cur[0]) == 9 and bool(cs.solved[0])
   # A solved task whose error rises above drop_back_threshold drops back.
@@ -118,7 +128,7 @@ def test_choose_task_base_curriculum():
   c2 = _cfg(other_task_prob=1.0)
   cs = cs.replace(solved=jnp.array([True, False, False]))
   picks = {int(curriculum.choose_task(jax.random.key(i), cs, c2)) for i in range(40)}
-  assert picks == {1, 2}     # only unsolved tasks, both reached
+  assert picks == {1, 2}  # only unsolved tasks, both reached
 
 
 def test_sample_lengths_cycle_bucket():
@@ -134,8 +144,14 @@ def test_sample_lengths_cycle_bucket():
 def test_late_bins_join_the_cycle_at_their_step():
   """curriculum.late_bins: the longest bins are held back until late_from_step, then
   the cycle runs over every bin from its first."""
-  c = _cfg(bucket_mode="cycle", buckets=(5, 9, 13, 17), max_length=17, start_length=17,
-           late_bins=2, late_from_step=5)
+  c = _cfg(
+      bucket_mode="cycle",
+      buckets=(5, 9, 13, 17),
+      max_length=17,
+      start_length=17,
+      late_bins=2,
+      late_from_step=5,
+  )
   config_lib.validate(c)
   got = [train.host_bucket(c, s, 17) for s in range(13)]
   assert got == [5, 9, 5, 9, 5, 5, 9, 13, 17, 5, 9, 13, 17]
@@ -145,12 +161,11 @@ def test_late_bins_join_the_cycle_at_their_step():
 
 
 def test_fill_lengths_fill_the_bin():
-  c = _cfg(bucket_mode="all", buckets=(8, 12), max_length=11, start_length=11,
-           short_share=0.0)
+  c = _cfg(bucket_mode="all", buckets=(8, 12), max_length=11, start_length=11, short_share=0.0)
   full = curriculum.fill_lengths(jax.random.key(0), 64, jnp.int32(11), c, 8)
-  assert set(np.asarray(full).tolist()) == {7}      # the longest odd length <= 8
+  assert set(np.asarray(full).tolist()) == {7}  # the longest odd length <= 8
   capped = curriculum.fill_lengths(jax.random.key(0), 64, jnp.int32(5), c, 12)
-  assert set(np.asarray(capped).tolist()) == {5}    # never above the current length
+  assert set(np.asarray(capped).tolist()) == {5}  # never above the current length
   c.curriculum.short_share = 0.5
   mixed = np.asarray(curriculum.fill_lengths(jax.random.key(1), 400, jnp.int32(11), c, 12))
   assert set(mixed.tolist()) <= {3, 5, 7, 9, 11} and 0.35 < np.mean(mixed < 11) < 0.65
@@ -164,17 +179,19 @@ def test_clipped_adamax_hand_values():
   np.testing.assert_allclose(u["w"], [1e-5 / (1e-4 + 1e-8), -1e-5 / (1e-4 + 1e-8)], rtol=1e-5)
   u, st = t.update({"w": jnp.array([1.0, 0.0])}, st)
   # step 2: clip 2.2e-4 -> g = [2.2e-4, 0]; mu = [3.1e-5, -9e-6]; nu = [2.2e-4, 0.99e-4]
-  np.testing.assert_allclose(u["w"], [3.1e-5 / (2.2e-4 + 1e-8), -9e-6 / (0.99e-4 + 1e-8)],
-                             rtol=1e-4)
+  np.testing.assert_allclose(
+      u["w"], [3.1e-5 / (2.2e-4 + 1e-8), -9e-6 / (0.99e-4 + 1e-8)], rtol=1e-4
+  )
   assert int(st.count) == 2
 
 
 def test_dngpu_b2_schedule():
   c = ngpu.get_config("variant=dngpu")
   b2 = optim.b2_schedule(c)
-  np.testing.assert_allclose([float(b2(jnp.int32(n))) for n in (0, 2000, 100_000)],
-                             [0.99, 0.995, 0.9995], rtol=1e-6)
-  for name in ("adam", "adamax", "clipped_adamax"):   # every optimizer takes the schedule
+  np.testing.assert_allclose(
+      [float(b2(jnp.int32(n))) for n in (0, 2000, 100_000)], [0.99, 0.995, 0.9995], rtol=1e-6
+  )
+  for name in ("adam", "adamax", "clipped_adamax"):  # every optimizer takes the schedule
     c.optim.optimizer = name
     tx = optim.make_optimizer(c)
     w = {"w": jnp.ones(2)}
@@ -244,7 +261,7 @@ def test_all_bins_forms_agree():
   np.testing.assert_allclose(a.metrics["ce"], b.metrics["ce"], rtol=1e-5)
   for k in ("digit_wrong", "digit_total", "seq_total"):
     assert float(a.metrics[k]) == float(b.metrics[k])
-  assert float(a.metrics["seq_total"]) == 9.0     # 3 bins x batch 3
+  assert float(a.metrics["seq_total"]) == 9.0  # 3 bins x batch 3
   chex.assert_trees_all_close(a.params, b.params, rtol=1e-4, atol=1e-6)
 
 
@@ -256,10 +273,14 @@ def test_relaxation_pull_growth_and_hard_average():
   c.relax.pull_growth = 2.0
   c.relax.pull_threshold = 0.1
   rs = curriculum.relax_init(c)
-  params = {"gate_w": jnp.array([1.0, 2.0, 6.0]), "gate_b": jnp.zeros(3),
-            "cand_w": jnp.array([0.0, 3.0, 3.0]), "cand_b": jnp.zeros(3)}
+  params = {
+      "gate_w": jnp.array([1.0, 2.0, 6.0]),
+      "gate_b": jnp.zeros(3),
+      "cand_w": jnp.array([0.0, 3.0, 3.0]),
+      "cand_b": jnp.zeros(3),
+  }
   rs, p, avg = curriculum.relax_update(rs, params, jnp.bool_(True), c)
-  assert float(rs.pull) == pytest.approx(0.1) and not bool(avg)   # 0.05 < 0.1: grow only
+  assert float(rs.pull) == pytest.approx(0.1) and not bool(avg)  # 0.05 < 0.1: grow only
   np.testing.assert_array_equal(p["gate_w"], params["gate_w"])
   rs, p, avg = curriculum.relax_update(rs, params, jnp.bool_(True), c)
   assert bool(avg) and int(rs.active_sets) == 1
@@ -294,8 +315,10 @@ def test_train_checkpoint_resume_bit_identical(tmp_path):
   assert out_full["step"] == 12
   # Interrupted after 6 steps (a checkpoint at 4 and a final one at 6), then resumed.
   train.train_and_evaluate(_smoke(6), part)
-  assert sorted(int(d) for d in os.listdir(os.path.join(part, "checkpoints"))
-                if d.isdigit()) == [4, 6]
+  assert sorted(int(d) for d in os.listdir(os.path.join(part, "checkpoints")) if d.isdigit()) == [
+      4,
+      6,
+  ]
   out_part = train.train_and_evaluate(_smoke(12), part)
   assert out_part["step"] == 12
   a, sa = _final_state(full, _smoke(12))
@@ -305,10 +328,12 @@ def test_train_checkpoint_resume_bit_identical(tmp_path):
   chex.assert_trees_all_equal(a.opt_state, b.opt_state)
   chex.assert_trees_all_equal(a.curriculum, b.curriculum)
   np.testing.assert_array_equal(a.key, b.key)
+
   # The resumed run's logged metrics equal the uninterrupted run's.
   def losses(wd):
     rows = [json.loads(l) for l in open(os.path.join(wd, "metrics.jsonl"))]
     return {r["step"]: r["loss"] for r in rows if "loss" in r}
+
   lf, lp = losses(full), losses(part)
   for s in (8, 10, 12):
     assert lf[s] == lp[s]
@@ -317,7 +342,7 @@ def test_train_checkpoint_resume_bit_identical(tmp_path):
   # Provenance is recorded.
   prov = [json.loads(l) for l in open(os.path.join(full, "provenance.jsonl"))]
   assert {"jax", "jaxlib", "flax", "optax"} <= set(prov[0]["versions"])
-  assert "missing" not in prov[0]["versions"].values()   # all installed: all found
+  assert "missing" not in prov[0]["versions"].values()  # all installed: all found
   assert prov[0]["devices"] and "git_commit" in prov[0]
   summary = json.load(open(os.path.join(full, "summary.json")))
   assert [r["length"] for r in summary["eval"]] == [9, 15]

@@ -1,6 +1,7 @@
 """Every notebook in notebooks/ runs top to bottom at its smoke size (NOTEBOOK_SMOKE=1)
 in a fresh kernel, as Jupyter starts it in that folder; a failing cell fails the test.
 Temporary files (the notebooks' workdirs) go under the test's tmp_path."""
+
 import glob
 import os
 
@@ -15,8 +16,12 @@ NOTEBOOKS = sorted(glob.glob(os.path.join(NOTEBOOK_DIR, "*.ipynb")))
 
 def test_the_notebooks_are_there():
   names = {os.path.basename(p) for p in NOTEBOOKS}
-  assert {"neuralgpu_quickstart.ipynb", "neuralgpu_failures.ipynb", "rltape_quickstart.ipynb",
-          "reinforce_gradcheck.ipynb"} <= names, names
+  assert {
+      "neuralgpu_quickstart.ipynb",
+      "neuralgpu_failures.ipynb",
+      "rltape_quickstart.ipynb",
+      "reinforce_gradcheck.ipynb",
+  } <= names, names
 
 
 def test_notebooks_have_no_local_paths():
@@ -35,14 +40,20 @@ def test_notebook_runs_top_to_bottom(path, tmp_path, monkeypatch):
   monkeypatch.setenv("MPLBACKEND", "Agg")
   nb = nbformat.read(path, as_version=4)
   before = sorted(os.listdir(NOTEBOOK_DIR))
-  client = nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
-                                   resources={"metadata": {"path": NOTEBOOK_DIR}})
+  client = nbclient.NotebookClient(
+      nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": NOTEBOOK_DIR}}
+  )
   try:
     client.execute()
   except nbclient.exceptions.CellExecutionError as e:
     pytest.fail(f"{os.path.basename(path)}: a cell failed:\n{e}")
-  errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
-            if o.get("output_type") == "error"]
+  errors = [
+      o
+      for c in nb.cells
+      if c.cell_type == "code"
+      for o in c.outputs
+      if o.get("output_type") == "error"
+  ]
   assert not errors
   # Nothing was written beside the notebooks (workdirs live under the temp folder).
   assert sorted(os.listdir(NOTEBOOK_DIR)) == before

@@ -2,6 +2,7 @@
 it, with nothing written; real smoke workdirs (a Neural GPU run, a Q-learning pool, a
 Neural GPU pool's recorded files) give their PNGs; the workdir read is left exactly as
 it was."""
+
 import json
 import os
 import shutil
@@ -44,8 +45,13 @@ def assert_pngs(paths, names):
 
 def run_cli(*args):
   # ``python -m`` from the repository root, as the docs run it.
-  return subprocess.run([sys.executable, "-m", "experiments.plot_workdir", *args], cwd=ROOT,
-                        capture_output=True, text=True, timeout=300)
+  return subprocess.run(
+      [sys.executable, "-m", "experiments.plot_workdir", *args],
+      cwd=ROOT,
+      capture_output=True,
+      text=True,
+      timeout=300,
+  )
 
 
 @pytest.fixture(scope="module")
@@ -53,10 +59,11 @@ def ngpu_workdir(tmp_path_factory):
   """A real Neural GPU smoke run (one length bin: one program to compile)."""
   from experiments.configs import ngpu
   from neuralgpu import train
+
   c = ngpu.get_config("variant=smoke")
   ngpu.train_on_bins(c, (9,))
   c.eval.lengths, c.eval.examples, c.eval.solve_lengths = (9, 15), (4, 4), (15,)
-  c.eval.every = 1000   # no periodic checks: the final table only
+  c.eval.every = 1000  # no periodic checks: the final table only
   wd = str(tmp_path_factory.mktemp("runs") / "ngpu_smoke")
   train.train_and_evaluate(c, wd)
   return wd
@@ -67,6 +74,7 @@ def qlearning_workdir(tmp_path_factory):
   """A real Q-learning smoke pool (2 seeds, feed-forward controller)."""
   from experiments.configs import rltape
   from rltape.qlearning import experiment
+
   c = rltape.get_config("task=copy,controller=ff,smoke=1")
   wd = str(tmp_path_factory.mktemp("runs") / "copy_smoke")
   experiment.train_and_evaluate(c, wd, progress=False)
@@ -85,14 +93,18 @@ def test_refuses_what_is_not_a_workdir(tmp_path):
   broken = tmp_path / "broken"
   broken.mkdir()
   (broken / "config.json").write_text("{not json")
-  for path, why in ((tmp_path / "missing", "does not exist"), (a_file, "is not a directory"),
-                    (empty, "no config.json"), (foreign, "is not one of"),
-                    (broken, "unreadable config.json")):
+  for path, why in (
+      (tmp_path / "missing", "does not exist"),
+      (a_file, "is not a directory"),
+      (empty, "no config.json"),
+      (foreign, "is not one of"),
+      (broken, "unreadable config.json"),
+  ):
     before = snapshot(str(tmp_path))
     with pytest.raises(workdir_lib.NotAWorkdirError, match=why) as e:
       render.render_workdir(str(path))
     assert repr(str(path)) in str(e.value)
-    assert snapshot(str(tmp_path)) == before      # no <dir>_plots, nothing inside
+    assert snapshot(str(tmp_path)) == before  # no <dir>_plots, nothing inside
 
 
 def test_cli_refuses_a_non_workdir_naming_it(tmp_path):
@@ -146,8 +158,9 @@ def test_qlearning_smoke_workdir(qlearning_workdir, tmp_path):
 
 def test_q_episode_follows_the_greedy_policy(qlearning_workdir):
   from plotkit import rl
+
   m = rl.load_qlearning(qlearning_workdir, seed=1)
-  ep = rl.q_episode(m["config"], m["params"])   # the program the render test compiled
+  ep = rl.q_episode(m["config"], m["params"])  # the program the render test compiled
   assert ep["q"].shape == (len(ep["action"]), len(ep["action_names"]))
   np.testing.assert_array_equal(ep["action"], np.argmax(ep["q"], axis=1))
   with pytest.raises(ValueError, match="complexity"):
@@ -160,13 +173,18 @@ def test_pool_pictures_from_recorded_files(tmp_path):
   """A Neural GPU pool workdir made of the main job's recorded metrics and summary
   (results/neuralgpu/), with no checkpoint: the record pictures, and no model pictures."""
   from experiments.configs import ngpu
+
   wd = tmp_path / "main_job"
   wd.mkdir()
   (wd / "config.json").write_text(ngpu.get_config().to_json())
-  shutil.copy(os.path.join(ROOT, "results", "neuralgpu", "main_job_4seeds_metrics.jsonl"),
-              wd / "metrics.jsonl")
-  shutil.copy(os.path.join(ROOT, "results", "neuralgpu", "main_job_4seeds_summary.json"),
-              wd / "pool_summary.json")
+  shutil.copy(
+      os.path.join(ROOT, "results", "neuralgpu", "main_job_4seeds_metrics.jsonl"),
+      wd / "metrics.jsonl",
+  )
+  shutil.copy(
+      os.path.join(ROOT, "results", "neuralgpu", "main_job_4seeds_summary.json"),
+      wd / "pool_summary.json",
+  )
   loaded = workdir_lib.load(str(wd))
   assert loaded.kind == "ngpu_pool" and not loaded.has_checkpoint
   before = snapshot(str(wd))
@@ -178,10 +196,15 @@ def test_pool_pictures_from_recorded_files(tmp_path):
 
 
 def test_pool_solved_fraction_counts_restarts():
-  summary = {"num_seeds": 2, "step": 100,
-             "seeds": [{"seed": 0, "solved_at": 40}, {"seed": 3, "solved_at": None}],
-             "restarts": [{"step": 20, "slot": 1, "old_seed": 1, "new_seed": 2},
-                          {"step": 60, "slot": 1, "old_seed": 2, "new_seed": 3}]}
+  summary = {
+      "num_seeds": 2,
+      "step": 100,
+      "seeds": [{"seed": 0, "solved_at": 40}, {"seed": 3, "solved_at": None}],
+      "restarts": [
+          {"step": 20, "slot": 1, "old_seed": 1, "new_seed": 2},
+          {"step": 60, "slot": 1, "old_seed": 2, "new_seed": 3},
+      ],
+  }
   steps, frac = curves.pool_solved_steps(summary)
   assert steps.tolist() == [0, 20, 40, 60, 100]
   np.testing.assert_allclose(frac, [0, 0, 1 / 3, 1 / 4, 1 / 4])
@@ -191,15 +214,26 @@ def test_rlntm_records_and_kinds(tmp_path):
   # The record lines of train_rlntm.py (per-seed lists, keyed by "updates").
   wd = tmp_path / "rlntm"
   wd.mkdir()
-  (wd / "config.json").write_text(json.dumps({"task": "Copy", "agent": {},
-                                              "promote_threshold": 0.9, "num_seeds": 2,
-                                              "test_length": 6}))
-  rows = [{"chunk": i, "updates": 2 * i, "seeds_solved": int(i > 2), "ret": [0.1 * i, -0.2],
-           "length": [1.0 + i, 1.0], "test_accuracy": [0.3 * i, 0.0], "entropy": [2.8, 2.7]}
-          for i in range(1, 5)]
-  (wd / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n{\"chunk\": 5, ")
+  (wd / "config.json").write_text(
+      json.dumps(
+          {"task": "Copy", "agent": {}, "promote_threshold": 0.9, "num_seeds": 2, "test_length": 6}
+      )
+  )
+  rows = [
+      {
+          "chunk": i,
+          "updates": 2 * i,
+          "seeds_solved": int(i > 2),
+          "ret": [0.1 * i, -0.2],
+          "length": [1.0 + i, 1.0],
+          "test_accuracy": [0.3 * i, 0.0],
+          "entropy": [2.8, 2.7],
+      }
+      for i in range(1, 5)
+  ]
+  (wd / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + '\n{"chunk": 5, ')
   loaded = workdir_lib.load(str(wd))
-  assert loaded.kind == "rlntm" and len(loaded.metrics) == 4   # the partial line is skipped
+  assert loaded.kind == "rlntm" and len(loaded.metrics) == 4  # the partial line is skipped
   written = render.render_workdir(str(wd), str(tmp_path / "out"))
   assert_pngs(written, ["learning_curves.png", "solved_fraction.png"])
 
@@ -212,12 +246,13 @@ def test_state_picture_of_a_long_row():
   from neuralgpu import tasks as tasks_lib
   from neuralgpu import train as train_lib
   from plotkit import ngpu as ngpu_plots
+
   c = ngpu.get_config("variant=smoke")
   mcfg = train_lib.resolve_model_config(c)
   params = model_lib.init_params(jax.random.key(0), mcfg)
   task = tasks_lib.get_task("badd")
   a, b = ngpu_plots.carry_question(task, 121)
-  assert a + b == 2 ** 60
+  assert a + b == 2**60
   trace = ngpu_plots.trace_example(params, 1, mcfg, task, a, b, 121)
   assert trace["norm"].shape == (122, 121) and trace["change"].shape == (121, 121)
   fig = ngpu_plots.plot_state(trace, "untrained")
@@ -232,11 +267,12 @@ def test_state_picture_of_a_sequence_task():
   from neuralgpu import tasks as tasks_lib
   from neuralgpu import train as train_lib
   from plotkit import ngpu as ngpu_plots
+
   mcfg = train_lib.resolve_model_config(ngpu.get_config("variant=smoke"))
   params = model_lib.init_params(jax.random.key(1), mcfg)
   task = tasks_lib.get_task("reverse")
   inputs, targets = tasks_lib.make_batch(jax.random.key(0), task, jax.numpy.array([7]), 9)
   trace = ngpu_plots.trace_inputs(params, 1, mcfg, task, inputs[0], targets[0])
   assert trace["norm"].shape == (10, 9)
-  assert np.all(trace["norm"][:, 7:] == 0)           # the padding holds no state
+  assert np.all(trace["norm"][:, 7:] == 0)  # the padding holds no state
   assert "reverse, 7 symbols" in ngpu_plots.plot_state(trace)._suptitle.get_text()

@@ -1,4 +1,5 @@
 """Controllers of the Q-learning agents: shapes, input encoding, unroll = steps."""
+
 from absl.testing import absltest
 from absl.testing import parameterized
 import jax
@@ -11,8 +12,9 @@ from rltape.qlearning import controllers
 class ControllersTest(parameterized.TestCase):
 
   def test_encode_input_one_hots(self):
-    x = controllers.encode_input(jnp.array(2), jnp.array(4), jnp.array(3),
-                                 obs_size=4, num_actions=4, base=3)
+    x = controllers.encode_input(
+        jnp.array(2), jnp.array(4), jnp.array(3), obs_size=4, num_actions=4, base=3
+    )
     self.assertEqual(x.shape, (controllers.input_size(4, 4, 3),))
     # obs slot 2, "start" action slot 4 (of 5), "nothing written" slot 3 (of 4).
     expected = np.zeros(13)
@@ -45,15 +47,23 @@ class ControllersTest(parameterized.TestCase):
       return
     x = jax.random.normal(jax.random.key(1), (7,))
     carry, (q, logits) = m.apply(params, m.initial_carry(), x)
-    h = carry if kind == "gru" else carry[1]     # the cell's output
-    z = np.tanh(np.asarray(h) @ np.asarray(p["head_hidden"]["kernel"])
-                + np.asarray(p["head_hidden"]["bias"]))
+    h = carry if kind == "gru" else carry[1]  # the cell's output
+    z = np.tanh(
+        np.asarray(h) @ np.asarray(p["head_hidden"]["kernel"])
+        + np.asarray(p["head_hidden"]["bias"])
+    )
     np.testing.assert_allclose(
-        q, z @ np.asarray(p["q_head"]["kernel"]) + np.asarray(p["q_head"]["bias"]),
-        rtol=1e-5, atol=1e-5)
+        q,
+        z @ np.asarray(p["q_head"]["kernel"]) + np.asarray(p["q_head"]["bias"]),
+        rtol=1e-5,
+        atol=1e-5,
+    )
     np.testing.assert_allclose(
-        logits, z @ np.asarray(p["symbol_head"]["kernel"])
-        + np.asarray(p["symbol_head"]["bias"]), rtol=1e-5, atol=1e-5)
+        logits,
+        z @ np.asarray(p["symbol_head"]["kernel"]) + np.asarray(p["symbol_head"]["bias"]),
+        rtol=1e-5,
+        atol=1e-5,
+    )
 
   def test_ff_has_no_memory_gru_has(self):
     xs = jax.random.normal(jax.random.key(2), (2, 1, 5))

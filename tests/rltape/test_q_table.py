@@ -1,6 +1,7 @@
 """The RL table's configurations: all build, bad ones are rejected, and they run
 at smoke scale on the real rltape.envs tasks (one in the default suite, all of
 them under -m slow)."""
+
 import importlib.util
 import json
 import os
@@ -13,8 +14,7 @@ import pytest
 from rltape.qlearning import config as config_lib
 from rltape.qlearning import experiment
 
-_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
-    __file__))))
+_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _load(path, name):
@@ -34,23 +34,25 @@ class TableConfigTest(parameterized.TestCase):
   def test_every_cell_config_validates(self):
     for row in _SUPPORTED:
       for col in range(1, 11):
-        c = rl_table.cell_config(row, col, seeds=10, updates=1000, chunk=100,
-                                 max_len=30, wall=0.0, smoke=False)
-        test_length, units, gamma, watkins, penalty = (
-            config_lib.TABLE_COLUMNS[col - 1])
-        self.assertEqual((c.test_length, c.units, c.watkins, c.penalty),
-                         (test_length, units, watkins, penalty))
+        c = rl_table.cell_config(
+            row, col, seeds=10, updates=1000, chunk=100, max_len=30, wall=0.0, smoke=False
+        )
+        test_length, units, gamma, watkins, penalty = config_lib.TABLE_COLUMNS[col - 1]
+        self.assertEqual(
+            (c.test_length, c.units, c.watkins, c.penalty), (test_length, units, watkins, penalty)
+        )
         self.assertEqual(c.dynamic_discount, gamma is None)
-        self.assertEqual(c.controller,
-                         "ff" if row.endswith("_ff") else "gru")
+        self.assertEqual(c.controller, "ff" if row.endswith("_ff") else "gru")
     self.assertLen(rl_table.TALK, len(rl_table.ROWS))
     for r in rl_table.TALK.values():
       self.assertLen(r, 10)
 
   def test_config_file_variants(self):
     c = cfg_file.get_config("task=walk,controller=ff,col=4,seeds=12")
-    self.assertEqual((c.task, c.controller, c.gamma, c.dynamic_discount,
-                      c.num_seeds), ("walk", "ff", 0.99, False, 12))
+    self.assertEqual(
+        (c.task, c.controller, c.gamma, c.dynamic_discount, c.num_seeds),
+        ("walk", "ff", 0.99, False, 12),
+    )
     s = cfg_file.get_config("task=add2,smoke")
     self.assertLess(s.units, 200)
 
@@ -63,37 +65,60 @@ class TableConfigTest(parameterized.TestCase):
       ("colour=8", "unknown config options ['colour']"),
   )
   def test_bad_config_args(self, arg, msg):
-    with self.assertRaisesRegex(ValueError, msg.replace("[", r"\[").replace(
-        "]", r"\]").replace("(", r"\(")):
+    with self.assertRaisesRegex(
+        ValueError, msg.replace("[", r"\[").replace("]", r"\]").replace("(", r"\(")
+    ):
       cfg_file.get_config(arg)
 
   def test_unknown_row(self):
     with self.assertRaisesRegex(ValueError, "unknown table row 'sort'"):
-      rl_table.cell_config("sort", 8, seeds=10, updates=10, chunk=10,
-                           max_len=10, wall=0., smoke=True)
+      rl_table.cell_config(
+          "sort", 8, seeds=10, updates=10, chunk=10, max_len=10, wall=0.0, smoke=True
+      )
 
   def test_overrides(self):
-    c = rl_table.cell_config("add2", 8, seeds=10, updates=10, chunk=10, max_len=10,
-                             wall=0., smoke=False,
-                             overrides=["optimizer=adam", "learning_rate=0.001",
-                                        "head_layer=false", "units=64"])
-    self.assertEqual((c.optimizer, c.learning_rate, c.head_layer, c.units),
-                     ("adam", 0.001, False, 64))
-    for bad, msg in ((["optimizer=rmsprop"], "optimizer must be one of"),
-                     (["learnin_rate=1"], "must be key=value with a config key"),
-                     (["units=many"], "expected int"),
-                     (["head_layer=yes"], "expected a bool")):
+    c = rl_table.cell_config(
+        "add2",
+        8,
+        seeds=10,
+        updates=10,
+        chunk=10,
+        max_len=10,
+        wall=0.0,
+        smoke=False,
+        overrides=["optimizer=adam", "learning_rate=0.001", "head_layer=false", "units=64"],
+    )
+    self.assertEqual(
+        (c.optimizer, c.learning_rate, c.head_layer, c.units), ("adam", 0.001, False, 64)
+    )
+    for bad, msg in (
+        (["optimizer=rmsprop"], "optimizer must be one of"),
+        (["learnin_rate=1"], "must be key=value with a config key"),
+        (["units=many"], "expected int"),
+        (["head_layer=yes"], "expected a bool"),
+    ):
       with self.assertRaisesRegex(ValueError, msg):
-        rl_table.cell_config("add2", 8, seeds=10, updates=10, chunk=10, max_len=10,
-                             wall=0., smoke=False, overrides=bad)
+        rl_table.cell_config(
+            "add2",
+            8,
+            seeds=10,
+            updates=10,
+            chunk=10,
+            max_len=10,
+            wall=0.0,
+            smoke=False,
+            overrides=bad,
+        )
 
   def test_extra_curriculum_row(self):
-    c = rl_table.cell_config("add3_extra", 8, seeds=10, updates=10, chunk=10,
-                             max_len=10, wall=0., smoke=True)
+    c = rl_table.cell_config(
+        "add3_extra", 8, seeds=10, updates=10, chunk=10, max_len=10, wall=0.0, smoke=True
+    )
     self.assertTrue(c.no_carry_curriculum)
     self.assertEqual(c.task, "add3")
-    plain = rl_table.cell_config("add3", 8, seeds=10, updates=10, chunk=10,
-                                 max_len=10, wall=0., smoke=True)
+    plain = rl_table.cell_config(
+        "add3", 8, seeds=10, updates=10, chunk=10, max_len=10, wall=0.0, smoke=True
+    )
     self.assertFalse(plain.no_carry_curriculum)
     c.task = "add2"
     with self.assertRaisesRegex(ValueError, "no_carry_curriculum=True needs task 'add3'"):
@@ -101,9 +126,18 @@ class TableConfigTest(parameterized.TestCase):
 
 
 def _summary(rate, **kw):
-  d = dict(success_rate=rate, num_seeds=10, updates_run=100, step_budget=200,
-           wall_s_this_process=12.0, wall_budget_s=60.0, train_max_length=14,
-           test_length=100, solved_at=[5] * 10, final_length=[14] * 10)
+  d = dict(
+      success_rate=rate,
+      num_seeds=10,
+      updates_run=100,
+      step_budget=200,
+      wall_s_this_process=12.0,
+      wall_budget_s=60.0,
+      train_max_length=14,
+      test_length=100,
+      solved_at=[5] * 10,
+      final_length=[14] * 10,
+  )
   d.update(kw)
   return d
 
@@ -131,8 +165,9 @@ def test_merge_renders_earlier_runs_later_files_winning(tmp_path):
 
 
 def _run_smoke(row, col):
-  c = rl_table.cell_config(row, col, seeds=10, updates=10, chunk=10, max_len=10,
-                           wall=0., smoke=True)
+  c = rl_table.cell_config(
+      row, col, seeds=10, updates=10, chunk=10, max_len=10, wall=0.0, smoke=True
+  )
   workdir = tempfile.mkdtemp()
   s = experiment.train_and_evaluate(c, workdir, progress=False)
   assert s["updates_run"] == c.num_updates

@@ -1,4 +1,5 @@
 """runkit.logs: binaries are quiet (absl WARNING) unless --verbosity is given."""
+
 from absl import flags
 from absl import logging
 
@@ -15,7 +16,7 @@ def test_quiet_unless_verbosity_given():
     logs.quiet_libraries()
     assert logging.get_verbosity() == logging.WARNING
     logging.set_verbosity(logging.INFO)
-    flag.present = 1            # the user asked: leave it as they set it
+    flag.present = 1  # the user asked: leave it as they set it
     logs.quiet_libraries()
     assert logging.get_verbosity() == logging.INFO
   finally:

@@ -1,4 +1,5 @@
 """runkit's run records: checkpoints with progress.json, metrics lines, provenance, the bar."""
+
 import json
 import os
 
@@ -21,11 +22,17 @@ def test_checkpoint_round_trip_progress_and_errors(tmp_path):
   wd = str(tmp_path)
   mgr = checkpoints.make_manager(wd, max_to_keep=2)
   template = _State(w=jnp.zeros(3), step=jnp.array(0))
-  assert checkpoints.restore_or(mgr, template) is template      # nothing saved yet
+  assert checkpoints.restore_or(mgr, template) is template  # nothing saved yet
   assert checkpoints.read_progress(wd) == {} and checkpoints.read_elapsed(wd) == 0.0
   for step in (2, 4, 6):
-    checkpoints.save(mgr, step, _State(w=jnp.full(3, float(step)), step=jnp.array(step)),
-                     wd, train_seconds=10.0 * step, extra={"chunk": step // 2})
+    checkpoints.save(
+        mgr,
+        step,
+        _State(w=jnp.full(3, float(step)), step=jnp.array(step)),
+        wd,
+        train_seconds=10.0 * step,
+        extra={"chunk": step // 2},
+    )
   assert sorted(int(x) for x in os.listdir(os.path.join(wd, "checkpoints"))) == [4, 6]
   assert checkpoints.read_progress(wd) == {"step": 6, "train_seconds": 60.0, "chunk": 3}
   got = checkpoints.restore_or(mgr, template)
@@ -45,8 +52,10 @@ def test_metric_lines_carry_the_step_and_lists(tmp_path):
   w.write(20, {"solved": True, "note": "text"})
   w.close()
   lines = [json.loads(l) for l in open(tmp_path / "metrics.jsonl")]
-  assert lines == [{"step": 10, "loss": 0.5, "per_seed": [1.0, 3.0]},
-                   {"step": 20, "solved": True, "note": "text"}]
+  assert lines == [
+      {"step": 10, "loss": 0.5, "per_seed": [1.0, 3.0]},
+      {"step": 20, "solved": True, "note": "text"},
+  ]
   assert any(f.startswith("events.out.tfevents") for f in os.listdir(tmp_path / "tb"))
   assert metrics._scalar([1.0, 3.0]) == 2.0 and metrics._scalar("x") is None
   assert metrics._scalar([float("nan")]) is None
@@ -66,8 +75,8 @@ def test_progress_counts_the_larger_of_steps_and_time():
   bar = progress.ProgressBar(1000, budget_s=100.0, elapsed_s=10.0, enabled=False)
   now = [500.0]
   bar._time, bar._t0 = (lambda: now[0]), 500.0 - 10.0
-  assert bar.fraction(0) == 100           # 10 of 100 s
-  assert bar.fraction(500) == 500         # half the steps beats 10% of the time
+  assert bar.fraction(0) == 100  # 10 of 100 s
+  assert bar.fraction(500) == 500  # half the steps beats 10% of the time
   now[0] += 200.0
-  assert bar.fraction(0) == 1000          # past the budget: full, never beyond
+  assert bar.fraction(0) == 1000  # past the budget: full, never beyond
   assert progress.ProgressBar(1000, enabled=False).fraction(250) == 250

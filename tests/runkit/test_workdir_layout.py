@@ -1,5 +1,6 @@
 """Every trainer writes the same workdir layout (``runkit``): the Neural GPU (one seed and
 a pool), Q-learning and the RL-NTM, each at smoke size."""
+
 import json
 import os
 
@@ -10,10 +11,17 @@ from neuralgpu import loop, train as ngpu_train
 from rltape.qlearning import experiment as q_experiment
 from rltape.reinforce import train as rlntm_train
 
-COMMON = {"config.json", "checkpoints/", "tb/", "metrics.jsonl", "progress.json",
-          "provenance.jsonl", "summary.json"}
+COMMON = {
+    "config.json",
+    "checkpoints/",
+    "tb/",
+    "metrics.jsonl",
+    "progress.json",
+    "provenance.jsonl",
+    "summary.json",
+}
 # What a trainer writes beyond the common files, and why.
-OWN = {"rlntm": {"traces.txt"}}   # solved seeds' episodes, rendered
+OWN = {"rlntm": {"traces.txt"}}  # solved seeds' episodes, rendered
 
 
 def _listing(workdir):
@@ -26,8 +34,7 @@ def _run(kind, workdir):
   elif kind == "ngpu_pool":
     loop.train_pool(ngpu.get_config("variant=smoke,seeds=2"), workdir)
   elif kind == "qlearning":
-    q_experiment.train_and_evaluate(qlearning_configs.get_config("smoke"), workdir,
-                                    progress=False)
+    q_experiment.train_and_evaluate(qlearning_configs.get_config("smoke"), workdir, progress=False)
   else:
     rlntm_train.train_and_evaluate(rlntm.get_config("smoke"), workdir)
 
