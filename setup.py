@@ -46,6 +46,8 @@ setup(
             "nbformat>=5.10",
             "ipykernel>=6.29",
             "matplotlib>=3.8",
+            # The code style (pyproject.toml), checked by tests/test_style.py.
+            "pyink>=24.3",
         ],
         # The PyTorch side of `python -m benchmarks`. On a CPU machine install the CPU
         # build first (`pip install torch==2.13.0` where that file is at hand, or PyTorch's
