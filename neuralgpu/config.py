@@ -181,21 +181,6 @@ def default_config() -> ml_collections.ConfigDict:
   return c
 
 
-def parse_config_arg(arg: str | None, keys: tuple[str, ...]) -> dict[str, str]:
-  """Parses a config-file argument ``"key=value,key=value"`` over allowed ``keys``."""
-  out = {}
-  for item in (arg or "").split(","):
-    if not item.strip():
-      continue
-    if "=" not in item:
-      raise ValueError(f"config arg item {item!r} is not key=value; keys: {keys}")
-    k, v = (x.strip() for x in item.split("=", 1))
-    if k not in keys:
-      raise ValueError(f"unknown config arg key {k!r}; allowed: {keys}")
-    out[k] = v
-  return out
-
-
 def _require(cond, msg):
   if not cond:
     raise ValueError(msg)

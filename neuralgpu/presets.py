@@ -61,6 +61,7 @@ from __future__ import annotations
 import ml_collections
 
 from neuralgpu import config as config_lib
+from runkit import config_args
 
 VARIANTS = (
     "faithful",
@@ -85,7 +86,7 @@ SHORT_MAX_LENGTH = 25  # dngpu_short trains bins up to this
 
 
 def parse_arg(arg: str | None) -> dict:
-  return config_lib.parse_config_arg(arg, KEYS)
+  return config_args.parse_arg(arg, KEYS, flags=())
 
 
 def fast(c: ml_collections.ConfigDict) -> None:

@@ -60,6 +60,7 @@ import ml_collections
 from neuralgpu import config as config_lib
 from neuralgpu import pool as pool_lib
 from neuralgpu import presets as ngpu_configs
+from runkit import config_args
 
 KEYS = ("cell", "variant", "seeds", "steps", "minutes", "seed", "init_from")
 VARIANTS = ("faithful", "fast", "smoke")
@@ -148,7 +149,7 @@ COST = {
 
 
 def parse_arg(arg: str | None) -> dict:
-  return config_lib.parse_config_arg(arg, KEYS)
+  return config_args.parse_arg(arg, KEYS, flags=())
 
 
 def cell_task_width(cell: str) -> tuple[str, int]:
@@ -166,16 +167,6 @@ def cell_task_width(cell: str) -> tuple[str, int]:
     src, dst, _ = TRANSFER[parts[1]]
     return (src if parts[2] == "source" else dst), int(parts[3])
   raise ValueError(f"cell={cell!r} is not a table cell; allowed: {', '.join(CELLS)}")
-
-
-def _int(a, k, lo=1):
-  try:
-    v = int(a[k])
-  except ValueError:
-    raise ValueError(f"{k}={a[k]!r} must be an integer") from None
-  if v < lo:
-    raise ValueError(f"{k}={v} must be >= {lo}")
-  return v
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
@@ -204,16 +195,13 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   if variant != "smoke":
     c.pool.num_seeds = 8
   if "seeds" in a:
-    c.pool.num_seeds = _int(a, "seeds")
+    c.pool.num_seeds = config_args.as_int("seeds", a["seeds"], 1)
   if "steps" in a:
-    c.num_train_steps = _int(a, "steps", 0)
+    c.num_train_steps = config_args.as_int("steps", a["steps"], 0)
   if "minutes" in a:
-    try:
-      c.max_train_minutes = float(a["minutes"])
-    except ValueError:
-      raise ValueError(f"minutes={a['minutes']!r} must be a number") from None
+    c.max_train_minutes = config_args.as_float("minutes", a["minutes"])
   if "seed" in a:
-    c.seed = _int(a, "seed", 0)
+    c.seed = config_args.as_int("seed", a["seed"], 0)
   if "init_from" in a:
     c.pool.init_from = a["init_from"]
   if cell.startswith("transfer/") and cell.split("/")[2] == "transfer" and not c.pool.init_from:

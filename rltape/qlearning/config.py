@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import ml_collections
 
+from runkit import config_args
+
 TASKS = ("copy", "reverse", "walk", "add2", "add3", "mul1")
 CONTROLLERS = ("gru", "lstm", "ff")
 
@@ -224,23 +226,6 @@ def validate(c: ml_collections.ConfigDict) -> None:
   )
 
 
-def parse_arg(arg: str | None) -> dict:
-  """Parses "task=copy,controller=ff,col=8,smoke" into a dict of strings."""
-  out = {}
-  if not arg:
-    return out
-  for part in arg.split(","):
-    part = part.strip()
-    if not part:
-      continue
-    if "=" in part:
-      k, v = part.split("=", 1)
-      out[k.strip()] = v.strip()
-    else:
-      out[part] = "1"
-  return out
-
-
 _INT_KEYS = dict(
     seeds="num_seeds",
     updates="num_updates",
@@ -267,15 +252,11 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     smoke       a seconds-long run (tiny controller, 2 seeds) for tests
 
   ValueError naming an unknown switch or a bad value."""
-  opts = parse_arg(arg)
+  opts = config_args.parse_arg(arg)
   c = default_config()
   c.task = opts.pop("task", c.task)
   c.controller = opts.pop("controller", c.controller)
-  col = opts.pop("col", "8")
-  try:
-    col = int(col)
-  except ValueError:
-    raise ValueError(f"col must be an int in 1..10, got {col!r}") from None
+  col = config_args.as_int("col", opts.pop("col", "8"))
   c.update(column_overrides(col))
   if opts.pop("smoke", None):
     c.update(
@@ -294,10 +275,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     )
   for k, v in list(opts.items()):
     if k in _INT_KEYS:
-      try:
-        c[_INT_KEYS[k]] = int(v)
-      except ValueError:
-        raise ValueError(f"{k} must be an int, got {v!r}") from None
+      c[_INT_KEYS[k]] = config_args.as_int(k, v)
       opts.pop(k)
   if opts:
     raise ValueError(

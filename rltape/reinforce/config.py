@@ -39,6 +39,7 @@ needed. Launch (10 seeds, at most 2 hours):
 import ml_collections
 
 from rltape.reinforce.controller import CORES, MEMORY_WRITES, SYMBOL_SOURCES
+from runkit import config_args
 
 TASKS = ("Copy", "DuplicatedInput", "Reverse", "RepeatCopy", "ForwardReverse")
 # Longest training length per task; the test length is twice it.
@@ -56,19 +57,8 @@ _INT_KEYS = dict(
 )
 
 
-def parse_arg(arg):
-  opts = {}
-  for item in (arg or "").split(","):
-    item = item.strip()
-    if not item:
-      continue
-    k, _, v = item.partition("=")
-    opts[k.strip()] = v.strip() if v else True
-  return opts
-
-
 def get_config(arg=None):
-  opts = parse_arg(arg)
+  opts = config_args.parse_arg(arg)
   c = ml_collections.ConfigDict()
   c.task = opts.pop("task", "Copy")
   if c.task not in TASKS:
@@ -137,11 +127,7 @@ def get_config(arg=None):
     c.agent.nll_in_return = False
   for name, target in (("entropy", "entropy_coef"), ("lr", "learning_rate")):
     if name in opts:
-      v = opts.pop(name)
-      try:
-        v = float(v)
-      except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {v!r}") from None
+      v = config_args.as_float(name, opts.pop(name))
       (c.agent if name == "entropy" else c.optimizer)[target] = v
   for name, key, allowed in (
       ("symbol", "symbol_source", SYMBOL_SOURCES),
@@ -154,10 +140,10 @@ def get_config(arg=None):
         raise ValueError(f"{name} must be {' or '.join(map(repr, allowed))}, got {v!r}")
       c.agent[key] = v
   if "hidden" in opts:
-    c.agent.hidden = _as_int("hidden", opts.pop("hidden"))
+    c.agent.hidden = config_args.as_int("hidden", opts.pop("hidden"))
   for k in list(opts):
     if k in _INT_KEYS:
-      v = _as_int(k, opts.pop(k))
+      v = config_args.as_int(k, opts.pop(k))
       c[_INT_KEYS[k]] = float(v) if k == "wall" else v
   if opts:
     raise ValueError(
@@ -166,10 +152,3 @@ def get_config(arg=None):
     )
   c.test_length = 2 * c.train_length
   return c
-
-
-def _as_int(name, v):
-  try:
-    return int(v)
-  except (TypeError, ValueError):
-    raise ValueError(f"{name} must be an int, got {v!r}") from None

@@ -60,8 +60,8 @@ class TableConfigTest(parameterized.TestCase):
       ("task=sort", "unknown task 'sort'"),
       ("controller=rnn", "unknown controller 'rnn'"),
       ("col=11", "table column 11 out of range"),
-      ("col=x", "col must be an int"),
-      ("seeds=many", "seeds must be an int"),
+      ("col=x", "col=.x. must be an integer"),
+      ("seeds=many", "seeds=.many. must be an integer"),
       ("colour=8", "unknown config options ['colour']"),
   )
   def test_bad_config_args(self, arg, msg):

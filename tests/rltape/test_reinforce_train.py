@@ -38,10 +38,10 @@ def test_configs_validate_and_test_at_twice_the_training_length(task):
     "arg,match",
     [
         ("task=Addition", "task must be one of"),
-        ("task=Copy,seeds=ten", "seeds must be an int"),
+        ("task=Copy,seeds=ten", "seeds=.ten. must be an integer"),
         ("task=Copy,colour=red", "unknown config options"),
         ("task=Copy,symbol=tape", "symbol must be 'lstm' or 'direct'"),
-        ("task=Copy,entropy=lots", "entropy must be a number"),
+        ("task=Copy,entropy=lots", "entropy=.lots. must be a number"),
         ("task=Copy,memwrite=soft", "memwrite must be 'gate' or 'sampled' or 'hard'"),
         ("task=Copy,core=gru", "core must be 'lstm' or 'ff'"),
     ],

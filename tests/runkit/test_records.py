@@ -80,3 +80,27 @@ def test_progress_counts_the_larger_of_steps_and_time():
   now[0] += 200.0
   assert bar.fraction(0) == 1000  # past the budget: full, never beyond
   assert progress.ProgressBar(1000, enabled=False).fraction(250) == 250
+
+
+def test_config_args_parse_and_convert_with_named_errors():
+  from runkit import config_args
+
+  assert config_args.parse_arg("a=1, b = x ,smoke,", keys=None, flags=None) == {
+      "a": "1",
+      "b": "x",
+      "smoke": True,
+  }
+  assert config_args.parse_arg(None) == {} and config_args.parse_arg("") == {}
+  assert config_args.parse_arg("variant=fast", keys=("variant",)) == {"variant": "fast"}
+  with pytest.raises(ValueError, match=r"unknown config arg key 'x'; allowed: \('variant',\)"):
+    config_args.parse_arg("x=1", keys=("variant",))
+  with pytest.raises(ValueError, match="config arg item 'smoke' is not key=value"):
+    config_args.parse_arg("smoke", keys=("variant",), flags=())  # no bare words
+  assert config_args.as_int("seeds", "8", 1) == 8
+  with pytest.raises(ValueError, match="seeds='x' must be an integer"):
+    config_args.as_int("seeds", "x")
+  with pytest.raises(ValueError, match="seeds=0 must be >= 1"):
+    config_args.as_int("seeds", "0", 1)
+  assert config_args.as_float("lr", "1e-3") == 1e-3
+  with pytest.raises(ValueError, match="lr='fast' must be a number"):
+    config_args.as_float("lr", "fast")
