@@ -5,7 +5,7 @@ r"""The talk's Neural GPU tables from seed-pool workdirs, beside the talk's word
 
 ``--root`` holds one pool workdir per cell at ``<root>/<cell>`` (cells as in
 ``experiments/configs/ngpu_tables.py``, e.g. ``<root>/known/mul2/24``), each
-with the ``summary.json`` that ``experiments/train_pool.py`` writes. Each
+with the ``summary.json`` that ``experiments/train_neuralgpu.py`` writes. Each
 table cell reads "talk: <word> / measured: <verdict> (solved/seeds, steps,
 minutes)"; a cell without a pool reads "talk: <word> / not run". A seed not
 solved within its pool's step and time budget counts as not solved, so a

@@ -6,10 +6,20 @@ r"""Trains a Neural GPU.
 Override any config value with --config.<path>=value (e.g. --config.model.num_maps=128).
 A workdir resumes from its last checkpoint; one made with another config is refused.
 
-A config with a ``pool`` section (``seeds=N`` in the config argument) trains N seeds
-as one program and stops at the first solved one (``neuralgpu.pool``). On CPU this
-binary exposes one host device per core (unless XLA_FLAGS already sets a count), so
-the seeds of a pool run on all cores; single runs use the first device as before.
+A config with a ``pool`` section (``seeds=N`` in the config argument, or a cell of the
+talk's tables) trains N seeds as one sharded program (``neuralgpu.loop``) and gives its
+verdict; with ``pool.stop_when="any"`` (the main job) it stops at the first solved seed
+and prints that seed's error table:
+
+  python experiments/train_neuralgpu.py \
+      --config=experiments/configs/ngpu_tables.py:cell=known/mul2/24,seeds=8,minutes=120 \
+      --workdir=/tmp/pools/known/mul2/24
+
+On CPU this binary exposes one host device per core (unless XLA_FLAGS already sets a
+count), so the seeds of a pool run on all cores; single runs use the first device.
+Several processes (one per host): pass --coordinator=<host:port>, --num_processes and
+--process_id; the seed axis is then sharded over every process's devices and each
+process builds and trains only its own seeds.
 """
 
 import json
@@ -32,6 +42,9 @@ from runkit import logs
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file("config", None, "Neural GPU config file.", lock_config=True)
 flags.DEFINE_string("workdir", None, "Directory for checkpoints, logs and results.")
+flags.DEFINE_string("coordinator", "", "host:port of process 0 (multi-process pools only).")
+flags.DEFINE_integer("num_processes", 1, "Number of processes (multi-process pools only).")
+flags.DEFINE_integer("process_id", 0, "This process's index (multi-process pools only).")
 flags.mark_flags_as_required(["config", "workdir"])
 
 
@@ -41,13 +54,18 @@ def main(argv):
   logs.quiet_libraries()  # checkpoint libraries log every save at INFO
   config_lib.validate(FLAGS.config)
   if "pool" not in FLAGS.config:
+    if FLAGS.num_processes > 1 or FLAGS.coordinator:
+      raise app.UsageError("--coordinator/--num_processes need a pool config (seeds > 1)")
     train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
     return
   from neuralgpu import evaluate
   from neuralgpu import loop
   from neuralgpu import pool
+  from runkit import distributed
 
   pool.validate_pool(FLAGS.config)
+  if FLAGS.num_processes > 1 or FLAGS.coordinator:
+    distributed.initialize(FLAGS.coordinator, FLAGS.num_processes, FLAGS.process_id)
   out = loop.train_pool(FLAGS.config, FLAGS.workdir)
   brief = {
       k: out.get(k)
@@ -59,6 +77,7 @@ def main(argv):
           "num_seeds",
           "num_seed_runs",
           "best_seed",
+          "verdict",
           "train_minutes",
           "total_minutes",
       )

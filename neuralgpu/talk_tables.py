@@ -48,7 +48,7 @@ small widths, so less than S times at 24 filters). ``smoke`` shrinks every cell 
 few steps) keeping its tasks, curriculum and model structure, for tests.
 
 Launch:
-  python experiments/train_pool.py \
+  python experiments/train_neuralgpu.py \
       --config=experiments/configs/ngpu_tables.py:cell=known/mul2/24,seeds=8,minutes=120 \
       --workdir=/tmp/pools/known/mul2/24
 """

@@ -5,7 +5,7 @@ Kinds (from the keys of ``config.json``):
 * ``ngpu``: ``experiments/train_neuralgpu.py`` without a pool (``metrics.jsonl``,
   ``summary.json``, ``checkpoints/``);
 * ``ngpu_pool``: a Neural GPU seed pool (``train_neuralgpu.py`` with ``seeds=N``, or
-  ``train_pool.py``; ``summary.json`` with per-seed results and solve checks);
+  ``train_neuralgpu.py``; ``summary.json`` with per-seed results and solve checks);
 * ``qlearning``: ``experiments/train_rltape.py`` (``metrics.jsonl`` one line per chunk,
   ``summary.json``);
 * ``rlntm``: ``experiments/train_rlntm.py`` (``metrics.jsonl`` with per-seed lists,

@@ -1,6 +1,6 @@
 r"""Config file of the seed pools behind the talk's Neural GPU tables:
 
-    python experiments/train_pool.py \
+    python experiments/train_neuralgpu.py \
         --config=experiments/configs/ngpu_tables.py:cell=known/mul2/24,seeds=8,minutes=120 \
         --workdir=/tmp/pools/known/mul2/24
 
