@@ -4,7 +4,7 @@ r"""Renders a training workdir's pictures as PNGs.
   python -m experiments.plot_workdir --workdir=/tmp/rl/copy --out_dir=docs/pictures/qlearning
 
 Workdirs of experiments/train_neuralgpu.py (single runs and seed pools),
-train_rltape.py and train_rlntm.py. Writes learning curves with the
+train_qlearning.py and train_rlntm.py. Writes learning curves with the
 curriculum length, error against test length, a pool's solved fraction against steps,
 the Neural GPU state over its steps, and Q-values / the policy over a greedy episode
 (``plotkit.render``). The workdir is only read: the PNGs go to --out_dir, by default

@@ -3,7 +3,7 @@ solved fraction, the Neural GPU state over its steps, Q-values and policy over a
 episode.
 
 * ``plotkit.workdir``: reads a workdir of ``experiments/train_neuralgpu.py``,
-  ``train_neuralgpu.py``, ``train_rltape.py`` or ``train_rlntm.py`` (only reads);
+  ``train_neuralgpu.py``, ``train_qlearning.py`` or ``train_rlntm.py`` (only reads);
 * ``plotkit.curves``: figures from the records of a workdir (matplotlib only);
 * ``plotkit.ngpu``: the Neural GPU state over its steps (``neuralgpu.model.state_trace``);
 * ``plotkit.rl``: Q-values and policy over a greedy episode of a tape agent;

@@ -6,7 +6,7 @@ Kinds (from the keys of ``config.json``):
   ``summary.json``, ``checkpoints/``);
 * ``ngpu_pool``: a Neural GPU seed pool (``train_neuralgpu.py`` with ``seeds=N``, or
   ``train_neuralgpu.py``; ``summary.json`` with per-seed results and solve checks);
-* ``qlearning``: ``experiments/train_rltape.py`` (``metrics.jsonl`` one line per chunk,
+* ``qlearning``: ``experiments/train_qlearning.py`` (``metrics.jsonl`` one line per chunk,
   ``summary.json``);
 * ``rlntm``: ``experiments/train_rlntm.py`` (``metrics.jsonl`` with per-seed lists,
   ``summary.json``, ``traces.txt``).

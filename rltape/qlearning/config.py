@@ -241,7 +241,7 @@ _INT_KEYS = dict(
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   """A named Q-learning config (the binaries read it through
-  ``experiments/configs/rltape.py``; notebooks call it). ``arg``: comma-separated switches
+  ``experiments/configs/qlearning.py``; notebooks call it). ``arg``: comma-separated switches
 
     task=copy|reverse|walk|add2|add3|mul1   (default copy)
     controller=gru|lstm|ff                  (default gru)

@@ -12,7 +12,7 @@ a leading seed axis:
 * `record_success(state, acc)` -> state with the first successful update recorded,
 * `train(key)`: the whole run (init, all chunks, tests) as one function for jit.
 
-The binary (`experiments/train_rltape.py`) loops over chunks in Python for logging
+The binary (`experiments/train_qlearning.py`) loops over chunks in Python for logging
 and checkpoints; a notebook may call `jax.jit(train)` directly.
 
 Episode bookkeeping follows Zaremba et al. (2016, "Learning Simple Algorithms from

@@ -72,10 +72,10 @@ def ngpu_workdir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def qlearning_workdir(tmp_path_factory):
   """A real Q-learning smoke pool (2 seeds, feed-forward controller)."""
-  from experiments.configs import rltape
+  from experiments.configs import qlearning as qlearning_configs
   from rltape.qlearning import experiment
 
-  c = rltape.get_config("task=copy,controller=ff,smoke=1")
+  c = qlearning_configs.get_config("task=copy,controller=ff,smoke=1")
   wd = str(tmp_path_factory.mktemp("runs") / "copy_smoke")
   experiment.train_and_evaluate(c, wd, progress=False)
   return wd

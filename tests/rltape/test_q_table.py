@@ -24,7 +24,7 @@ def _load(path, name):
   return mod
 
 
-cfg_file = _load("experiments/configs/rltape.py", "rltape_config")
+cfg_file = _load("experiments/configs/qlearning.py", "rltape_config")
 rl_table = _load("experiments/rl_table.py", "rl_table")
 _SUPPORTED = list(rl_table.ROWS)
 

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from experiments.configs import ngpu, rlntm, rltape as qlearning_configs
+from experiments.configs import ngpu, qlearning as qlearning_configs, rlntm
 from neuralgpu import loop, train as ngpu_train
 from rltape.qlearning import experiment as q_experiment
 from rltape.reinforce import train as rlntm_train

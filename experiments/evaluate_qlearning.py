@@ -1,6 +1,6 @@
 r"""Greedy whole-sequence accuracy of a Q-learning workdir's seeds at other test lengths.
 
-  python experiments/evaluate_rltape.py --workdir=/tmp/rl/reverse_ff_col8 --lengths=100,200,400
+  python experiments/evaluate_qlearning.py --workdir=/tmp/rl/reverse_ff_col8 --lengths=100,200,400
 
 Lengths are complexities in the run's own unit (``complexity_unit``: with "paper", 200 is
 100 digits for reverse and 100 columns for add2).
@@ -12,7 +12,7 @@ from absl import app
 from absl import flags
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("workdir", None, "A Q-learning workdir (train_rltape.py / rl_table.py).")
+flags.DEFINE_string("workdir", None, "A Q-learning workdir (train_qlearning.py / rl_table.py).")
 flags.DEFINE_list("lengths", ["100"], "Test lengths (complexities).")
 flags.DEFINE_integer("test_batch", 0, "Episodes per seed and length (0: the run's own).")
 flags.DEFINE_integer(

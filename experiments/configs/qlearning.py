@@ -1,8 +1,8 @@
 """Config file of the Q-learning binaries on the "Learning Simple Algorithms" tasks
 (Zaremba et al. 2016). One cell of the talk's RL table, 10 seeds, test length 100:
 
-  nice -n 15 python experiments/train_rltape.py \
-      --config=experiments/configs/rltape.py:task=copy,controller=gru,col=8 \
+  nice -n 15 python experiments/train_qlearning.py \
+      --config=experiments/configs/qlearning.py:task=copy,controller=gru,col=8 \
       --workdir=/tmp/rltape/copy_gru_col8
 
 The switches (task, controller, col, smoke and the budget knobs) are those of

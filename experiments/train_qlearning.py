@@ -1,7 +1,7 @@
 """Trains the Q-learning tape agents (Zaremba et al. 2016) over a pool of seeds.
 
-  nice -n 15 python experiments/train_rltape.py \
-      --config=experiments/configs/rltape.py:task=copy,col=8 --workdir=/tmp/rl/copy
+  nice -n 15 python experiments/train_qlearning.py \
+      --config=experiments/configs/qlearning.py:task=copy,col=8 --workdir=/tmp/rl/copy
 
 Writes checkpoints, TensorBoard events, metrics.jsonl and summary.json to --workdir;
 rerunning with the same workdir resumes from the latest checkpoint.
