@@ -30,6 +30,7 @@ import numpy as np
 from neuralgpu import config as config_lib
 from neuralgpu import evaluate as evaluate_lib
 from neuralgpu import pool as pool_lib
+from neuralgpu import restarts as restarts_lib
 from neuralgpu import tasks as tasks_lib
 from neuralgpu import train as train_lib
 from runkit import checkpoints, metrics, provenance, workdir as workdir_lib
@@ -103,7 +104,7 @@ def train_pool(config, workdir: str, *, record_buckets: list | None = None) -> d
       )
       ending = out_of_time or loop.step >= int(config.num_train_steps)
       if loop.step % int(config.eval.every) == 0 and (
-          config.eval.stop_when_solved or pool_lib.restarts_enabled(config)
+          config.eval.stop_when_solved or restarts_lib.restarts_enabled(config)
       ):
         ps_host = pool_lib.to_host(ps, run.mesh)
         if config.eval.stop_when_solved:
@@ -114,7 +115,7 @@ def train_pool(config, workdir: str, *, record_buckets: list | None = None) -> d
           if loop.solved_at and run.stop_at_first:
             loop.stop_reason = "one_solved"
             break
-        if pool_lib.restarts_enabled(config) and not ending:  # no seed starts at the end
+        if restarts_lib.restarts_enabled(config) and not ending:  # no seed starts at the end
           ps = _maybe_restart(run, ps, ps_host, loop)
       # Saved after the step's checks, so that a resumed run has the same restarts.
       if loop.step % int(config.checkpoint_every) == 0:
@@ -122,7 +123,7 @@ def train_pool(config, workdir: str, *, record_buckets: list | None = None) -> d
       if (
           loop.step % int(config.log_every) == 0
           and loop.all_dead
-          and not pool_lib.restarts_enabled(config)
+          and not restarts_lib.restarts_enabled(config)
       ):
         loop.stop_reason = "all_diverged"
         break
@@ -329,7 +330,7 @@ def _write_events(run: Run, loop: Loop) -> None:
 
 
 def _maybe_restart(run: Run, ps, ps_host, loop: Loop) -> pool_lib.PoolState:
-  """Slots whose seed should restart (``pool.restart_reason``) get the next unused seeds,
+  """Slots whose seed should restart (``restarts.restart_reason``) get the next unused seeds,
   or, with ``pool.on_probe_fail="stop"`` while other seeds still run, stop; the seeds
   still running are then spread over the devices."""
   config = run.config
@@ -337,7 +338,7 @@ def _maybe_restart(run: Run, ps, ps_host, loop: Loop) -> pool_lib.PoolState:
   for i in range(run.num_slots):
     if i in loop.solved_at or not bool(ps_host.running[i]):
       continue
-    why = pool_lib.restart_reason(
+    why = restarts_lib.restart_reason(
         config, ps_host, i, loop.step, lambda j: _probe(run, ps_host, loop, j)
     )
     if why is not None:
@@ -346,16 +347,16 @@ def _maybe_restart(run: Run, ps, ps_host, loop: Loop) -> pool_lib.PoolState:
     return ps
   still = [i for i in range(run.num_slots) if bool(ps_host.running[i]) and i not in failing]
   if str(config.pool.get("on_probe_fail", "restart")) == "stop" and still:
-    ps = pool_lib.stop_slots(ps, sorted(failing), run.mesh)
+    ps = restarts_lib.stop_slots(ps, sorted(failing), run.mesh)
     for i, why in failing.items():
       loop.stops.append({"step": loop.step, "slot": i, "seed": int(loop.seeds[i]), "reason": why})
       if run.lead:
         print(f"step {loop.step}: seed {int(loop.seeds[i])} stops: {why}", flush=True)
     # Spread the seeds still running over the devices (a device costs its busiest load).
     ndev = len(run.mesh.devices.flat) if run.mesh is not None else 1
-    perm = pool_lib.balance_permutation([i in still for i in range(run.num_slots)], ndev)
+    perm = restarts_lib.balance_permutation([i in still for i in range(run.num_slots)], ndev)
     if np.any(perm != np.arange(run.num_slots)):
-      ps = pool_lib.permute_slots(ps, perm, run.mesh)
+      ps = restarts_lib.permute_slots(ps, perm, run.mesh)
       loop.seeds = loop.seeds[perm]
       loop.passes = [loop.passes[j] for j in perm]
       where = {int(old): new for new, old in enumerate(perm)}
@@ -387,7 +388,7 @@ def _maybe_restart(run: Run, ps, ps_host, loop: Loop) -> pool_lib.PoolState:
     new.append(next_seed)
     loop.seeds[i] = next_seed
     next_seed += 1
-  ps = pool_lib.restart_slots(ps, slots, new, loop.step, config, len(run.tasks), run.mesh)
+  ps = restarts_lib.restart_slots(ps, slots, new, loop.step, config, len(run.tasks), run.mesh)
   loop.max_cur = pool_lib.max_live_length(ps, run.mesh)
   _write_events(run, loop)
   return ps

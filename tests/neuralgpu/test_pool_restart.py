@@ -11,6 +11,7 @@ from experiments.configs import ngpu
 from runkit import checkpoints
 from neuralgpu import loop
 from neuralgpu import pool
+from neuralgpu import restarts
 from neuralgpu import train
 
 
@@ -69,18 +70,18 @@ def test_restart_reason_by_hand():
     return f
 
   # Age 4 (first check at restart_after): probed; above the threshold -> restart.
-  assert pool.restart_reason(c, host, 0, 4, probe(0.2)).startswith("probe digit error 0.2000")
-  assert pool.restart_reason(c, host, 0, 4, probe(0.05)) is None
+  assert restarts.restart_reason(c, host, 0, 4, probe(0.2)).startswith("probe digit error 0.2000")
+  assert restarts.restart_reason(c, host, 0, 4, probe(0.05)) is None
   # Age 5 is still within the check window [4, 6); age 6 is not probed again.
-  assert pool.restart_reason(c, host, 0, 5, probe(0.2)) is not None
+  assert restarts.restart_reason(c, host, 0, 5, probe(0.2)) is not None
   n = len(probed)
-  assert pool.restart_reason(c, host, 0, 6, probe(0.2)) is None and len(probed) == n
+  assert restarts.restart_reason(c, host, 0, 6, probe(0.2)) is None and len(probed) == n
   # A diverged slot restarts whatever its age; a slot older than max_steps restarts.
-  assert pool.restart_reason(c, host, 1, 2, probe(0.0)) == "diverged"
-  assert pool.restart_reason(c, host, 2, 10, probe(0.0)) == "max_steps"
+  assert restarts.restart_reason(c, host, 1, 2, probe(0.0)) == "diverged"
+  assert restarts.restart_reason(c, host, 2, 10, probe(0.0)) == "max_steps"
   # Age counts from the slot's own start (slot 3 started at step 6).
-  assert pool.restart_reason(c, host, 3, 8, probe(0.0)) is None
-  assert pool.restart_reason(c, host, 3, 10, probe(0.2)) is not None
+  assert restarts.restart_reason(c, host, 3, 8, probe(0.0)) is None
+  assert restarts.restart_reason(c, host, 3, 10, probe(0.2)) is not None
   assert probed == [0, 0, 0, 3]
 
 
@@ -88,7 +89,7 @@ def test_restart_slots_puts_a_fresh_seed_in_the_slot():
   c = _cfg()
   ps = pool.init_pool([0, 1], c, 1)
   ps = ps.replace(train=ps.train.replace(step=ps.train.step + 2))  # as if 2 steps were made
-  out = pool.restart_slots(ps, [1], [7], 2, c, 1)
+  out = restarts.restart_slots(ps, [1], [7], 2, c, 1)
   fresh = train.init_state(jax.random.key(7), c, 1)
   for a, b in zip(jax.tree.leaves(pool.seed_state(out, 1)), jax.tree.leaves(fresh)):
     np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
@@ -197,25 +198,25 @@ def test_a_seed_is_solved_after_confirm_checks_passes_in_a_row(tmp_path, monkeyp
 
 
 def test_balance_permutation_spreads_running_slots_over_devices():
-  perm = pool.balance_permutation([True, True, True, False, False, False], 2)
+  perm = restarts.balance_permutation([True, True, True, False, False, False], 2)
   np.testing.assert_array_equal(perm, [0, 2, 3, 1, 4, 5])
   # Loads 1 and 2: already as even as 3 running seeds on 2 devices can be.
   np.testing.assert_array_equal(
-      pool.balance_permutation([True, False, False, False, True, True], 2), np.arange(6)
+      restarts.balance_permutation([True, False, False, False, True, True], 2), np.arange(6)
   )
   np.testing.assert_array_equal(
-      pool.balance_permutation([False, False, False, False, True, True], 2), [4, 0, 1, 5, 2, 3]
+      restarts.balance_permutation([False, False, False, False, True, True], 2), [4, 0, 1, 5, 2, 3]
   )
   np.testing.assert_array_equal(
-      pool.balance_permutation([True, False, True, False], 1), [0, 1, 2, 3]
+      restarts.balance_permutation([True, False, True, False], 1), [0, 1, 2, 3]
   )
   for running in ([True] * 6, [False] * 5 + [True], [True, True, True, False, False, False]):
-    perm = pool.balance_permutation(running, 3)
+    perm = restarts.balance_permutation(running, 3)
     assert sorted(perm) == list(range(6))
     loads = [sum(running[j] for j in perm[d * 2 : (d + 1) * 2]) for d in range(3)]
     assert max(loads) - min(loads) <= 1
   with pytest.raises(ValueError, match="do not split"):
-    pool.balance_permutation([True] * 5, 2)
+    restarts.balance_permutation([True] * 5, 2)
 
 
 def _fake_reason(fail_seeds, at=2):
