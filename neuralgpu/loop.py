@@ -33,7 +33,7 @@ from neuralgpu import pool as pool_lib
 from neuralgpu import restarts as restarts_lib
 from neuralgpu import tasks as tasks_lib
 from neuralgpu import train as train_lib
-from runkit import checkpoints, metrics, provenance, workdir as workdir_lib
+from runkit import checkpoints, metrics
 
 
 @dataclasses.dataclass
@@ -154,13 +154,7 @@ def _setup(config, workdir: str) -> tuple[Run, pool_lib.PoolState, Loop]:
       devices = devices[: max(d for d in range(1, len(devices) + 1) if s % d == 0)]
     mesh = pool_lib.make_mesh(s, devices)
   lead = jax.process_index() == 0
-  os.makedirs(workdir, exist_ok=True)
-  if lead:
-    workdir_lib.check_workdir_config(
-        workdir, config, config_lib.RESUMABLE_KEYS, added_defaults=config_lib.ADDED_DEFAULTS
-    )
-    provenance.write_provenance(workdir, config, {"resolved_conv_impl": mcfg.conv_impl})
-  manager = checkpoints.make_manager(workdir, config.keep_checkpoints)
+  manager = train_lib.open_workdir(config, workdir, mcfg, lead)
   template = pool_lib.init_pool(np.arange(s) + int(config.seed), config, len(tasks), mesh)
   fresh = manager.latest_step() is None
   ps = pool_lib.restore_pool(manager, template)

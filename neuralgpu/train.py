@@ -609,24 +609,33 @@ def bar_postfix(summary: dict) -> dict:
   )
 
 
+def open_workdir(config, workdir: str, mcfg, lead: bool = True):
+  """Opens a Neural GPU run's workdir: refuses one made with another config (nothing
+  written then), records this run's provenance (``lead``: the process that writes the
+  records) and returns the checkpoint manager. Used by the single-seed and pool loops."""
+  from runkit import checkpoints, provenance, workdir as workdir_lib
+
+  os.makedirs(workdir, exist_ok=True)
+  if lead:
+    workdir_lib.check_workdir_config(
+        workdir, config, config_lib.RESUMABLE_KEYS, added_defaults=config_lib.ADDED_DEFAULTS
+    )
+    provenance.write_provenance(workdir, config, {"resolved_conv_impl": mcfg.conv_impl})
+  return checkpoints.make_manager(workdir, config.keep_checkpoints)
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   """Trains (resuming from the workdir's last checkpoint) and evaluates.
 
   Returns a summary dict (also written to ``workdir/summary.json``).
   """
-  from runkit import checkpoints, metrics, provenance, workdir as workdir_lib
+  from runkit import checkpoints, metrics
 
   config_lib.validate(config)
   names = config_lib.task_names(config)
   tasks = tuple(tasks_lib.get_task(n) for n in names)
   mcfg = resolve_model_config(config)
-  os.makedirs(workdir, exist_ok=True)
-  workdir_lib.check_workdir_config(
-      workdir, config, config_lib.RESUMABLE_KEYS, added_defaults=config_lib.ADDED_DEFAULTS
-  )
-  provenance.write_provenance(workdir, config, {"resolved_conv_impl": mcfg.conv_impl})
-
-  manager = checkpoints.make_manager(workdir, config.keep_checkpoints)
+  manager = open_workdir(config, workdir, mcfg)
   template = init_state(jax.random.key(config.seed), config, len(tasks))
   state = checkpoints.restore_or(manager, template)
   start_step = int(state.step)
