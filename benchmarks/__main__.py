@@ -8,7 +8,8 @@ Sections: ``train_steps`` (Neural GPU train step per conv form and remat policy 
 the machine's dense matmul and against the same step in plain PyTorch, if installed:
 ``pip install -e ".[bench]"``), ``main_job`` (the main job's seed-steps/s before and
 after the remat default), ``memory`` (compiled peak bytes against n, m and the remat
-policy), ``compile`` (compile seconds), ``pools`` (seed pools against sequential runs),
+policy), ``page_faults`` (step time and page faults per remat policy, with and without
+huge pages for malloc), ``compile`` (compile seconds), ``pools`` (seed pools against sequential runs),
 ``rl`` (environment and agent throughput). Each writes ``<out_dir>/<section>.json``
 (rows + the machine); ``<out_dir>/README.md`` is rendered from every section file there.
 """
@@ -24,11 +25,12 @@ from absl import flags
 
 from benchmarks import common
 
-SECTIONS = ("train_steps", "main_job", "memory", "compile", "pools", "rl")
+SECTIONS = ("train_steps", "main_job", "memory", "page_faults", "compile", "pools", "rl")
 TITLES = {
     "train_steps": "Train step against the machine and against PyTorch",
     "main_job": "The main job's train step before and after",
     "memory": "Memory against length, width and remat policy",
+    "page_faults": "Page faults per remat policy",
     "compile": "Compile times",
     "pools": "Seed pools",
     "rl": "RL environments and agents",
@@ -52,6 +54,8 @@ def run_section(name: str, size: str, matmul: float) -> dict:
     return ngpu.main_job_before_after(size)
   if name == "memory":
     return ngpu.memory(size)
+  if name == "page_faults":
+    return ngpu.page_faults(size)
   if name == "compile":
     return ngpu.compile_times(size)
   if name == "pools":

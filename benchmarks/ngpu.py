@@ -95,6 +95,7 @@ def _step_cases(size: str):
           [
               ("shifted", "none"),
               ("shifted", "every_step"),
+              ("shifted", "save_dots"),
               ("shifted", "sqrt"),
               ("xla", "every_step"),
           ],
@@ -106,8 +107,10 @@ def _step_cases(size: str):
           24,
           [
               ("shifted", "none"),
-              ("shifted", "every_step"),
+              ("shifted", "save_dots"),
               ("folded", "every_step"),
+              ("folded", "save_dots"),
+              ("grouped", "save_dots"),
               ("xla", "every_step"),
           ],
           2,
@@ -116,11 +119,16 @@ def _step_cases(size: str):
       (
           "faithful",
           128,
-          [("shifted", "none"), ("shifted", "every_step"), ("folded", "every_step")],
+          [
+              ("shifted", "save_dots"),
+              ("folded", "every_step"),
+              ("folded", "save_dots"),
+              ("grouped", "save_dots"),
+          ],
           1,
           2,
       ),
-      ("faithful", 256, [("shifted", "every_step")], 1, 1),
+      ("faithful", 256, [("folded", "save_dots"), ("grouped", "save_dots")], 1, 1),
   ]
 
 
@@ -243,8 +251,8 @@ def memory(size: str) -> dict:
     cases = [(8, (9,), ("none", "sqrt"))]
   else:
     cases = [
-        (128, (41, 101, 201), ("none", "every_step", "sqrt")),
-        (512, (201,), ("every_step", "sqrt")),
+        (128, (41, 101, 201), ("none", "every_step", "save_dots", "sqrt")),
+        (512, (201,), ("every_step", "save_dots", "sqrt")),
     ]
   rows = []
   for maps, lengths, policies in cases:
@@ -410,8 +418,9 @@ def pools(size: str) -> dict:
 
 def main_job_before_after(size: str) -> dict:
   """Seed-steps/s of the main job's train step over its bins (each bin weighted as the
-  cycling curriculum visits them), with the scan's residuals stored (``remat=none``, the
-  default before) against ``remat=auto`` (now)."""
+  cycling curriculum visits them) under the remat defaults in turn: the scan's residuals
+  stored (``none``, the first default), every step rematerialised (``every_step``, the
+  next) and ``auto`` (now: ``save_dots`` on CPU)."""
   cfg, _ = model_config("default", 8 if size == "tiny" else None)
   bins = [int(b) for b in cfg.curriculum.buckets]
   reps = 20
@@ -419,7 +428,7 @@ def main_job_before_after(size: str) -> dict:
     bins, reps = bins[:1], 2
   task = tasks_lib.get_task("badd")
   sides = {}
-  for remat in ("none", "auto"):
+  for remat in ("none", "every_step", "auto"):
     c = cfg.copy_and_resolve_references()
     c.model.remat = remat
     mcfg = train.resolve_model_config(c)
@@ -441,8 +450,106 @@ def main_job_before_after(size: str) -> dict:
   ]
   md = [
       "Main job's train step, one seed, every bin in turn (the cycling curriculum), "
-      "before (`none`) and after (`auto`) the remat default changed.",
+      "under each remat default in turn: `none` (the first), `every_step` (the next), "
+      "`auto` (now; what it resolves to in brackets).",
       "",
       common.md_table(["side", "seed-steps/s"], [[r["side"], r["seed_steps_per_s"]] for r in rows]),
+  ]
+  return {"rows": rows, "markdown": "\n".join(md)}
+
+
+# ---------------------------------------------------------------------------
+# Page faults: what the remat policies cost in fresh memory.
+# ---------------------------------------------------------------------------
+HUGEPAGE_TUNABLE = "glibc.malloc.hugetlb=1"
+PAGE_FAULT_COLUMNS = (
+    "maps",
+    "conv_impl",
+    "remat",
+    "glibc_tunables",
+    "step_s",
+    "minor_faults_per_step",
+    "faulted_mib_per_step",
+)
+
+
+def page_fault_child(
+    kind: str, maps: int, conv_impl: str, remat: str, reps: int, batch=None, length=None
+) -> dict:
+  """Seconds per train step and minor page faults per step, in this process (the
+  ``page_faults`` section runs it in a child process per setting)."""
+  import resource
+
+  cfg, n = model_config(kind, maps, batch)
+  length = int(length or n)
+  if length != n:
+    cfg.curriculum.buckets = (length,)
+    cfg.curriculum.max_length = cfg.curriculum.start_length = length
+  timed, _, _ = _jax_step(cfg, length, conv_impl, remat)
+  timed(1)
+  before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+  step_s = timed(reps)
+  faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / reps
+  return {"step_s": round(step_s, 4), "minor_faults_per_step": round(faults)}
+
+
+def page_faults(size: str) -> dict:
+  """The faithful train step per remat policy, each in a fresh child process, with
+  glibc's default allocator settings and with transparent huge pages for malloc
+  (``GLIBC_TUNABLES=glibc.malloc.hugetlb=1``): step time and minor page faults. XLA:CPU
+  allocates each step's temporaries anew; the pages the kernel hands back cost a fault
+  and a zeroing each, so a policy that keeps more for the backward pass pays per step
+  for memory it touches once."""
+  import json as json_lib
+  import os
+  import subprocess
+  import sys
+
+  if size == "tiny":
+    cases, maps, reps, shape = [("folded", "every_step")], 4, 1, (2, 7)
+  else:
+    cases = [("folded", "none"), ("folded", "every_step"), ("folded", "save_dots")]
+    maps, reps, shape = 24, 3, (None, None)
+  rows = []
+  for conv_impl, remat in cases:
+    for tunable in ("", HUGEPAGE_TUNABLE):
+      env = dict(os.environ)
+      if tunable:
+        env["GLIBC_TUNABLES"] = tunable
+      else:
+        env.pop("GLIBC_TUNABLES", None)
+      code = (
+          "import json; from benchmarks import ngpu; print('RESULT', json.dumps("
+          f"ngpu.page_fault_child('faithful', {maps}, {conv_impl!r}, {remat!r}, {reps}, "
+          f"{shape[0]}, {shape[1]})))"
+      )
+      out = subprocess.run(
+          [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+      )
+      line = [x for x in out.stdout.splitlines() if x.startswith("RESULT ")][-1]
+      r = json_lib.loads(line[len("RESULT ") :])
+      rows.append(
+          {
+              "model": "faithful",
+              "maps": maps,
+              "conv_impl": conv_impl,
+              "remat": remat,
+              "glibc_tunables": tunable or "(default)",
+              **r,
+              "faulted_mib_per_step": round(r["minor_faults_per_step"] * 4096 / 2**20, 1),
+          }
+      )
+  md = [
+      f"Faithful train step (batch {shape[0] or 32}, n = {shape[1] or 41}) per remat "
+      "policy, each in a fresh child "
+      "process, with glibc's default malloc and with transparent huge pages for malloc "
+      f"(`GLIBC_TUNABLES={HUGEPAGE_TUNABLE}`, read at process start, so it is an "
+      "environment setting of the run, not a library option). Faults are counted in "
+      "4 KiB pages (a huge page counts once).",
+      "",
+      common.md_table(
+          ["maps", "conv", "remat", "GLIBC_TUNABLES", "step s", "minor faults / step", "MiB"],
+          [[r[k] for k in PAGE_FAULT_COLUMNS] for r in rows],
+      ),
   ]
   return {"rows": rows, "markdown": "\n".join(md)}

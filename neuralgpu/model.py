@@ -20,11 +20,14 @@ Parameter-sharing relaxation: the CGRU weights are stacked over ``num_sets`` set
 step ``t`` uses set ``t mod active_sets`` where ``active_sets`` is *data* (an int32
 scalar), so annealing the number of sets never recompiles.
 
-The 3x3 convolution has two interchangeable forms (``conv_impl``): ``"xla"``
-(``lax.conv_general_dilated``) and ``"shifted"`` (the kh*kw shifted copies of the
-state concatenated on the feature axis and multiplied by one matrix). Both use the
-same parameter layout ``[kn * kh * maps, out]`` (row order: n-offset, height-offset,
-input map), so either form can load the other's checkpoints.
+The 3x3 convolution has four interchangeable forms (``conv_impl``): ``"xla"``
+(``lax.conv_general_dilated``), ``"shifted"`` (the kh*kw shifted copies of the state
+concatenated on the feature axis and multiplied by one matrix), ``"folded"`` (the
+height folded into the features: kn shifted copies and one block-banded matrix) and
+``"grouped"`` (the output rows in pairs, each pair one matmul of the rows it reads).
+All use the same parameter layout ``[kn * kh * maps, out]`` (row order: n-offset,
+height-offset, input map), so any form can load another's checkpoints; ``apply`` builds
+the folded and grouped matrices of every weight set once per call.
 """
 
 from __future__ import annotations
@@ -39,8 +42,8 @@ from jax import lax
 
 Params = Mapping[str, Any]
 
-CONV_IMPLS = ("shifted", "folded", "xla")
-REMAT_POLICIES = ("none", "every_step", "every_k", "sqrt")
+CONV_IMPLS = ("shifted", "folded", "grouped", "xla")
+REMAT_POLICIES = ("none", "every_step", "save_dots", "every_k", "sqrt")
 GATE_TYPES = ("cutoff_sigmoid", "hard")
 # How the saturation cost is normalised (``model.saturation_form``):
 # "mean": the mean of relu(|x| - 0.9) over the elements of each gate's pre-activations,
@@ -120,11 +123,12 @@ def conv_shifted(x: jax.Array, w: jax.Array, kn: int, kh: int) -> jax.Array:
   return jnp.einsum("bnhk,ko->bnho", patches, w)
 
 
-def folded_kernel(w: jax.Array, kn: int, kh: int, h: int) -> jax.Array:
-  """``w`` (``[kn * kh * C, O]``, rows (n-offset, height-offset, channel)) as the kernel
-  of a conv along n alone over states whose height is folded into the channels:
-  ``[kn * h * C, h * O]``, block (n-offset i, input row a, output row b) = the tap of
-  height offset a - b (zero outside the kernel: SAME padding along the height)."""
+def _banded_kernel(w: jax.Array, kn: int, kh: int, rows_in, rows_out) -> jax.Array:
+  """``w`` (``[kn * kh * C, O]``, rows (n-offset, height-offset, channel)) as the matrix
+  from the n-shifted copies of the height rows ``rows_in`` to the outputs of the rows
+  ``rows_out``: ``[kn * len(rows_in) * C, len(rows_out) * O]``, block (n-offset i, input
+  row a, output row b) = the tap of height offset a - b (zero outside the kernel: SAME
+  padding along the height)."""
   o = w.shape[-1]
   c = w.shape[0] // (kn * kh)
   w4 = w.reshape(kn, kh, c, o)
@@ -134,25 +138,69 @@ def folded_kernel(w: jax.Array, kn: int, kh: int, h: int) -> jax.Array:
   for i in range(kn):
     rows = [
         jnp.concatenate(
-            [w4[i, a - b + ph] if 0 <= a - b + ph < kh else zero for b in range(h)], axis=1
+            [w4[i, a - b + ph] if 0 <= a - b + ph < kh else zero for b in rows_out], axis=1
         )
-        for a in range(h)
+        for a in rows_in
     ]
     taps.append(jnp.concatenate(rows, axis=0))
   return jnp.concatenate(taps, axis=0)
 
 
-def conv_folded(x: jax.Array, w: jax.Array, kn: int, kh: int) -> jax.Array:
+def folded_kernel(w: jax.Array, kn: int, kh: int, h: int) -> jax.Array:
+  """``w`` as the kernel of a conv along n alone over states whose height is folded
+  into the channels: ``[kn * h * C, h * O]`` (``_banded_kernel`` over every row)."""
+  return _banded_kernel(w, kn, kh, range(h), range(h))
+
+
+def conv_folded(x: jax.Array, w: jax.Array, kn: int, kh: int, prefolded: bool = False) -> jax.Array:
   """The same SAME conv with the height folded into the channels: shifted slices along
   n and one matmul against ``folded_kernel`` (h / kh times the FLOPs, in one matmul h
-  times wider; faster on XLA:CPU for small widths, see ``benchmarks/``)."""
+  times wider; faster on XLA:CPU for small widths, see ``benchmarks/``). With
+  ``prefolded``, ``w`` is already ``folded_kernel(w, kn, kh, h)`` (``apply`` folds every
+  weight set once per call instead of once per step)."""
   b, n, h, c = x.shape
-  wf = folded_kernel(w, kn, kh, h)
+  wf = w if prefolded else folded_kernel(w, kn, kh, h)
   pn = kn // 2
   xp = jnp.pad(x.reshape(b, n, h * c), ((0, 0), (pn, kn - 1 - pn), (0, 0)))
   cols = [xp[:, i : i + n] for i in range(kn)]
   patches = cols[0] if len(cols) == 1 else jnp.concatenate(cols, axis=-1)
   return jnp.einsum("bnk,ko->bno", patches, wf).reshape(b, n, h, -1)
+
+
+def _row_groups(h: int, kh: int, g: int = 2) -> list[tuple[range, range]]:
+  """(input rows, output rows) of each group of ``g`` output rows of the height axis:
+  the rows a SAME conv of height ``kh`` reads for them."""
+  ph = kh // 2
+  out = []
+  for r0 in range(0, h, g):
+    rows_out = range(r0, min(r0 + g, h))
+    out.append((range(max(0, r0 - ph), min(h, rows_out[-1] + kh - ph)), rows_out))
+  return out
+
+
+def grouped_kernels(w: jax.Array, kn: int, kh: int, h: int) -> tuple[jax.Array, ...]:
+  """``w`` as one matrix per group of output rows (``_row_groups``, ``_banded_kernel``):
+  ``[kn * len(rows_in) * C, len(rows_out) * O]`` each."""
+  return tuple(_banded_kernel(w, kn, kh, ri, ro) for ri, ro in _row_groups(h, kh))
+
+
+def conv_grouped(x: jax.Array, w, kn: int, kh: int, prefolded: bool = False) -> jax.Array:
+  """The same SAME conv with the output rows in groups of two, each group one matmul of
+  the n-shifted copies of the rows it reads (``grouped_kernels``): at height 4 two
+  matmuls of kn * 3 * C inputs and 2 * O outputs, no more FLOPs than the conv counts
+  (``folded`` does h / kh times more) and 3 / 4 of ``shifted``'s copies. ``prefolded``:
+  ``w`` is already ``grouped_kernels(w, kn, kh, h)``."""
+  b, n, h, c = x.shape
+  ws = w if prefolded else grouped_kernels(w, kn, kh, h)
+  pn = kn // 2
+  xp = jnp.pad(x, ((0, 0), (pn, kn - 1 - pn), (0, 0), (0, 0)))
+  ys = []
+  for (rows_in, rows_out), wk in zip(_row_groups(h, kh), ws):
+    lo, hi = rows_in[0], rows_in[-1] + 1
+    cols = [xp[:, i : i + n, lo:hi].reshape(b, n, -1) for i in range(kn)]
+    patches = cols[0] if len(cols) == 1 else jnp.concatenate(cols, axis=-1)
+    ys.append(jnp.einsum("bnk,ko->bno", patches, wk).reshape(b, n, len(rows_out), -1))
+  return ys[0] if len(ys) == 1 else jnp.concatenate(ys, axis=2)
 
 
 def conv_xla(x: jax.Array, w: jax.Array, kn: int, kh: int) -> jax.Array:
@@ -164,12 +212,14 @@ def conv_xla(x: jax.Array, w: jax.Array, kn: int, kh: int) -> jax.Array:
   )
 
 
-def conv(x, w, cfg):
+def conv(x, w, cfg, prefolded: bool = False):
   kn, kh = _kernel_dims(cfg)
   if cfg.conv_impl == "shifted":
     return conv_shifted(x, w, kn, kh)
   if cfg.conv_impl == "folded":
-    return conv_folded(x, w, kn, kh)
+    return conv_folded(x, w, kn, kh, prefolded)
+  if cfg.conv_impl == "grouped":
+    return conv_grouped(x, w, kn, kh, prefolded)
   if cfg.conv_impl == "xla":
     return conv_xla(x, w, kn, kh)
   raise ValueError(f"conv_impl={cfg.conv_impl!r}; allowed: {CONV_IMPLS}")
@@ -244,6 +294,7 @@ def cgru(
     dropout_key: Optional[jax.Array] = None,
     candidate_dropout: float = 0.0,
     sat_mask: Optional[jax.Array] = None,
+    prefolded: bool = False,
 ) -> tuple[jax.Array, jax.Array]:
   """One convolutional GRU. Returns (new state, saturation cost).
 
@@ -253,7 +304,7 @@ def cgru(
   height) of the mean over channels ("mean") or of the sum over channels ("dngpu").
   """
   m = s.shape[-1]
-  g = conv(s, w["gate_w"], cfg) + w["gate_b"]
+  g = conv(s, w["gate_w"], cfg, prefolded) + w["gate_b"]
   sat = jnp.zeros((), s.dtype) if sat_mask is None else jnp.zeros((s.shape[0],), s.dtype)
 
   def cost(x):
@@ -268,7 +319,7 @@ def cgru(
   else:
     u = cutoff_sigmoid(g[..., :m], cfg.cutoff)
     r = cutoff_sigmoid(g[..., m:], cfg.cutoff)
-  pre_c = conv(r * s, w["cand_w"], cfg) + w["cand_b"]
+  pre_c = conv(r * s, w["cand_w"], cfg, prefolded) + w["cand_b"]
   if cfg.gate_type == "hard":
     c = hard_tanh(pre_c)
     if cfg.saturation_cost > 0:
@@ -296,10 +347,21 @@ def per_example_saturation(
 
 def _select_set(stacked: Mapping[str, jax.Array], t, active_sets):
   idx = jnp.mod(t, active_sets)
-  return {k: lax.dynamic_index_in_dim(stacked[k], idx, 0, keepdims=False) for k in CGRU_KEYS}
+  pick = lambda a: lax.dynamic_index_in_dim(a, idx, 0, keepdims=False)  # noqa: E731
+  return {k: jax.tree.map(pick, stacked[k]) for k in CGRU_KEYS}
 
 
-def _make_step_fn(cfg, mask, n_static, active_sets, rng, train, step_counts=None, sat_mask=None):
+def _make_step_fn(
+    cfg,
+    mask,
+    n_static,
+    active_sets,
+    rng,
+    train,
+    step_counts=None,
+    sat_mask=None,
+    prefolded=False,
+):
   """The scan body: applies cgrus_per_step CGRUs to the state at step t.
 
   With ``step_counts`` (int32 ``[B]``), example b keeps its state after its own
@@ -318,11 +380,19 @@ def _make_step_fn(cfg, mask, n_static, active_sets, rng, train, step_counts=None
     w_t = _select_set(params_stack, t, active_sets)
     sat_total = jnp.zeros((), s.dtype) if sat_mask is None else jnp.zeros((s.shape[0],), s.dtype)
     for j in range(j_count):
-      w = {k: v[j] for k, v in w_t.items()}
+      w = {k: jax.tree.map(lambda a, j=j: a[j], v) for k, v in w_t.items()}
       dkey = None
       if rng is not None and (state_drop > 0 or cand_drop > 0):
         dkey = jax.random.fold_in(jax.random.fold_in(rng, t), j)
-      s, sat = cgru(w, s, cfg, dropout_key=dkey, candidate_dropout=cand_drop, sat_mask=sat_mask)
+      s, sat = cgru(
+          w,
+          s,
+          cfg,
+          dropout_key=dkey,
+          candidate_dropout=cand_drop,
+          sat_mask=sat_mask,
+          prefolded=prefolded,
+      )
       s = s * mask
       sat_total = sat_total + sat
     if state_drop > 0 and rng is not None:
@@ -346,7 +416,10 @@ def run_steps(
   """Applies ``step`` num_steps times with ``lax.scan`` and the remat policy.
 
   ``every_step`` checkpoints each step (memory O(num_steps) states, one extra
-  forward); ``every_k`` keeps only every k-th state and recomputes the k steps
+  forward); ``save_dots`` checkpoints each step but keeps the outputs of its matmuls
+  (``jax.checkpoint_policies.dots_with_no_batch_dims_saveable``: the conv outputs, 3
+  states per CGRU), so the backward pass recomputes only the elementwise ops and the
+  shifted copies, no matmul; ``every_k`` keeps only every k-th state and recomputes the k steps
   inside a block (nested scan), trading compute for O(num_steps / k + k) memory;
   ``sqrt`` nests two levels: blocks of k = ceil(sqrt(num_steps)) steps, each step of a
   block checkpointed too, so the backward pass holds num_steps / k + k states and one
@@ -365,6 +438,10 @@ def run_steps(
     return carry
   if remat == "every_step":
     carry, _ = lax.scan(jax.checkpoint(body), init, jnp.arange(num_steps))
+    return carry
+  if remat == "save_dots":
+    policy = jax.checkpoint_policies.dots_with_no_batch_dims_saveable
+    carry, _ = lax.scan(jax.checkpoint(body, policy=policy), init, jnp.arange(num_steps))
     return carry
   if remat in ("every_k", "sqrt"):
     k = max(1, int(remat_k)) if remat == "every_k" else max(1, math.isqrt(num_steps - 1) + 1)
@@ -457,6 +534,12 @@ def apply(
   x = x * mask[:, :, 0, :]
   s0 = jnp.zeros((b, n, h, m), dtype).at[:, :, 0, :].set(x)
   stack = {k: params[k] for k in CGRU_KEYS}
+  prefolded = cfg.conv_impl in ("folded", "grouped") and h > 1
+  if prefolded:  # fold every weight set once, not once per step
+    kn, kh = _kernel_dims(cfg)
+    fold_one = folded_kernel if cfg.conv_impl == "folded" else grouped_kernels
+    fold = jax.vmap(jax.vmap(lambda w: fold_one(w, kn, kh, h)))
+    stack = {**stack, "gate_w": fold(stack["gate_w"]), "cand_w": fold(stack["cand_w"])}
   steps = num_steps_for(cfg, n)
   if step_counts is not None:
     step_counts = jnp.minimum(jnp.asarray(step_counts, jnp.int32), steps)
@@ -469,6 +552,7 @@ def apply(
       train,
       step_counts,
       sat_mask,
+      prefolded,
   )
   s, sat = run_steps(
       stack, s0, steps, step, cfg.remat, cfg.remat_k, sat_shape=(b,) if per_example else ()

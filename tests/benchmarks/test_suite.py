@@ -40,7 +40,7 @@ def test_bad_size_and_kind_are_named():
 
 def test_tiny_suite_writes_every_section(tmp_path):
   out = str(tmp_path / "bench")
-  sections = ["train_steps", "main_job", "memory", "compile", "pools"]
+  sections = ["train_steps", "main_job", "memory", "page_faults", "compile", "pools"]
   r = _run("--size=tiny", "--sections=" + ",".join(sections), f"--out_dir={out}", "--notorch")
   assert r.returncode == 0, r.stderr[-3000:]
   for name in sections:
@@ -54,6 +54,9 @@ def test_tiny_suite_writes_every_section(tmp_path):
   mem = json.load(open(os.path.join(out, "memory.json")))["rows"]
   by = {r["remat"]: r["temp_bytes"] for r in mem}
   assert by["sqrt"] < by["none"]  # rematerialising keeps fewer residuals
+  faults = json.load(open(os.path.join(out, "page_faults.json")))["rows"]
+  assert {r["glibc_tunables"] for r in faults} == {"(default)", ngpu.HUGEPAGE_TUNABLE}
+  assert all(r["step_s"] > 0 and r["minor_faults_per_step"] >= 0 for r in faults)
   steps = json.load(open(os.path.join(out, "train_steps.json")))["rows"]
   assert all(r["step_s_best"] > 0 and 0 < r["of_matmul"] for r in steps)
 

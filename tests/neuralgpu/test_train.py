@@ -359,3 +359,21 @@ def test_mismatched_config_refused_and_nothing_lost(tmp_path):
     train.train_and_evaluate(other, wd)
   assert sorted(os.listdir(os.path.join(wd, "checkpoints"))) == before
   assert open(os.path.join(wd, "config.json")).read() == cfg_before
+
+
+def test_saved_dots_bytes_and_auto_remat_on_cpu():
+  # The faithful model (height 4, 2 CGRUs per step, one step per position): at batch 32,
+  # widest bin 41, 128 maps, save_dots keeps 41 steps x (1 state + 2 CGRUs x 3 conv
+  # outputs) x 32 x 41 x 4 x 128 floats.
+  c = ngpu.get_config("variant=faithful,task=badd")
+  c.batch_size, c.model.num_maps = 32, 128
+  c.curriculum.buckets = tuple(b for b in c.curriculum.buckets if b <= 41)
+  c.curriculum.max_length = 41
+  assert train.saved_dots_bytes(c) == 41 * 7 * 32 * 41 * 4 * 128 * 4
+  assert jax.default_backend() == "cpu"
+  assert train.resolve_model_config(c).remat == "save_dots"
+  c.model.num_maps = 512  # 4x the maps, 4x the bytes: still 3.1 GiB > 2 GiB
+  assert train.saved_dots_bytes(c) > train.SAVE_DOTS_BUDGET_BYTES
+  assert train.resolve_model_config(c).remat == "every_step"
+  c.model.remat = "none"  # an explicit choice is kept
+  assert train.resolve_model_config(c).remat == "none"
