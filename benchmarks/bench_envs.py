@@ -32,7 +32,6 @@ import platform
 import time
 
 import jax
-import jax.numpy as jnp
 
 
 import rltape.envs as envs  # noqa: E402

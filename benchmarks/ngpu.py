@@ -8,7 +8,6 @@ every step, x3 for forward + backward), never from what a remat policy recompute
 
 from __future__ import annotations
 
-import math
 import time
 
 import jax

@@ -60,7 +60,7 @@ def main(argv):
   if FLAGS.pad_to < 0:
     fail(f"--pad_to={FLAGS.pad_to} must be >= 0")
   logging.set_verbosity(logging.ERROR)
-  from neuralgpu import evaluate, restore, tasks as tasks_lib
+  from neuralgpu import evaluate, restore
 
   try:
     cfg = restore.load_config(FLAGS.workdir)

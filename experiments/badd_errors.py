@@ -14,7 +14,6 @@ state that holds does not).
 
 import collections
 import json
-import os
 
 from absl import app
 from absl import flags

@@ -18,6 +18,8 @@ import os
 from absl import app
 from absl import flags
 
+from runkit import workdir as workdir_lib
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("src", None, "Q-learning workdir to continue (read only).")
 flags.DEFINE_string("dst", None, "New workdir (made by the first run, resumed after).")
@@ -64,8 +66,7 @@ def main(argv):
         raise ValueError(
             f"{FLAGS.dst!r} continues {origin['workdir']!r}, " f"not {os.path.abspath(FLAGS.src)!r}"
         )
-      with open(os.path.join(FLAGS.dst, "config.json")) as f:
-        config = ml_collections.ConfigDict(json.load(f))
+      config = ml_collections.ConfigDict(workdir_lib.read_config_dict(FLAGS.dst, "a Q-learning"))
       config.update(test)  # a changed test is refused by the workdir check
       config.update(budget)
       config_lib.validate(config)

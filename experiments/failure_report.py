@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 
 from absl import app
 from absl import flags
@@ -102,7 +101,6 @@ def _check_flags():
 
 def analyse(workdir: str, name: str, random_lengths, out_dir: str, echo=print) -> dict:
   """Every suite, the random-input table and the search for one checkpoint."""
-  import jax
   from neuralgpu import evaluate, failures, restore, train as train_lib
 
   cfg, mcfg, state, step = restore.load(workdir, FLAGS.seed_index)

@@ -21,7 +21,7 @@ import time
 from absl import app
 from absl import flags
 
-from neuralgpu import pool as pool_lib
+from runkit import workdir as workdir_lib
 
 FLAGS = flags.FLAGS
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -60,7 +60,7 @@ def run_one(seed: int, workroot: str, long_lengths, config_arg: str = "") -> dic
   wall = time.time() - t0
   if proc.returncode:
     raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
-  summary = pool_lib.read_summary(workdir)
+  summary = workdir_lib.read_summary(workdir)
   if summary is None:
     raise RuntimeError(f"{' '.join(cmd)} wrote no summary in {workdir!r}")
   rec = {

@@ -13,6 +13,8 @@ import os
 
 from absl import app, flags
 
+from runkit import workdir as workdir_lib
+
 _RUNS = flags.DEFINE_string("runs", "/tmp/rlntm_runs", "Directory with one workdir per task.")
 _OUT = flags.DEFINE_string("out", "results/rlntm", "Output directory.")
 _PREFIX = flags.DEFINE_string(
@@ -47,9 +49,8 @@ def main(argv):
     if wd is None:
       table.append(f"| {task} | not run | | | | | |")
       continue
-    summary_path = os.path.join(wd, "summary.json")
-    if os.path.exists(summary_path):
-      s = json.load(open(summary_path))
+    s = workdir_lib.read_summary(wd)
+    if s is not None:
       rows[task] = s
       n = s["num_seeds"]
       solved = sum(s["solved"])
@@ -61,11 +62,11 @@ def main(argv):
           f"{s['update_budget']} | {s['wall_s']:.0f} / {s['wall_budget_s']:.0f} | "
           f"{steps} | {s['final_curriculum_length']} |"
       )
-      tr = os.path.join(wd, "traces.txt")
+      tr = os.path.join(wd, workdir_lib.TRACES_FILE)
       if os.path.exists(tr) and open(tr).read().strip():
         traces.append(f"## {task}\n\n```\n{open(tr).read().strip()}\n```\n")
     else:
-      lines = open(os.path.join(wd, "metrics.jsonl")).read().strip().splitlines()
+      lines = open(os.path.join(wd, workdir_lib.METRICS_FILE)).read().strip().splitlines()
       last = json.loads(lines[-1]) if lines else {}
       rows[task] = dict(unfinished=True, **last)
       table.append(

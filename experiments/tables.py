@@ -17,7 +17,7 @@ import os
 from absl import app
 from absl import flags
 
-from neuralgpu import pool as pool_lib
+from runkit import workdir as workdir_lib
 
 FLAGS = flags.FLAGS
 
@@ -32,7 +32,7 @@ def define_flags():
 def load_summaries(root: str, cells) -> dict:
   out = {}
   for cell in cells:
-    summary = pool_lib.read_summary(os.path.join(root, cell))
+    summary = workdir_lib.read_summary(os.path.join(root, cell))
     if summary is not None:
       out[cell] = summary
   return out

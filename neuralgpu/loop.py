@@ -34,6 +34,7 @@ from neuralgpu import restarts as restarts_lib
 from neuralgpu import tasks as tasks_lib
 from neuralgpu import train as train_lib
 from runkit import checkpoints, metrics
+from runkit import workdir as workdir_lib
 
 
 @dataclasses.dataclass
@@ -471,8 +472,7 @@ def _finish(run: Run, ps, loop: Loop, elapsed: float) -> dict:
     out["total_minutes"] = out["train_minutes"] + out["final_eval_minutes"]
     out["best_eval_minutes"] = (time.time() - t_best) / 60.0
   if run.lead:
-    with open(os.path.join(run.workdir, pool_lib.SUMMARY_FILES[0]), "w") as f:
-      json.dump(out, f, indent=2, default=float)
+    workdir_lib.write_summary(run.workdir, out, default=float)
     run.writer.write(
         loop.step,
         {"num_solved": n_solved, "solved_fraction": n_solved / runs, "num_seed_runs": runs},

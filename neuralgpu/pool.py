@@ -479,13 +479,12 @@ def restore_pool(manager, template: PoolState) -> PoolState:
 
 def load_transfer(template: PoolState, cfg, mesh) -> PoolState:
   """Params and relaxation state of ``pool.init_from``; fresh optimizer and curriculum."""
-  import json
   import ml_collections
   from runkit import checkpoints
+  from runkit import workdir as workdir_lib
 
   src_dir = cfg.pool.init_from
-  with open(os.path.join(src_dir, "config.json")) as f:
-    src_cfg = ml_collections.ConfigDict(json.load(f))
+  src_cfg = ml_collections.ConfigDict(workdir_lib.read_config_dict(src_dir, "a pool"))
   if int(src_cfg.pool.num_seeds) != int(cfg.pool.num_seeds):
     raise ValueError(
         f"pool.init_from={src_dir!r} has {src_cfg.pool.num_seeds} seeds; "
@@ -504,22 +503,6 @@ def load_transfer(template: PoolState, cfg, mesh) -> PoolState:
   opt = jax.vmap(optim_lib.make_optimizer(cfg).init)(train.params)
   out = template.replace(train=train.replace(opt_state=opt))
   return jax.device_put(out, seed_sharding(mesh)) if mesh is not None else out
-
-
-# A pool's summary; workdirs made before every trainer wrote ``summary.json`` hold the second.
-SUMMARY_FILES = ("summary.json", "pool_summary.json")
-
-
-def read_summary(workdir: str) -> dict | None:
-  """The summary a pool run wrote in ``workdir`` (None before the run has ended)."""
-  import json
-
-  for name in SUMMARY_FILES:
-    path = os.path.join(workdir, name)
-    if os.path.exists(path):
-      with open(path) as f:
-        return json.load(f)
-  return None
 
 
 def best_seed_index(seeds_out: list[dict]) -> int:

@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-import json
-import os
 
 import jax
 import ml_collections
 
 from runkit import checkpoints
+from runkit import workdir as workdir_lib
 from neuralgpu import config as config_lib
 from neuralgpu import tasks as tasks_lib
 from neuralgpu import train as train_lib
 
 
 def load_config(workdir: str) -> ml_collections.ConfigDict:
-  path = os.path.join(workdir, "config.json")
-  if not os.path.exists(path):
-    raise ValueError(f"{workdir!r} is not a training workdir: {path!r} is missing")
-  with open(path) as f:
-    cfg = ml_collections.ConfigDict(json.load(f))
+  cfg = ml_collections.ConfigDict(workdir_lib.read_config_dict(workdir, "a training"))
   # JSON turns tuples into lists; restore the tuple-valued fields.
   for group in ("curriculum", "eval"):
     for k, v in cfg[group].items():
@@ -46,7 +41,7 @@ def load(workdir: str, seed_index: int | None = None):
   n = int(cfg.pool.num_seeds)
   if seed_index is None:
     seed_index = 0
-    summary = pool_lib.read_summary(workdir)
+    summary = workdir_lib.read_summary(workdir)
     if summary is not None:
       seed_index = int(summary.get("best_seed_index", 0))
   if not 0 <= int(seed_index) < n:

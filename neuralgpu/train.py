@@ -32,6 +32,7 @@ from neuralgpu import evaluate as evaluate_lib
 from neuralgpu import model as model_lib
 from neuralgpu import tasks as tasks_lib
 from neuralgpu.optim import add_grad_noise, lr_scale_of, make_optimizer
+from runkit import workdir as workdir_lib
 
 METRIC_KEYS = (
     "loss",
@@ -640,7 +641,7 @@ def open_workdir(config, workdir: str, mcfg, lead: bool = True):
   """Opens a Neural GPU run's workdir: refuses one made with another config (nothing
   written then), records this run's provenance (``lead``: the process that writes the
   records) and returns the checkpoint manager. Used by the single-seed and pool loops."""
-  from runkit import checkpoints, provenance, workdir as workdir_lib
+  from runkit import checkpoints, provenance
 
   os.makedirs(workdir, exist_ok=True)
   if lead:
@@ -757,8 +758,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
       "eval": table,
       "periodic_evals": evals,
   }
-  with open(os.path.join(workdir, "summary.json"), "w") as f:
-    json.dump(out, f, indent=2)
+  workdir_lib.write_summary(workdir, out)
   writer.write(step, {f"final_seq_error_{r['length']}": r["seq_error"] for r in table})
   writer.close()
   print(

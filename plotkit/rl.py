@@ -58,11 +58,10 @@ def _pick_seed(workdir, config, params, solved, seed, update) -> dict[str, Any]:
   that passed its test, else the most accurate (summary.json's final test accuracy)."""
   n = int(config.num_seeds)
   if seed is None:
-    summary = os.path.join(workdir, "summary.json")
-    acc = None
-    if os.path.exists(summary):
-      with open(summary) as f:
-        acc = json.load(f).get("final_test_accuracy")
+    from runkit import workdir as workdir_lib
+
+    summary = workdir_lib.read_summary(workdir)
+    acc = summary.get("final_test_accuracy") if isinstance(summary, dict) else None
     seed = best_seed(np.asarray(solved), acc)
   if not 0 <= int(seed) < n:
     raise ValueError(f"seed {seed!r} is not in [0, {n}) for workdir {workdir!r}")
@@ -261,11 +260,11 @@ def load_rlntm(workdir: str, seed: int | None = None) -> dict[str, Any]:
   """``{config, params, seed, update}`` of an RL-NTM workdir (default seed: the first
   solved, else the most accurate at the final test)."""
   from runkit import checkpoints
+  from runkit import workdir as workdir_lib
   from rltape.reinforce import train as rtrain
 
   _require_checkpoint(workdir)
-  with open(os.path.join(workdir, "config.json")) as f:
-    config = ml_collections.ConfigDict(json.load(f))
+  config = ml_collections.ConfigDict(workdir_lib.read_config_dict(workdir, "an RL-NTM"))
   mgr = checkpoints.make_manager(workdir)
   update = mgr.latest_step()
   init = rtrain.make_programs(config)[0]

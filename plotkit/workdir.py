@@ -22,6 +22,8 @@ import json
 import os
 from typing import Any
 
+from runkit import workdir as layout
+
 KINDS = ("ngpu", "ngpu_pool", "qlearning", "rlntm")
 
 
@@ -118,7 +120,7 @@ def load(path: str) -> Workdir:
         f"{path!r} is not a training workdir: it {what} "
         f"(expected a workdir of one of: {allowed})"
     )
-  cfg_path = os.path.join(path, "config.json")
+  cfg_path = os.path.join(path, layout.CONFIG_FILE)
   config = _read_json(cfg_path)
   if config is None:
     why = "has no config.json" if not os.path.exists(cfg_path) else "has an unreadable config.json"
@@ -133,14 +135,14 @@ def load(path: str) -> Workdir:
         f"{sorted(config)[:8] if isinstance(config, dict) else type(config).__name__}) "
         f"is not one of: {allowed}"
     )
-  summary = _read_json(os.path.join(path, "summary.json"))
+  summary = _read_json(os.path.join(path, layout.SUMMARY_FILE))
   if summary is None and kind == "ngpu_pool":  # pools made before the common layout
-    summary = _read_json(os.path.join(path, "pool_summary.json"))
+    summary = _read_json(os.path.join(path, layout.OLD_POOL_SUMMARY_FILE))
   return Workdir(
       path=path,
       kind=kind,
       config=config,
-      metrics=read_jsonl(os.path.join(path, "metrics.jsonl")),
+      metrics=read_jsonl(os.path.join(path, layout.METRICS_FILE)),
       summary=summary if isinstance(summary, dict) else None,
       has_checkpoint=_has_checkpoint(path),
   )

@@ -17,6 +17,8 @@ from typing import Any, Callable, Optional
 import flax
 import orbax.checkpoint as ocp
 
+from runkit import workdir as layout
+
 PROGRESS_FILE = "progress.json"
 
 
@@ -26,7 +28,7 @@ def make_manager(workdir: str, max_to_keep: Optional[int] = None) -> ocp.Checkpo
       max_to_keep=None if max_to_keep is None else int(max_to_keep), create=True
   )
   return ocp.CheckpointManager(
-      os.path.abspath(os.path.join(workdir, "checkpoints")), options=options
+      os.path.abspath(os.path.join(workdir, layout.CHECKPOINTS_DIR)), options=options
   )
 
 

@@ -10,6 +10,8 @@ from typing import Any, Optional
 
 import numpy as np
 
+from runkit import workdir as layout
+
 
 def _scalar(v: Any) -> Optional[float]:
   if isinstance(v, bool):
@@ -38,11 +40,11 @@ class MetricWriter:
 
   def __init__(self, workdir: str):
     os.makedirs(workdir, exist_ok=True)
-    self._jsonl = open(os.path.join(workdir, "metrics.jsonl"), "a")
+    self._jsonl = open(os.path.join(workdir, layout.METRICS_FILE), "a")
     try:
       from tensorboardX import SummaryWriter
 
-      self._tb = SummaryWriter(os.path.join(workdir, "tb"))
+      self._tb = SummaryWriter(os.path.join(workdir, layout.TB_DIR))
     except ImportError:  # TensorBoard events are optional; the JSON lines are not
       self._tb = None
 

@@ -15,6 +15,8 @@ from typing import Optional
 
 import jax
 
+from runkit import workdir as layout
+
 VERSIONED = ("jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "numpy")
 
 
@@ -56,6 +58,6 @@ def write_provenance(workdir: str, config, extra: Optional[dict] = None) -> dict
       "config": json.loads(config.to_json()),
   }
   os.makedirs(workdir, exist_ok=True)
-  with open(os.path.join(workdir, "provenance.jsonl"), "a") as f:
+  with open(os.path.join(workdir, layout.PROVENANCE_FILE), "a") as f:
     f.write(json.dumps(rec) + "\n")
   return rec

@@ -56,7 +56,6 @@ def _random_operand(bits, k_max, k, base, mode):
 
 def _arithmetic_example(bits, kind, base, length, pad_to, mode):
   k_max = (pad_to - 1) // 2
-  n_res = 2 * k_max + 1
   k = (length - 1) // 2
   da, la = _random_operand(bits[: k_max + 2], k_max, k, base, mode)
   db, lb = _random_operand(bits[k_max + 2 :], k_max, k, base, mode)

@@ -41,7 +41,6 @@ Tasks (defaults as registered in gym):
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 
 from rltape.envs.core import AlgorithmicEnv, carry_digits, make_params, uniform_below

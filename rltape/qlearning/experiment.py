@@ -33,6 +33,7 @@ from runkit import checkpoints
 from runkit import metrics as metrics_lib
 from runkit import progress as progress_lib
 from runkit import provenance
+from runkit import workdir as workdir_lib
 from runkit.workdir import check_workdir_config
 from rltape.qlearning import config as config_lib
 from rltape.qlearning import train as train_lib
@@ -198,8 +199,7 @@ def train_and_evaluate(
       final_length=np.asarray(state.length).tolist(),
       wall_s_this_process=time.time() - t0,
   )
-  with open(os.path.join(workdir, "summary.json"), "w") as f:
-    json.dump(summary, f, indent=2)
+  workdir_lib.write_summary(workdir, summary)
   return summary
 
 
@@ -207,11 +207,7 @@ def load_workdir(workdir: str):
   """(config, state of every seed at the latest checkpoint, its update) of a
   Q-learning workdir; ValueError naming a directory without config.json or without
   a checkpoint."""
-  path = os.path.join(workdir, "config.json")
-  if not os.path.exists(path):
-    raise ValueError(f"{workdir!r} is not a Q-learning workdir: {path!r} is missing")
-  with open(path) as f:
-    base = ml_collections.ConfigDict(json.load(f))
+  base = ml_collections.ConfigDict(workdir_lib.read_config_dict(workdir, "a Q-learning"))
   mgr = checkpoints.make_manager(workdir)
   step = mgr.latest_step()
   if step is None:

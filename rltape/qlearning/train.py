@@ -25,7 +25,6 @@ from __future__ import annotations
 
 from typing import Any, Callable, NamedTuple
 
-import chex
 import flax.struct
 import jax
 import jax.numpy as jnp

@@ -45,6 +45,7 @@ from flax import struct
 import rltape.envs as envs
 from rltape.reinforce import agent as agent_lib
 from rltape.reinforce.controller import CORES, MEMORY_WRITES, SYMBOL_SOURCES
+from runkit import workdir as workdir_lib
 
 PyTree = Any
 
@@ -482,7 +483,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
       )
       if len(traces) >= config.num_traces:
         break
-  with open(os.path.join(workdir, "traces.txt"), "w") as f:
+  with open(os.path.join(workdir, workdir_lib.TRACES_FILE), "w") as f:
     f.write("\n".join(traces))
   summary = dict(
       task=config.task,
@@ -513,8 +514,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         inits_full=n_solved + n_restarted,
         init_success_rate=n_solved / max(n_solved + n_restarted, 1),
     )
-  with open(os.path.join(workdir, "summary.json"), "w") as f:
-    json.dump(summary, f, indent=1)
+  workdir_lib.write_summary(workdir, summary, indent=1)
   return summary
 
 
@@ -533,17 +533,14 @@ def evaluate_workdir(
   """
   from runkit import checkpoints
 
-  path = os.path.join(workdir, "config.json")
-  if not os.path.exists(path):
-    raise ValueError(f"{workdir!r} is not an RL-NTM workdir: {path!r} is missing")
+  config_dict = workdir_lib.read_config_dict(workdir, "an RL-NTM")
   lengths = [int(n) for n in lengths]
   bad = [n for n in lengths if n < 1]
   if bad or int(episodes) < 1:
     raise ValueError(
         f"lengths and episodes must be >= 1, got lengths {lengths}, " f"episodes {episodes}"
     )
-  with open(path) as f:
-    base = ml_collections.ConfigDict(json.load(f))
+  base = ml_collections.ConfigDict(config_dict)
   mgr = checkpoints.make_manager(workdir)
   step = mgr.latest_step()
   if step is None:
