@@ -461,11 +461,15 @@ def main_job_before_after(size: str) -> dict:
 # Page faults: what the remat policies cost in fresh memory.
 # ---------------------------------------------------------------------------
 HUGEPAGE_TUNABLE = "glibc.malloc.hugetlb=1"
+# How the child process's malloc runs: glibc's defaults, transparent huge pages for
+# malloc (an environment setting read at process start), or freed memory kept
+# (``runkit.hostmem.keep_freed_memory``, what the training binary does by default).
+MALLOC_SETTINGS = ("default", "hugetlb", "kept")
 PAGE_FAULT_COLUMNS = (
     "maps",
     "conv_impl",
     "remat",
-    "glibc_tunables",
+    "malloc",
     "step_s",
     "minor_faults_per_step",
     "faulted_mib_per_step",
@@ -473,11 +477,23 @@ PAGE_FAULT_COLUMNS = (
 
 
 def page_fault_child(
-    kind: str, maps: int, conv_impl: str, remat: str, reps: int, batch=None, length=None
+    kind: str,
+    maps: int,
+    conv_impl: str,
+    remat: str,
+    reps: int,
+    batch=None,
+    length=None,
+    keep_freed: bool = False,
 ) -> dict:
   """Seconds per train step and minor page faults per step, in this process (the
   ``page_faults`` section runs it in a child process per setting)."""
   import resource
+
+  from runkit import hostmem
+
+  if keep_freed and not hostmem.keep_freed_memory():
+    raise RuntimeError("runkit.hostmem.keep_freed_memory did not apply on this host")
 
   cfg, n = model_config(kind, maps, batch)
   length = int(length or n)
@@ -511,16 +527,15 @@ def page_faults(size: str) -> dict:
     maps, reps, shape = 24, 3, (None, None)
   rows = []
   for conv_impl, remat in cases:
-    for tunable in ("", HUGEPAGE_TUNABLE):
+    for setting in MALLOC_SETTINGS:
       env = dict(os.environ)
-      if tunable:
-        env["GLIBC_TUNABLES"] = tunable
-      else:
-        env.pop("GLIBC_TUNABLES", None)
+      env.pop("GLIBC_TUNABLES", None)
+      if setting == "hugetlb":
+        env["GLIBC_TUNABLES"] = HUGEPAGE_TUNABLE
       code = (
           "import json; from benchmarks import ngpu; print('RESULT', json.dumps("
           f"ngpu.page_fault_child('faithful', {maps}, {conv_impl!r}, {remat!r}, {reps}, "
-          f"{shape[0]}, {shape[1]})))"
+          f"{shape[0]}, {shape[1]}, {setting == 'kept'})))"
       )
       out = subprocess.run(
           [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
@@ -533,7 +548,7 @@ def page_faults(size: str) -> dict:
               "maps": maps,
               "conv_impl": conv_impl,
               "remat": remat,
-              "glibc_tunables": tunable or "(default)",
+              "malloc": setting,
               **r,
               "faulted_mib_per_step": round(r["minor_faults_per_step"] * 4096 / 2**20, 1),
           }
@@ -541,13 +556,14 @@ def page_faults(size: str) -> dict:
   md = [
       f"Faithful train step (batch {shape[0] or 32}, n = {shape[1] or 41}) per remat "
       "policy, each in a fresh child "
-      "process, with glibc's default malloc and with transparent huge pages for malloc "
-      f"(`GLIBC_TUNABLES={HUGEPAGE_TUNABLE}`, read at process start, so it is an "
-      "environment setting of the run, not a library option). Faults are counted in "
-      "4 KiB pages (a huge page counts once).",
+      "process, with glibc's default malloc (`default`), with transparent huge pages "
+      f"for malloc (`hugetlb`: `GLIBC_TUNABLES={HUGEPAGE_TUNABLE}`, read at process "
+      "start) and with freed memory kept for reuse (`kept`: "
+      "`runkit.hostmem.keep_freed_memory()`, one arena, no mmap, no trim; the training "
+      "binary's default). Faults are counted in 4 KiB pages (a huge page counts once).",
       "",
       common.md_table(
-          ["maps", "conv", "remat", "GLIBC_TUNABLES", "step s", "minor faults / step", "MiB"],
+          ["maps", "conv", "remat", "malloc", "step s", "minor faults / step", "MiB"],
           [[r[k] for k in PAGE_FAULT_COLUMNS] for r in rows],
       ),
   ]

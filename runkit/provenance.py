@@ -15,6 +15,7 @@ from typing import Optional
 
 import jax
 
+from runkit import hostmem
 from runkit import workdir as layout
 
 VERSIONED = ("jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "numpy")
@@ -53,6 +54,7 @@ def write_provenance(workdir: str, config, extra: Optional[dict] = None) -> dict
       "backend": jax.default_backend(),
       "devices": [d.device_kind for d in jax.devices()],
       "xla_flags": os.environ.get("XLA_FLAGS", ""),
+      "keep_freed_memory": hostmem.APPLIED,
       "git_commit": git_commit(),
       **(extra or {}),
       "config": json.loads(config.to_json()),

@@ -55,7 +55,7 @@ def test_tiny_suite_writes_every_section(tmp_path):
   by = {r["remat"]: r["temp_bytes"] for r in mem}
   assert by["sqrt"] < by["none"]  # rematerialising keeps fewer residuals
   faults = json.load(open(os.path.join(out, "page_faults.json")))["rows"]
-  assert {r["glibc_tunables"] for r in faults} == {"(default)", ngpu.HUGEPAGE_TUNABLE}
+  assert {r["malloc"] for r in faults} == set(ngpu.MALLOC_SETTINGS)
   assert all(r["step_s"] > 0 and r["minor_faults_per_step"] >= 0 for r in faults)
   steps = json.load(open(os.path.join(out, "train_steps.json")))["rows"]
   assert all(r["step_s_best"] > 0 and 0 < r["of_matmul"] for r in steps)
