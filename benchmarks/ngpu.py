@@ -463,7 +463,7 @@ def main_job_before_after(size: str) -> dict:
 HUGEPAGE_TUNABLE = "glibc.malloc.hugetlb=1"
 # How the child process's malloc runs: glibc's defaults, transparent huge pages for
 # malloc (an environment setting read at process start), or freed memory kept
-# (``runkit.hostmem.keep_freed_memory``, what the training binary does by default).
+# (``runkit.hostmem.keep_freed_memory``, an opt-in called before jax is imported).
 MALLOC_SETTINGS = ("default", "hugetlb", "kept")
 PAGE_FAULT_COLUMNS = (
     "maps",
@@ -492,8 +492,11 @@ def page_fault_child(
 
   from runkit import hostmem
 
-  if keep_freed and not hostmem.keep_freed_memory():
-    raise RuntimeError("runkit.hostmem.keep_freed_memory did not apply on this host")
+  if keep_freed != hostmem.APPLIED:
+    raise RuntimeError(
+        f"keep_freed={keep_freed} but runkit.hostmem.APPLIED={hostmem.APPLIED}: the child "
+        "must call keep_freed_memory() before it imports jax"
+    )
 
   cfg, n = model_config(kind, maps, batch)
   length = int(length or n)
@@ -532,7 +535,8 @@ def page_faults(size: str) -> dict:
       env.pop("GLIBC_TUNABLES", None)
       if setting == "hugetlb":
         env["GLIBC_TUNABLES"] = HUGEPAGE_TUNABLE
-      code = (
+      code = (  # hostmem applies only before jax is imported
+          f"from runkit import hostmem; {setting == 'kept'} and hostmem.keep_freed_memory(); "
           "import json; from benchmarks import ngpu; print('RESULT', json.dumps("
           f"ngpu.page_fault_child('faithful', {maps}, {conv_impl!r}, {remat!r}, {reps}, "
           f"{shape[0]}, {shape[1]}, {setting == 'kept'})))"
@@ -559,8 +563,8 @@ def page_faults(size: str) -> dict:
       "process, with glibc's default malloc (`default`), with transparent huge pages "
       f"for malloc (`hugetlb`: `GLIBC_TUNABLES={HUGEPAGE_TUNABLE}`, read at process "
       "start) and with freed memory kept for reuse (`kept`: "
-      "`runkit.hostmem.keep_freed_memory()`, one arena, no mmap, no trim; the training "
-      "binary's default). Faults are counted in 4 KiB pages (a huge page counts once).",
+      "`runkit.hostmem.keep_freed_memory()` called before jax is imported: one arena, "
+      "no mmap, no trim; an opt-in, not a default). Faults are counted in 4 KiB pages (a huge page counts once).",
       "",
       common.md_table(
           ["maps", "conv", "remat", "malloc", "step s", "minor faults / step", "MiB"],

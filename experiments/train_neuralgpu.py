@@ -37,7 +37,6 @@ from ml_collections import config_flags
 
 from neuralgpu import config as config_lib
 from neuralgpu import train
-from runkit import hostmem
 from runkit import logs
 
 FLAGS = flags.FLAGS
@@ -46,13 +45,7 @@ flags.DEFINE_string("workdir", None, "Directory for checkpoints, logs and result
 flags.DEFINE_string("coordinator", "", "host:port of process 0 (multi-process pools only).")
 flags.DEFINE_integer("num_processes", 1, "Number of processes (multi-process pools only).")
 flags.DEFINE_integer("process_id", 0, "This process's index (multi-process pools only).")
-flags.DEFINE_bool(
-    "keep_freed_memory",
-    True,
-    "Keep freed heap memory for reuse (glibc malloc: one arena, no mmap, no trim), so "
-    "the train step's temporaries do not fault in fresh pages every step "
-    "(runkit.hostmem); --nokeep_freed_memory for malloc's defaults.",
-)
+
 flags.mark_flags_as_required(["config", "workdir"])
 
 
@@ -61,8 +54,6 @@ def main(argv):
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   logs.quiet_libraries()  # checkpoint libraries log every save at INFO
   config_lib.validate(FLAGS.config)
-  if FLAGS.keep_freed_memory:
-    hostmem.keep_freed_memory()  # before the first computation starts XLA's threads
   if "pool" not in FLAGS.config:
     if FLAGS.num_processes > 1 or FLAGS.coordinator:
       raise app.UsageError("--coordinator/--num_processes need a pool config (seeds > 1)")

@@ -88,7 +88,7 @@ def default_config() -> ml_collections.ConfigDict:
   m.candidate_dropout = 0.0  # DNGPU: dropout on the candidate
   m.dropout = 0.15  # state dropout rate = dropout * 8 / n
   m.num_sets = 6  # weight sets per CGRU position (6 x 2 CGRUs = 12)
-  m.conv_impl = "auto"  # auto: "folded" on CPU, "xla" elsewhere
+  m.conv_impl = "auto"  # auto: "folded" on CPU ("grouped" from 128 maps), "xla" elsewhere
   m.remat = "auto"  # auto | none | every_step | save_dots | every_k | sqrt (auto on
   # CPU: save_dots while what it keeps fits in 2 GiB, else every_step; none elsewhere)
   m.remat_k = 8

@@ -27,7 +27,8 @@ height folded into the features: kn shifted copies and one block-banded matrix) 
 ``"grouped"`` (the output rows in pairs, each pair one matmul of the rows it reads).
 All use the same parameter layout ``[kn * kh * maps, out]`` (row order: n-offset,
 height-offset, input map), so any form can load another's checkpoints; ``apply`` builds
-the folded and grouped matrices of every weight set once per call.
+the folded and grouped matrices of every weight set once per call while they fit in
+``PREFOLD_BUDGET_BYTES``.
 """
 
 from __future__ import annotations
@@ -281,6 +282,10 @@ def init_params(key: jax.Array, cfg) -> dict:
 
 
 CGRU_KEYS = ("gate_w", "gate_b", "cand_w", "cand_b")
+# The most bytes the folded (or grouped) matrices of every weight set may take for
+# ``apply`` to build them once per call; above it (e.g. 512 maps at height 4: 1.8 GB, and
+# as much again for their gradients) each step folds the set it uses.
+PREFOLD_BUDGET_BYTES = 256 * 2**20
 
 
 # ----------------------------------------------------------------------------
@@ -535,11 +540,15 @@ def apply(
   s0 = jnp.zeros((b, n, h, m), dtype).at[:, :, 0, :].set(x)
   stack = {k: params[k] for k in CGRU_KEYS}
   prefolded = cfg.conv_impl in ("folded", "grouped") and h > 1
-  if prefolded:  # fold every weight set once, not once per step
+  if prefolded:  # fold every weight set once, not once per step, while that is small
     kn, kh = _kernel_dims(cfg)
     fold_one = folded_kernel if cfg.conv_impl == "folded" else grouped_kernels
     fold = jax.vmap(jax.vmap(lambda w: fold_one(w, kn, kh, h)))
-    stack = {**stack, "gate_w": fold(stack["gate_w"]), "cand_w": fold(stack["cand_w"])}
+    folded = {k: jax.eval_shape(fold, stack[k]) for k in ("gate_w", "cand_w")}
+    size = sum(a.size * a.dtype.itemsize for a in jax.tree.leaves(folded))
+    prefolded = size <= PREFOLD_BUDGET_BYTES
+    if prefolded:
+      stack = {**stack, "gate_w": fold(stack["gate_w"]), "cand_w": fold(stack["cand_w"])}
   steps = num_steps_for(cfg, n)
   if step_counts is not None:
     step_counts = jnp.minimum(jnp.asarray(step_counts, jnp.int32), steps)

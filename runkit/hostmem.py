@@ -5,10 +5,13 @@ large block is mapped with ``mmap`` and unmapped when freed (and the heaps of wo
 threads' arenas are trimmed), so the next step gets fresh pages from the kernel: a page
 fault and a zeroing per 4 KiB touched. A train step that keeps the scan's residuals
 touches hundreds of MiB of them per step (``python -m benchmarks --sections=page_faults``
-counts the faults; at 24 maps, batch 32, n = 41 storing every residual faults ~760 MiB a
-step and takes 1.5x as long as with the memory kept). ``keep_freed_memory`` sets malloc
-to keep what is freed: one arena for every thread, no ``mmap`` for large blocks, no
-trimming of the heap's top. The process then holds its peak heap until it exits.
+counts the faults: at 24 maps, batch 32, n = 41 storing every residual faults ~760 MiB a
+step). ``keep_freed_memory`` sets malloc to keep what is freed: one arena for every
+thread, no ``mmap`` for large blocks, no trimming of the heap's top. The process then
+holds its peak heap until it exits. It takes effect only when called before ``jax`` is
+imported (called later, the faults stay), and its effect on step time is mixed: faster on
+one core, up to 2.9x slower with XLA's two threads on two cores (``results/benchmarks/``,
+page-fault section), so nothing calls it by default.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ APPLIED = False  # whether keep_freed_memory has applied in this process (proven
 def keep_freed_memory() -> bool:
   """Sets glibc's malloc to keep freed memory (``SETTINGS``) for the rest of the
   process; True when every setting applied, False off Linux or without glibc. Call it
-  before the first JAX computation (threads that malloc before it keep their arenas)."""
+  before importing ``jax``."""
   if not sys.platform.startswith("linux"):
     return False
   try:

@@ -372,6 +372,9 @@ def test_saved_dots_bytes_and_auto_remat_on_cpu():
   assert train.saved_dots_bytes(c) == 41 * 7 * 32 * 41 * 4 * 128 * 4
   assert jax.default_backend() == "cpu"
   assert train.resolve_model_config(c).remat == "save_dots"
+  assert train.resolve_model_config(c).conv_impl == "grouped"  # >= 128 maps
+  c.model.num_maps = 24
+  assert train.resolve_model_config(c).conv_impl == "folded"
   c.model.num_maps = 512  # 4x the maps, 4x the bytes: still 3.1 GiB > 2 GiB
   assert train.saved_dots_bytes(c) > train.SAVE_DOTS_BUDGET_BYTES
   assert train.resolve_model_config(c).remat == "every_step"
