@@ -26,30 +26,37 @@ except ImportError:  # pragma: no cover - depends on the environment
 # ---------------------------------------------------------------------------
 # The models timed.
 # ---------------------------------------------------------------------------
-def model_config(kind: str, maps: int | None = None, batch: int | None = None):
+def model_config(
+    kind: str, maps: int | None = None, batch: int | None = None, length: int | None = None
+):
   """(config, padded length) of a benchmarked model.
 
   ``default``: the main job's model and training (``dngpu_short_sat``: n x 1 x 48,
   kernel 3 along n, one hard-gated CGRU per step, batch 32) at its longest bin, 25.
   ``faithful``: Kaiser & Sutskever (2015) section 2, n x 4 x m, 3x3 kernels, 2 CGRUs per
-  step, batch 32 at length 41 (the figures of Price et al. 2016 are of this model)."""
+  step, batch 32 at length 41 (the figures of Price et al. 2016 are of this model).
+  ``length``: train that one width instead (a single bin)."""
   if kind == "default":
     c = ngpu_configs.get_config("variant=dngpu_short_sat,task=badd,seeds=1")
-    length = int(c.curriculum.buckets[-1])
+    n = int(c.curriculum.buckets[-1])
   elif kind == "faithful":
     c = ngpu_configs.get_config("variant=faithful,task=badd")
     c.batch_size = 32
     c.curriculum.start_length = c.curriculum.max_length
     c.curriculum.bucket_mode = "cap"
     c.curriculum.long_every = 0
-    length = int(c.curriculum.max_length)
+    n = int(c.curriculum.max_length)
   else:
     raise ValueError(f"kind={kind!r}; allowed: ('default', 'faithful')")
   if maps is not None:
     c.model.num_maps = int(maps)
   if batch is not None:
     c.batch_size = int(batch)
-  return c, length
+  if length is not None and int(length) != n:  # one bin of that width
+    n = int(length)
+    c.curriculum.buckets = (n,)
+    c.curriculum.max_length = c.curriculum.start_length = n
+  return c, n
 
 
 def train_step_flops(mcfg, batch: int, n: int) -> float:
@@ -136,11 +143,8 @@ def train_steps(size: str, matmul: float, with_torch: bool = True) -> dict:
   (``matmul`` GFLOP/s) and against the same step in plain PyTorch."""
   rows = []
   for kind, maps, forms, reps, num_rounds in _step_cases(size):
-    cfg, length = model_config(kind, maps)
-    if size == "tiny":
-      length = 9 if kind == "default" else 7
-      cfg.curriculum.buckets = (length,)
-      cfg.curriculum.max_length = cfg.curriculum.start_length = length
+    tiny_length = (9 if kind == "default" else 7) if size == "tiny" else None
+    cfg, length = model_config(kind, maps, length=tiny_length)
     batch = int(cfg.batch_size)
     sides, meta = {}, {}
     for conv_impl, remat in forms:
@@ -498,11 +502,7 @@ def page_fault_child(
         "must call keep_freed_memory() before it imports jax"
     )
 
-  cfg, n = model_config(kind, maps, batch)
-  length = int(length or n)
-  if length != n:
-    cfg.curriculum.buckets = (length,)
-    cfg.curriculum.max_length = cfg.curriculum.start_length = length
+  cfg, length = model_config(kind, maps, batch, length)
   timed, _, _ = _jax_step(cfg, length, conv_impl, remat)
   timed(1)
   before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt

@@ -45,7 +45,6 @@ flags.DEFINE_string("workdir", None, "Directory for checkpoints, logs and result
 flags.DEFINE_string("coordinator", "", "host:port of process 0 (multi-process pools only).")
 flags.DEFINE_integer("num_processes", 1, "Number of processes (multi-process pools only).")
 flags.DEFINE_integer("process_id", 0, "This process's index (multi-process pools only).")
-
 flags.mark_flags_as_required(["config", "workdir"])
 
 

@@ -159,13 +159,9 @@ def conv_folded(x: jax.Array, w: jax.Array, kn: int, kh: int, prefolded: bool = 
   times wider; faster on XLA:CPU for small widths, see ``benchmarks/``). With
   ``prefolded``, ``w`` is already ``folded_kernel(w, kn, kh, h)`` (``apply`` folds every
   weight set once per call instead of once per step)."""
-  b, n, h, c = x.shape
+  h = x.shape[2]
   wf = w if prefolded else folded_kernel(w, kn, kh, h)
-  pn = kn // 2
-  xp = jnp.pad(x.reshape(b, n, h * c), ((0, 0), (pn, kn - 1 - pn), (0, 0)))
-  cols = [xp[:, i : i + n] for i in range(kn)]
-  patches = cols[0] if len(cols) == 1 else jnp.concatenate(cols, axis=-1)
-  return jnp.einsum("bnk,ko->bno", patches, wf).reshape(b, n, h, -1)
+  return _conv_row_groups(x, (wf,), [(range(h), range(h))], kn)
 
 
 def _row_groups(h: int, kh: int, g: int = 2) -> list[tuple[range, range]]:
@@ -191,12 +187,20 @@ def conv_grouped(x: jax.Array, w, kn: int, kh: int, prefolded: bool = False) -> 
   matmuls of kn * 3 * C inputs and 2 * O outputs, no more FLOPs than the conv counts
   (``folded`` does h / kh times more) and 3 / 4 of ``shifted``'s copies. ``prefolded``:
   ``w`` is already ``grouped_kernels(w, kn, kh, h)``."""
-  b, n, h, c = x.shape
+  h = x.shape[2]
   ws = w if prefolded else grouped_kernels(w, kn, kh, h)
+  return _conv_row_groups(x, ws, _row_groups(h, kh), kn)
+
+
+def _conv_row_groups(x: jax.Array, kernels, groups, kn: int) -> jax.Array:
+  """Per (input rows, output rows) group, the kn n-shifted copies of its input rows
+  (height folded into the features) times its ``_banded_kernel``; the groups' outputs
+  joined along the height."""
+  b, n, _, _ = x.shape
   pn = kn // 2
   xp = jnp.pad(x, ((0, 0), (pn, kn - 1 - pn), (0, 0), (0, 0)))
   ys = []
-  for (rows_in, rows_out), wk in zip(_row_groups(h, kh), ws):
+  for (rows_in, rows_out), wk in zip(groups, kernels):
     lo, hi = rows_in[0], rows_in[-1] + 1
     cols = [xp[:, i : i + n, lo:hi].reshape(b, n, -1) for i in range(kn)]
     patches = cols[0] if len(cols) == 1 else jnp.concatenate(cols, axis=-1)

@@ -254,16 +254,9 @@ def run_seed(
       "check_s": round(check_s, 2),
       "wall_s": round(time.time() - t_wall, 2),
       "steps_per_s": step / max(train_s, 1e-9),
-      "examples_per_step": examples_per_step(cfg),
+      "examples_per_step": train_lib.examples_per_step(cfg),
       "checks": checks,
   }
-
-
-def examples_per_step(cfg) -> int:
-  """Training examples per step: the batch, times the bins in ``bucket_mode='all'``."""
-  cu = cfg.curriculum
-  n = int(cfg.batch_size)
-  return n * len(cu.buckets) if cu.bucket_mode == "all" else n
 
 
 def _brief(entry: dict) -> dict:

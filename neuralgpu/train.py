@@ -128,6 +128,13 @@ GROUPED_FROM_MAPS = 128
 SAVE_DOTS_BUDGET_BYTES = 2 * 2**30
 
 
+def examples_per_step(cfg) -> int:
+  """Training examples per step: the batch, times the bins in ``bucket_mode='all'``."""
+  cu = cfg.curriculum
+  n = int(cfg.batch_size)
+  return n * len(cu.buckets) if cu.bucket_mode == "all" else n
+
+
 def saved_dots_bytes(cfg: ml_collections.ConfigDict) -> int:
   """Bytes the ``save_dots`` policy keeps for the backward pass of one train step at the
   widest bin: per step the state and, per CGRU, its gate and candidate conv outputs (3
@@ -135,10 +142,7 @@ def saved_dots_bytes(cfg: ml_collections.ConfigDict) -> int:
   ``bucket_mode="all"``)."""
   m = cfg.model
   n = int(cfg.curriculum.buckets[-1])
-  examples = int(cfg.batch_size)
-  if cfg.curriculum.get("bucket_mode") == "all":
-    examples *= len(cfg.curriculum.buckets)
-  state = examples * n * int(m.height) * int(m.num_maps) * 4
+  state = examples_per_step(cfg) * n * int(m.height) * int(m.num_maps) * 4
   return model_lib.num_steps_for(m, n) * state * (1 + 3 * int(m.cgrus_per_step))
 
 
@@ -152,7 +156,7 @@ def resolve_model_config(cfg: ml_collections.ConfigDict) -> ml_collections.Confi
   maps the grouped form (no folded excess). Of the remat policies,
   ``save_dots`` (every step rematerialised except its conv outputs, so the backward pass
   recomputes no matmul) is the fastest on CPU while what it keeps fits in
-  ``SAVE_DOTS_BUDGET_BYTES`` (1.25x ``every_step`` at 128 maps, as fast at height 1), then
+  ``SAVE_DOTS_BUDGET_BYTES`` (1.23x ``every_step`` at 128 maps, as fast at height 1), then
   ``every_step``; storing every residual (``none``) is the slowest there, bound by the
   page faults of its large buffers (benchmarks/, results/benchmarks/). All forms and
   policies give the same gradients up to float rounding (``save_dots`` and

@@ -34,7 +34,6 @@ from runkit import metrics as metrics_lib
 from runkit import progress as progress_lib
 from runkit import provenance
 from runkit import workdir as workdir_lib
-from runkit.workdir import check_workdir_config
 from rltape.qlearning import config as config_lib
 from rltape.qlearning import train as train_lib
 
@@ -91,7 +90,7 @@ def train_and_evaluate(
   """Trains `config.num_seeds` agents; returns the summary written to disk."""
   config_lib.validate(config)
   # A workdir remembers its config: resuming may change only RESUMABLE_KEYS.
-  check_workdir_config(workdir, config, resumable=RESUMABLE_KEYS)
+  workdir_lib.check_workdir_config(workdir, config, resumable=RESUMABLE_KEYS)
   agent = train_lib.make_train(config, env, test_env)
   # The budget and bookkeeping fields do not change the compiled functions.
   compiled = config.to_dict()
@@ -279,7 +278,7 @@ def retest_workdir(src: str, dst: str, overrides: dict) -> ml_collections.Config
   config.update(overrides)
   config_lib.validate(config)
   state = state.replace(solved_at=jnp.full_like(jnp.asarray(state.solved_at), -1))
-  check_workdir_config(dst, config, resumable=RESUMABLE_KEYS)  # makes dst
+  workdir_lib.check_workdir_config(dst, config, resumable=RESUMABLE_KEYS)  # makes dst
   mgr = checkpoints.make_manager(dst)
   checkpoints.save(mgr, step, state, dst, 0.0)
   with open(os.path.join(dst, "continued_from.json"), "w") as f:

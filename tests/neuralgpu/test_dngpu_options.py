@@ -14,7 +14,6 @@ from neuralgpu import config as config_lib
 from neuralgpu import curriculum
 from neuralgpu import model as model_lib
 from neuralgpu import optim
-from neuralgpu import study
 from neuralgpu import tasks as tasks_lib
 from neuralgpu import train
 
@@ -317,7 +316,7 @@ def test_dngpu_exact_config():
   c = ngpu.get_config("variant=dngpu_exact")
   assert c.model.num_maps == 48 and c.batch_size == 32 and c.num_train_steps == 20_000
   assert c.curriculum.bucket_mode == "all" and c.curriculum.buckets == ngpu.DNGPU_BINS
-  assert study.examples_per_step(c) == 288
+  assert train.examples_per_step(c) == 288
   assert c.model.candidate_dropout == 0.5 and c.optim.lr == pytest.approx(0.01)
   assert (
       c.model.saturation_form,
