@@ -35,6 +35,12 @@ def define_flags():
   flags.DEFINE_string("task", "badd", f"Task: one of {TASKS}.")
   flags.DEFINE_integer("seeds", 16, "Seeds per recipe.")
   flags.DEFINE_integer("first_seed", 0, "Seeds first_seed, first_seed + 1, ...")
+  flags.DEFINE_list(
+      "seed_list",
+      [],
+      "Explicit seeds (e.g. a row's failing seeds, to screen a change on "
+      "them first); overrides --first_seed and --seeds.",
+  )
   flags.DEFINE_integer("max_steps", 12000, "Step budget per seed.")
   flags.DEFINE_integer("check_every", 500, "Steps between checks.")
   flags.DEFINE_float(
@@ -72,6 +78,19 @@ def define_flags():
       "in another process with another --out_dir) whose records join the "
       "file of the same name in out_dir; their settings must match.",
   )
+
+
+def parse_seed_list(items) -> list[int]:
+  """``--seed_list`` as distinct non-negative ints; ValueError naming a bad one."""
+  seeds = []
+  for t in items:
+    t = str(t).strip()
+    if not t.isdigit():
+      raise ValueError(f"--seed_list entry {t!r} is not a non-negative integer")
+    if int(t) in seeds:
+      raise ValueError(f"--seed_list repeats seed {t}")
+    seeds.append(int(t))
+  return seeds
 
 
 def parse_pairs(items, what):
@@ -327,6 +346,9 @@ def main(argv):
       raise ValueError(
           f"--seeds={FLAGS.seeds} must be >= 1 and --first_seed=" f"{FLAGS.first_seed} >= 0"
       )
+    seeds = parse_seed_list(FLAGS.seed_list) or list(
+        range(FLAGS.first_seed, FLAGS.first_seed + FLAGS.seeds)
+    )
     from experiments.sweep_badd_pools import variant_config
     from neuralgpu import study
 
@@ -352,7 +374,6 @@ def main(argv):
     budget.validate()
   except ValueError as e:
     raise app.UsageError(str(e)) from None
-  seeds = list(range(FLAGS.first_seed, FLAGS.first_seed + FLAGS.seeds))
   for r in FLAGS.recipes:
     t0 = time.time()
     run_recipe(FLAGS.task, r, seeds, budget, bars, FLAGS.out_dir)

@@ -5,7 +5,6 @@ import importlib.util
 import json
 import os
 
-import jax
 import pytest
 
 from experiments.configs import ngpu
@@ -179,6 +178,17 @@ def test_study_file_guard_and_render(tmp_path):
   assert (tmp_path / "README.md").exists() and (tmp_path / "solved_fraction.png").stat().st_size > 0
   with pytest.raises(ValueError, match="length:examples"):
     seed_study.parse_pairs(["201"], "ours")
+
+
+def test_seed_list_parses_distinct_seeds_and_names_a_bad_one():
+  assert seed_study.parse_seed_list([]) == []
+  assert seed_study.parse_seed_list(["10", " 12", "14"]) == [10, 12, 14]
+  with pytest.raises(ValueError, match="'x1'"):
+    seed_study.parse_seed_list(["3", "x1"])
+  with pytest.raises(ValueError, match="'-2'"):
+    seed_study.parse_seed_list(["-2"])
+  with pytest.raises(ValueError, match="repeats seed 4"):
+    seed_study.parse_seed_list(["4", "4"])
 
 
 def test_progress_bar_runs_towards_the_time_budget():
