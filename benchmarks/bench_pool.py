@@ -36,6 +36,7 @@ def main(argv):
   import numpy as np
   from neuralgpu import talk_tables as ngpu_tables
   from neuralgpu import pool, tasks as tasks_lib, train
+  from neuralgpu import resolve as resolve_lib
 
   cfg = ngpu_tables.get_config(f"cell={FLAGS.cell},seeds={FLAGS.seeds}")
   buckets = [int(b) for b in FLAGS.buckets.split(",")]
@@ -43,7 +44,7 @@ def main(argv):
     if b not in [int(x) for x in cfg.curriculum.buckets]:
       raise ValueError(f"bucket {b} not in curriculum.buckets={cfg.curriculum.buckets}")
   tasks = tuple(tasks_lib.get_task(n) for n in cfg.task.split(","))
-  mcfg = train.resolve_model_config(cfg)
+  mcfg = resolve_lib.resolve_model_config(cfg)
   s = FLAGS.seeds
   rows = []
   for loop in FLAGS.seed_loops:

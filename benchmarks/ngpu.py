@@ -16,6 +16,7 @@ import numpy as np
 from benchmarks import common
 from neuralgpu import presets as ngpu_configs
 from neuralgpu import evaluate, model as model_lib, pool, tasks as tasks_lib, train
+from neuralgpu import resolve as resolve_lib
 
 try:  # PyTorch is only in the benchmarks extra
   from benchmarks import torch_ngpu
@@ -79,7 +80,7 @@ def _jax_step(cfg, length, conv_impl=None, remat=None):
     c.model.conv_impl = conv_impl
   if remat:
     c.model.remat = remat
-  mcfg = train.resolve_model_config(c)
+  mcfg = resolve_lib.resolve_model_config(c)
   task = tasks_lib.get_task("badd")
   fn = jax.jit(train.make_train_step(c, (task,), length, mcfg), donate_argnums=0)
   state = train.init_state(jax.random.key(0), c, 1)
@@ -225,7 +226,7 @@ def compiled_memory(cfg, length, remat) -> dict:
   and outputs, in bytes."""
   c = cfg.copy_and_resolve_references()
   c.model.remat = remat
-  mcfg = train.resolve_model_config(c)
+  mcfg = resolve_lib.resolve_model_config(c)
   task = tasks_lib.get_task("badd")
   step = train.make_train_step(c, (task,), length, mcfg)
   abstract = jax.eval_shape(lambda k: train.init_state(k, c, 1), jax.random.key(0))
@@ -311,7 +312,7 @@ def compile_times(size: str) -> dict:
   pool_seeds = 4
   if size == "tiny":
     length, eval_n, pool_seeds = 9, 17, 2
-  mcfg = train.resolve_model_config(cfg)
+  mcfg = resolve_lib.resolve_model_config(cfg)
   task = tasks_lib.get_task("badd")
   rows = []
 
@@ -363,7 +364,7 @@ def pools(size: str) -> dict:
   for kind, maps, length, seeds, steps, num_rounds in cases:
     cfg, _ = model_config(kind, maps)
     cfg.curriculum.buckets = tuple(sorted(set(tuple(cfg.curriculum.buckets) + (length,))))
-    mcfg = train.resolve_model_config(cfg)
+    mcfg = resolve_lib.resolve_model_config(cfg)
     one = jax.jit(train.make_train_step(cfg, (task,), length, mcfg), donate_argnums=0)
     singles = [
         common.stepper(one, jax.block_until_ready(one(train.init_state(jax.random.key(i), cfg, 1))))
@@ -434,7 +435,7 @@ def main_job_before_after(size: str) -> dict:
   for remat in ("none", "every_step", "auto"):
     c = cfg.copy_and_resolve_references()
     c.model.remat = remat
-    mcfg = train.resolve_model_config(c)
+    mcfg = resolve_lib.resolve_model_config(c)
     fns = {b: jax.jit(train.make_train_step(c, (task,), b, mcfg), donate_argnums=0) for b in bins}
 
     def every_bin(s, fns=fns):

@@ -171,15 +171,17 @@ def write_json(path: str, data: dict) -> None:
 
 def run_recipe(task_name, recipe, seeds, budget, bars, out_dir, echo=print) -> dict:
   from experiments.sweep_badd_pools import variant_config
-  from neuralgpu import study, tasks, train
+  from neuralgpu import study, tasks
+  from neuralgpu import resolve as resolve_lib
+  from neuralgpu import step_cache as step_cache_lib
 
   cfg = variant_config(recipe, task_name)
   path = os.path.join(out_dir, file_name(task_name, recipe))
   data = load_or_new(path, _header(task_name, recipe, cfg, budget, bars))
   done = {r["seed"] for r in data["records"]}
   task = tasks.get_task(task_name)
-  mcfg = train.resolve_model_config(cfg)
-  cache = train.StepCache(cfg, (task,), mcfg)
+  mcfg = resolve_lib.resolve_model_config(cfg)
+  cache = step_cache_lib.StepCache(cfg, (task,), mcfg)
   for seed in seeds:
     if seed in done:
       continue

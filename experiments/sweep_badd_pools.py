@@ -209,11 +209,12 @@ def run(
 
   import jax
   from neuralgpu import evaluate, pool, tasks, train
+  from neuralgpu import resolve as resolve_lib
 
   task = tasks.get_task("badd")
   res = {}
   for name, c in configs.items():
-    mcfg = train.resolve_model_config(c)
+    mcfg = resolve_lib.resolve_model_config(c)
     ps = pool.init_pool(list(range(first_seed, first_seed + seeds)), c, 1)
     steps = pool.PoolStepCache(c, (task,), mcfg, seed_loop="auto")
     t0, step, rows = time.time(), 0, []

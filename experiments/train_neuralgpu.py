@@ -36,7 +36,7 @@ from absl import flags  # noqa: E402
 from ml_collections import config_flags
 
 from neuralgpu import config as config_lib
-from neuralgpu import train
+from neuralgpu import loop
 from runkit import logs
 
 FLAGS = flags.FLAGS
@@ -56,7 +56,7 @@ def main(argv):
   if "pool" not in FLAGS.config:
     if FLAGS.num_processes > 1 or FLAGS.coordinator:
       raise app.UsageError("--coordinator/--num_processes need a pool config (seeds > 1)")
-    train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
+    loop.train_and_evaluate(FLAGS.config, FLAGS.workdir)
     return
   from neuralgpu import evaluate
   from neuralgpu import loop

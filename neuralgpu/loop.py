@@ -1,4 +1,6 @@
-"""The Neural GPU's host loop for a pool of 1..S seeds: ``train_pool(config, workdir)``.
+"""The Neural GPU's host loops: ``train_and_evaluate(config, workdir)`` for a single-seed
+config and ``train_pool(config, workdir)`` for a pool of 1..S seeds, with the helpers both
+use (workdir opening, progress bar, when checks run). The pool loop:
 
 The loop is a sequence of named steps over two small records: ``Run`` (what is fixed
 for the run: config, tasks, mesh, compiled steps, checkpoint manager, metric writer) and
@@ -27,10 +29,16 @@ from typing import Any, Optional
 import jax
 import numpy as np
 
+import ml_collections
+
+from neuralgpu import batches as batches_lib
 from neuralgpu import config as config_lib
 from neuralgpu import evaluate as evaluate_lib
+from neuralgpu import optim as optim_lib
 from neuralgpu import pool as pool_lib
+from neuralgpu import resolve as resolve_lib
 from neuralgpu import restarts as restarts_lib
+from neuralgpu import step_cache
 from neuralgpu import tasks as tasks_lib
 from neuralgpu import train as train_lib
 from runkit import checkpoints, metrics
@@ -94,7 +102,7 @@ def train_pool(config, workdir: str, *, record_buckets: list | None = None) -> d
     record_buckets: if given, the bucket of every step is appended to it.
   """
   run, ps, loop = _setup(config, workdir)
-  bar = train_lib.progress_bar(config, loop.step, time.time() - run.t_start) if run.lead else None
+  bar = progress_bar(config, loop.step, time.time() - run.t_start) if run.lead else None
   try:
     while loop.step < int(config.num_train_steps):
       ps = _train_step(run, ps, loop, record_buckets)
@@ -146,7 +154,7 @@ def _setup(config, workdir: str) -> tuple[Run, pool_lib.PoolState, Loop]:
   back its restarts and stops, and compiles the steps."""
   pool_lib.validate_pool(config)
   tasks = tuple(tasks_lib.get_task(n) for n in config_lib.task_names(config))
-  mcfg = train_lib.resolve_model_config(config)
+  mcfg = resolve_lib.resolve_model_config(config)
   s = int(config.pool.num_seeds)
   mesh = None
   if config.pool.shard:
@@ -155,7 +163,7 @@ def _setup(config, workdir: str) -> tuple[Run, pool_lib.PoolState, Loop]:
       devices = devices[: max(d for d in range(1, len(devices) + 1) if s % d == 0)]
     mesh = pool_lib.make_mesh(s, devices)
   lead = jax.process_index() == 0
-  manager = train_lib.open_workdir(config, workdir, mcfg, lead)
+  manager = open_workdir(config, workdir, mcfg, lead)
   template = pool_lib.init_pool(np.arange(s) + int(config.seed), config, len(tasks), mesh)
   fresh = manager.latest_step() is None
   ps = pool_lib.restore_pool(manager, template)
@@ -182,7 +190,7 @@ def _setup(config, workdir: str) -> tuple[Run, pool_lib.PoolState, Loop]:
   )
   t_start = time.time()
   # Compilation counts towards the run's minutes (and its time budget).
-  steps.precompile(ps, train_lib.buckets_to_compile(config))
+  steps.precompile(ps, step_cache.buckets_to_compile(config))
   run = Run(
       config=config,
       workdir=workdir,
@@ -205,7 +213,7 @@ def _setup(config, workdir: str) -> tuple[Run, pool_lib.PoolState, Loop]:
 
 def _train_step(run: Run, ps, loop: Loop, record_buckets) -> pool_lib.PoolState:
   """One pool step at the bucket of the longest live curriculum length."""
-  bucket = train_lib.host_bucket(run.config, loop.step, loop.max_cur)
+  bucket = batches_lib.host_bucket(run.config, loop.step, loop.max_cur)
   if record_buckets is not None:
     record_buckets.append(bucket)
   ps = run.steps(bucket)(ps)
@@ -247,7 +255,7 @@ def _log(run: Run, ps, loop: Loop, bar) -> pool_lib.PoolState:
     run.writer.write(loop.step, row)
     bar.update(
         loop.step,
-        **train_lib.bar_postfix(
+        **bar_postfix(
             {
                 "cur_length": loop.max_cur,
                 "train_seq_error": row["mean_train_seq_error"],
@@ -270,7 +278,7 @@ def _check_solved(run: Run, ps_host, loop: Loop, final: bool = False) -> None:
       continue
     if (
         not final
-        and train_lib.curriculum_gates_checks(config)
+        and curriculum_gates_checks(config)
         and not bool(np.all(ps_host.train.curriculum.solved[i]))
     ):
       continue
@@ -479,3 +487,206 @@ def _finish(run: Run, ps, loop: Loop, elapsed: float) -> dict:
     )
     run.writer.close()
   return out
+
+
+# ----------------------------------------------------------------------------
+# The single-seed loop and the helpers both loops use.
+# ----------------------------------------------------------------------------
+def curriculum_gates_checks(cfg) -> bool:
+  """Solve checks wait for the length curriculum to reach the training length; with no
+  length curriculum (start = max length) they run at every ``eval.every`` steps (the
+  check screens the training length first, so an unfit model costs little)."""
+  return int(cfg.curriculum.start_length) < int(cfg.curriculum.max_length)
+
+
+def solved_all(state: train_lib.TrainState) -> bool:
+  return bool(np.all(np.asarray(jax.device_get(state.curriculum.solved))))
+
+
+def progress_bar(config, start_step: int, elapsed_s: float):
+  """The run's bar (``runkit.progress.ProgressBar``) towards ``num_train_steps`` or the
+  ``max_train_minutes`` budget, whichever comes first."""
+  from runkit import progress
+
+  return progress.ProgressBar(
+      config.num_train_steps,
+      float(config.max_train_minutes or 0) * 60,
+      start_step,
+      elapsed_s,
+      enabled=bool(config.progress_bar),
+  )
+
+
+def bar_postfix(summary: dict) -> dict:
+  """The bar's postfix: curriculum length, training errors, steps/s."""
+  return dict(
+      len=summary.get("cur_length"),
+      seq_err=f"{summary.get('train_seq_error', 0):.3f}",
+      dig_err=f"{summary.get('train_digit_error', 0):.4f}",
+      sps=f"{summary.get('steps_per_s', 0):.1f}",
+  )
+
+
+def open_workdir(config, workdir: str, mcfg, lead: bool = True):
+  """Opens a Neural GPU run's workdir: refuses one made with another config (nothing
+  written then), records this run's provenance (``lead``: the process that writes the
+  records) and returns the checkpoint manager. Used by the single-seed and pool loops."""
+  from runkit import checkpoints, provenance
+
+  os.makedirs(workdir, exist_ok=True)
+  if lead:
+    workdir_lib.check_workdir_config(
+        workdir, config, config_lib.RESUMABLE_KEYS, added_defaults=config_lib.ADDED_DEFAULTS
+    )
+    provenance.write_provenance(workdir, config, {"resolved_conv_impl": mcfg.conv_impl})
+  return checkpoints.make_manager(workdir, config.keep_checkpoints)
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
+  """Trains (resuming from the workdir's last checkpoint) and evaluates.
+
+  Returns a summary dict (also written to ``workdir/summary.json``).
+  """
+  from runkit import checkpoints, metrics
+
+  config_lib.validate(config)
+  names = config_lib.task_names(config)
+  tasks = tuple(tasks_lib.get_task(n) for n in names)
+  mcfg = resolve_lib.resolve_model_config(config)
+  manager = open_workdir(config, workdir, mcfg)
+  template = train_lib.init_state(jax.random.key(config.seed), config, len(tasks))
+  state = checkpoints.restore_or(manager, template)
+  start_step = int(state.step)
+  writer = metrics.MetricWriter(workdir)
+  steps = step_cache.StepCache(config, tasks, mcfg)
+  check_key = evaluate_lib.check_key(config.seed)
+  cu = config.curriculum
+  max_cur = int(np.max(jax.device_get(state.curriculum.cur)))
+  t_start = time.time()
+  # Compilation counts towards the run's minutes (and its time budget).
+  steps.precompile(state, step_cache.buckets_to_compile(config))
+  train_seconds_before = checkpoints.read_elapsed(workdir)
+  last_log_t, last_log_step = time.time(), start_step
+  evals = []
+  solved_at = None
+  bar = progress_bar(config, start_step, train_seconds_before + time.time() - t_start)
+  step = start_step
+  stop_reason = "num_train_steps"
+  try:
+    while step < int(config.num_train_steps):
+      state = steps(batches_lib.host_bucket(config, step, max_cur))(state)
+      step += 1
+      if step % int(cu.advance_every) == 0:
+        max_cur = int(np.max(jax.device_get(state.curriculum.cur)))
+      if step % int(config.log_every) == 0:
+        summary = train_lib.summarize_metrics(state.metrics)
+        state = state.replace(metrics=train_lib.zero_metrics())
+        now = time.time()
+        summary.update(
+            steps_per_s=(step - last_log_step) / max(now - last_log_t, 1e-9),
+            cur_length=max_cur,
+            pull=float(state.relax.pull),
+            active_sets=int(state.relax.active_sets),
+            lr_scale=float(optim_lib.lr_scale_of(state.opt_state)),
+            elapsed_min=(train_seconds_before + now - t_start) / 60.0,
+        )
+        last_log_t, last_log_step = now, step
+        writer.write(step, summary)
+        bar.update(step, **bar_postfix(summary))
+      if step % int(config.checkpoint_every) == 0:
+        checkpoints.save(
+            manager, step, state, workdir, train_seconds_before + time.time() - t_start
+        )
+      if (
+          config.eval.stop_when_solved
+          and step % int(config.eval.every) == 0
+          and (solved_all(state) or not curriculum_gates_checks(config))
+      ):
+        rows = quick_solve_check(check_key, state, mcfg, config, tasks[-1])
+        evals.append({"step": step, "rows": rows})
+        writer.write(step, {f"eval_seq_error_{r['length']}": r["seq_error"] for r in rows})
+        if (
+            rows
+            and all(r["seq_wrong"] == 0 for r in rows)
+            and len(rows) == len(config.eval.solve_lengths)
+        ):
+          solved_at = step
+          stop_reason = "solved"
+          break
+      total_min = (train_seconds_before + time.time() - t_start) / 60.0
+      if config.max_train_minutes and total_min >= config.max_train_minutes:
+        stop_reason = "max_train_minutes"
+        break
+  finally:
+    bar.close()
+  jax.block_until_ready(state)
+  elapsed = train_seconds_before + time.time() - t_start
+  checkpoints.save(manager, step, state, workdir, elapsed, force=True)
+  manager.wait_until_finished()
+  t_eval = time.time()
+  table = evaluate_lib.evaluate_table(
+      evaluate_lib.final_key(config.seed),
+      train_lib.eval_params(state),
+      state.relax.active_sets,
+      mcfg,
+      config.eval,
+      tasks[-1],
+      config.eval.lengths,
+      config.eval.examples,
+      config.operand_mode,
+  )
+  eval_seconds = time.time() - t_eval
+  out = {
+      "task": config.task,
+      "step": step,
+      "stop_reason": stop_reason,
+      "solved_at": solved_at,
+      "train_minutes": elapsed / 60.0,
+      "final_eval_minutes": eval_seconds / 60.0,
+      "total_minutes": (elapsed + eval_seconds) / 60.0,
+      "curriculum_length": [int(c) for c in jax.device_get(state.curriculum.cur)],
+      "eval": table,
+      "periodic_evals": evals,
+  }
+  workdir_lib.write_summary(workdir, out)
+  writer.write(step, {f"final_seq_error_{r['length']}": r["seq_error"] for r in table})
+  writer.close()
+  print(
+      evaluate_lib.format_table(
+          table,
+          f"{config.task} after {step} steps "
+          f"({out['total_minutes']:.1f} min incl. final eval):",
+      )
+  )
+  return out
+
+
+def quick_solve_check(key, state, mcfg, config, task) -> list[dict]:
+  """Evaluates the solve lengths in order, stopping at the first with errors.
+
+  Each length is first screened on ``eval.screen_examples`` examples; only a clean
+  screen is followed by the full ``eval.examples`` count, so checks stay cheap
+  while the model still makes errors.
+  """
+  rows = []
+  lengths = [int(n) for n in config.eval.lengths]
+  for n in config.eval.solve_lengths:
+    k = int(config.eval.examples[lengths.index(int(n))])
+    for count in sorted({min(int(config.eval.screen_examples), k), k}):
+      row = evaluate_lib.evaluate_length(
+          jax.random.fold_in(key, int(n)),
+          train_lib.eval_params(state),
+          state.relax.active_sets,
+          mcfg,
+          config.eval,
+          task,
+          int(n),
+          count,
+          config.operand_mode,
+      )
+      if row["seq_wrong"]:
+        break
+    rows.append(row)
+    if row["seq_wrong"]:
+      break
+  return rows

@@ -51,6 +51,8 @@ from neuralgpu import config as config_lib
 from neuralgpu import evaluate as evaluate_lib
 from neuralgpu import optim as optim_lib
 from neuralgpu import train as train_lib
+from neuralgpu import batches as batches_lib
+from neuralgpu import step_cache
 
 SEED_AXIS = "seed"
 VERDICTS = ("Works", "Struggles", "Fails")
@@ -237,7 +239,7 @@ class PoolStepCache:
   def precompile(self, ps: PoolState, buckets) -> None:
     """Compiles the steps of ``buckets`` in parallel threads (XLA compiles outside
     the GIL), replacing each jitted step by its compiled executable."""
-    train_lib.precompile_steps(self, self._fns, ps, buckets)
+    step_cache.precompile_steps(self, self._fns, ps, buckets)
 
 
 def to_host(tree, mesh=None):
@@ -530,7 +532,7 @@ def run_pool_steps(
   max_cur = max_live_length(ps, mesh)
   buckets = []
   for step in range(start_step, start_step + num_steps):
-    b = train_lib.host_bucket(cfg, step, max_cur)
+    b = batches_lib.host_bucket(cfg, step, max_cur)
     buckets.append(b)
     ps = steps(b)(ps)
     if (step + 1) % int(cfg.curriculum.advance_every) == 0:

@@ -10,6 +10,7 @@ from runkit import workdir as workdir_lib
 from neuralgpu import config as config_lib
 from neuralgpu import tasks as tasks_lib
 from neuralgpu import train as train_lib
+from neuralgpu import resolve as resolve_lib
 
 
 def load_config(workdir: str) -> ml_collections.ConfigDict:
@@ -34,7 +35,7 @@ def load(workdir: str, seed_index: int | None = None):
   if "pool" not in cfg:
     template = train_lib.init_state(jax.random.key(cfg.seed), cfg, len(names))
     state, step = checkpoints.load_latest(workdir, template)
-    return cfg, train_lib.resolve_model_config(cfg), state, step
+    return cfg, resolve_lib.resolve_model_config(cfg), state, step
   from neuralgpu import pool as pool_lib
 
   n = int(cfg.pool.num_seeds)
@@ -48,7 +49,7 @@ def load(workdir: str, seed_index: int | None = None):
   template = pool_lib.init_pool(list(range(int(cfg.seed), int(cfg.seed) + n)), cfg, len(names))
   ps, step = checkpoints.load_latest(workdir, template, pool_lib.restore_pool)
   state = pool_lib.seed_state(jax.device_get(ps), int(seed_index))
-  return cfg, train_lib.resolve_model_config(cfg), state, step
+  return cfg, resolve_lib.resolve_model_config(cfg), state, step
 
 
 def task_for(cfg, name: str | None):

@@ -3,7 +3,7 @@
 A Neural GPU run's success depends heavily on its seed (Kaiser & Sutskever 2015,
 section 4; Price, Zaremba & Sutskever 2016, section 3), so a recipe is judged by the
 fraction of seeds that solve the task within a stated budget. ``run_seed`` trains one
-seed from scratch (single-seed train step, the same one ``train.train_and_evaluate``
+seed from scratch (single-seed train step, the same one ``loop.train_and_evaluate``
 runs) and records the first step at which it meets each of two bars:
 
 * ``ours``: no wrong sequence among ``ours_examples`` fresh examples at each of
@@ -35,6 +35,9 @@ import numpy as np
 
 from neuralgpu import evaluate as evaluate_lib
 from neuralgpu import train as train_lib
+from neuralgpu import batches as batches_lib
+from neuralgpu import resolve as resolve_lib
+from neuralgpu import step_cache as step_cache_lib
 
 BARS = ("ours", "dngpu")
 STOP_ON = ("both", "ours")
@@ -180,11 +183,11 @@ def run_seed(
   seconds (train steps only), check seconds, wall seconds, and every check's result.
   """
   tasks = (task,)
-  mcfg = mcfg or train_lib.resolve_model_config(cfg)
-  cache = step_cache or train_lib.StepCache(cfg, tasks, mcfg)
+  mcfg = mcfg or resolve_lib.resolve_model_config(cfg)
+  cache = step_cache or step_cache_lib.StepCache(cfg, tasks, mcfg)
   t_wall = time.time()
   state = train_lib.init_state(jax.random.key(int(seed)), cfg, 1)
-  buckets = train_lib.buckets_to_compile(cfg)
+  buckets = step_cache_lib.buckets_to_compile(cfg)
   cache.precompile(state, buckets)
   compile_s = time.time() - t_wall
   ckey = evaluate_lib.check_key(int(seed))
@@ -200,7 +203,7 @@ def run_seed(
     t0 = time.time()
     todo = min(int(budget.check_every), int(budget.max_steps) - step)
     for _ in range(todo):
-      state = cache(train_lib.host_bucket(cfg, step, max_cur))(state)
+      state = cache(batches_lib.host_bucket(cfg, step, max_cur))(state)
       step += 1
       if step % int(cfg.curriculum.advance_every) == 0:
         max_cur = int(np.max(jax.device_get(state.curriculum.cur)))
@@ -254,7 +257,7 @@ def run_seed(
       "check_s": round(check_s, 2),
       "wall_s": round(time.time() - t_wall, 2),
       "steps_per_s": step / max(train_s, 1e-9),
-      "examples_per_step": train_lib.examples_per_step(cfg),
+      "examples_per_step": resolve_lib.examples_per_step(cfg),
       "checks": checks,
   }
 

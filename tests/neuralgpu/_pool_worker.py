@@ -41,11 +41,12 @@ def main():
     distributed.initialize(sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))
   import jax.numpy as jnp
   import numpy as np
-  from neuralgpu import pool, tasks as tasks_lib, train
+  from neuralgpu import pool, tasks as tasks_lib
+  from neuralgpu import resolve as resolve_lib
 
   cfg = smoke_config()
   tasks = (tasks_lib.get_task(cfg.task),)
-  mcfg = train.resolve_model_config(cfg)
+  mcfg = resolve_lib.resolve_model_config(cfg)
   mesh = pool.make_mesh(NUM_SEEDS)
   ps = pool.init_pool(np.arange(NUM_SEEDS) + cfg.seed, cfg, 1, mesh)
   cur = jnp.asarray(start_lengths(NUM_SEEDS), jnp.int32)[:, None]

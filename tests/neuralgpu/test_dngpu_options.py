@@ -16,6 +16,9 @@ from neuralgpu import model as model_lib
 from neuralgpu import optim
 from neuralgpu import tasks as tasks_lib
 from neuralgpu import train
+from neuralgpu import batches as batches_lib
+from neuralgpu import resolve as resolve_lib
+from neuralgpu import saturation as saturation_lib
 
 BADD = tasks_lib.get_task("badd")
 
@@ -38,21 +41,23 @@ def _adapt_cfg(every=2, lr=0.01, smin=1e-20, smax=1.0, start=1e-3):
 def test_saturation_update_two_windows_by_hand():
   """w' = clip(lr * mean CE * w / (w * mean raw + 1e-20)) at the end of each window."""
   c = _adapt_cfg(every=2, lr=0.01, smax=2e-3)
-  st = train.saturation_init(c)
+  st = saturation_lib.saturation_init(c)
   assert float(st.weight) == pytest.approx(1e-3)
   # Window 1: CE 0.5, 0.3 (mean 0.4); raw 2, 4 (mean 3): 0.01 * 0.4 / 3 = 1.3333e-3.
-  st = train.saturation_update(st, 0.5, 2.0, 0.01, c)
+  st = saturation_lib.saturation_update(st, 0.5, 2.0, 0.01, c)
   assert float(st.weight) == pytest.approx(1e-3) and int(st.count) == 1
-  st = train.saturation_update(st, 0.3, 4.0, 0.01, c)
+  st = saturation_lib.saturation_update(st, 0.3, 4.0, 0.01, c)
   assert float(st.weight) == pytest.approx(0.004 / 3, rel=1e-6)
   assert int(st.count) == 0 and float(st.ce_sum) == 0.0 and float(st.raw_sum) == 0.0
   # Window 2, at lr 0.005: CE 0.2, 0.2; raw 0.25, 0.25: 0.005 * 0.2 / 0.25 = 4e-3 -> cap 2e-3.
-  st = train.saturation_update(st, 0.2, 0.25, 0.005, c)
-  st = train.saturation_update(st, 0.2, 0.25, 0.005, c)
+  st = saturation_lib.saturation_update(st, 0.2, 0.25, 0.005, c)
+  st = saturation_lib.saturation_update(st, 0.2, 0.25, 0.005, c)
   assert float(st.weight) == pytest.approx(2e-3)
   # The floor: a zero CE gives the minimum weight.
   c.optim.saturation_min = 1e-6
-  st = train.saturation_update(train.saturation_update(st, 0.0, 1.0, 0.01, c), 0.0, 1.0, 0.01, c)
+  st = saturation_lib.saturation_update(
+      saturation_lib.saturation_update(st, 0.0, 1.0, 0.01, c), 0.0, 1.0, 0.01, c
+  )
   assert float(st.weight) == pytest.approx(1e-6)
 
 
@@ -243,11 +248,15 @@ def test_fixed_training_set_recurs():
   one fixed example."""
   lengths = jnp.full((64,), 9, jnp.int32)
   set_key = jax.random.key(7)
-  x1, y1 = train.make_batch_for(jax.random.key(1), (BADD,), 0, lengths, 9, "uniform", set_key, 3)
-  x2, _ = train.make_batch_for(jax.random.key(2), (BADD,), 0, lengths, 9, "uniform", set_key, 3)
+  x1, y1 = batches_lib.make_batch_for(
+      jax.random.key(1), (BADD,), 0, lengths, 9, "uniform", set_key, 3
+  )
+  x2, _ = batches_lib.make_batch_for(
+      jax.random.key(2), (BADD,), 0, lengths, 9, "uniform", set_key, 3
+  )
   rows = {tuple(r) for r in np.asarray(x1)} | {tuple(r) for r in np.asarray(x2)}
   assert len(rows) <= 3  # 128 draws from a set of 3
-  fresh, _ = train.make_batch_for(jax.random.key(1), (BADD,), 0, lengths, 9, "uniform")
+  fresh, _ = batches_lib.make_batch_for(jax.random.key(1), (BADD,), 0, lengths, 9, "uniform")
   assert len({tuple(r) for r in np.asarray(fresh)}) > 30
   for row, target in zip(np.asarray(x1), np.asarray(y1)):  # targets still right
     a, b, c = tasks_lib.decode_example(BADD, row, target)
@@ -316,7 +325,7 @@ def test_dngpu_exact_config():
   c = ngpu.get_config("variant=dngpu_exact")
   assert c.model.num_maps == 48 and c.batch_size == 32 and c.num_train_steps == 20_000
   assert c.curriculum.bucket_mode == "all" and c.curriculum.buckets == ngpu.DNGPU_BINS
-  assert train.examples_per_step(c) == 288
+  assert resolve_lib.examples_per_step(c) == 288
   assert c.model.candidate_dropout == 0.5 and c.optim.lr == pytest.approx(0.01)
   assert (
       c.model.saturation_form,
@@ -387,7 +396,7 @@ def test_stripped_targets_train_and_score_every_position():
   # Training metrics score every example position (9 per example in bin 9, 4 examples).
   assert float(st.metrics["digit_total"]) == 4 * 9
   # Evaluation: a prediction is right only if it ends where the result ends.
-  mcfg = train.resolve_model_config(c)
+  mcfg = resolve_lib.resolve_model_config(c)
   inputs = jnp.asarray([tasks_lib.encode_example(BADD, 1, 0, length=5)[0]])
   targets = tasks_lib.strip_high_zeros(
       jnp.asarray([tasks_lib.encode_example(BADD, 1, 0, length=5)[1]])

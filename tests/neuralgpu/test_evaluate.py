@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from experiments.configs import ngpu
-from neuralgpu import evaluate, model, tasks, train
+from neuralgpu import evaluate, model, tasks
+from neuralgpu import resolve as resolve_lib
 
 
 def test_error_counts_match_numpy():
@@ -36,7 +37,7 @@ def test_chunk_cap():
 def test_evaluate_length_constant_model_recount():
   """A model that always answers digit 0: errors = targets that are not 0."""
   cfg = ngpu.get_config("variant=smoke")
-  mcfg = train.resolve_model_config(cfg)
+  mcfg = resolve_lib.resolve_model_config(cfg)
   params = model.init_params(jax.random.key(0), mcfg)
   params["out_w"] = jnp.zeros_like(params["out_w"])
   params["out_b"] = jnp.zeros_like(params["out_b"]).at[1].set(10.0)  # symbol 1 = digit 0
@@ -57,7 +58,7 @@ def test_evaluate_length_constant_model_recount():
 
 def test_answer_reports_truth():
   cfg = ngpu.get_config("variant=smoke")
-  mcfg = train.resolve_model_config(cfg)
+  mcfg = resolve_lib.resolve_model_config(cfg)
   params = model.init_params(jax.random.key(0), mcfg)
   r = evaluate.answer(params, 1, mcfg, tasks.get_task("badd"), 5, 3, length=9)
   assert r["truth"] == 8 and r["length"] == 9 and len(r["answer_digits"]) == 9

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from experiments.configs import ngpu
-from neuralgpu import evaluate, failures, tasks as tasks_lib, train
+from neuralgpu import evaluate, failures, tasks as tasks_lib
+from neuralgpu import loop
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -20,7 +21,7 @@ def workdir(tmp_path_factory):
   wd = str(tmp_path_factory.mktemp("fail") / "run")
   c = ngpu.get_config("variant=smoke,steps=4")
   c.curriculum.failure_share = 0.25
-  out = train.train_and_evaluate(c, wd)
+  out = loop.train_and_evaluate(c, wd)
   assert np.isfinite(out["final_metrics"]["loss"]) if "final_metrics" in out else True
   return wd
 

@@ -19,6 +19,7 @@ import pytest
 from neuralgpu import pool
 from neuralgpu import tasks as tasks_lib
 from neuralgpu import train
+from neuralgpu import resolve as resolve_lib
 from tests.neuralgpu import _pool_worker as worker
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -93,7 +94,7 @@ def _alone(seed_index: int, buckets) -> train.TrainState:
   """Seed ``seed_index`` trained by itself with the plain train step."""
   cfg = worker.smoke_config()
   tasks = (tasks_lib.get_task(cfg.task),)
-  mcfg = train.resolve_model_config(cfg)
+  mcfg = resolve_lib.resolve_model_config(cfg)
   st = train.init_state(jax.random.key(cfg.seed + seed_index), cfg, 1)
   cur = worker.start_lengths(worker.NUM_SEEDS)[seed_index]
   st = st.replace(curriculum=st.curriculum.replace(cur=jnp.full((1,), cur, jnp.int32)))
@@ -163,7 +164,7 @@ def test_seed_loops_match_each_seed_alone(loop, use_mesh):
   on CPU; with a mesh it runs under shard_map)."""
   cfg = worker.smoke_config()
   tasks = (tasks_lib.get_task(cfg.task),)
-  mcfg = train.resolve_model_config(cfg)
+  mcfg = resolve_lib.resolve_model_config(cfg)
   mesh = pool.make_mesh(2, jax.devices()[:1]) if use_mesh else None
   ps = pool.init_pool([cfg.seed, cfg.seed + 1], cfg, 1, mesh)
   cur = jnp.asarray(worker.start_lengths(2), jnp.int32)[:, None]
@@ -193,7 +194,7 @@ def test_seed_loop_values():
 def test_diverged_seed_is_frozen_and_others_unaffected():
   cfg = worker.smoke_config()
   tasks = (tasks_lib.get_task(cfg.task),)
-  mcfg = train.resolve_model_config(cfg)
+  mcfg = resolve_lib.resolve_model_config(cfg)
   ps = pool.init_pool([cfg.seed, cfg.seed + 1], cfg, 1)
   nine = jnp.full((2, 1), 9, jnp.int32)
   ps = ps.replace(train=ps.train.replace(curriculum=ps.train.curriculum.replace(cur=nine)))

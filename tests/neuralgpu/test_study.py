@@ -9,7 +9,7 @@ import pytest
 
 from experiments.configs import ngpu
 from neuralgpu import study
-from neuralgpu import train
+from neuralgpu import loop
 from neuralgpu import tasks as tasks_lib
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -94,7 +94,7 @@ def test_run_seed_bookkeeping_with_scripted_checks(monkeypatch):
   monkeypatch.setattr(study.evaluate_lib, "evaluate_length", fake_eval)
   monkeypatch.setattr(study, "ours_check", ours)
   monkeypatch.setattr(study, "dngpu_check", dngpu)
-  real_train_step = study.train_lib.StepCache.__call__
+  real_train_step = study.step_cache_lib.StepCache.__call__
 
   def counting(self, bucket):
     fn = real_train_step(self, bucket)
@@ -106,7 +106,7 @@ def test_run_seed_bookkeeping_with_scripted_checks(monkeypatch):
 
     return wrapped
 
-  monkeypatch.setattr(study.train_lib.StepCache, "__call__", counting)
+  monkeypatch.setattr(study.step_cache_lib.StepCache, "__call__", counting)
   rec = study.run_seed(_smoke(), 0, BADD, study.Budget(max_steps=12, check_every=2), TINY_BARS)
   # ours: pass at 4, fail at 6, pass at 8 and 10 -> met at 10 (second in a row).
   # dngpu: 15 passes from 2; long length due at 2 (fails), next allowed at 6 (passes).
@@ -196,14 +196,14 @@ def test_progress_bar_runs_towards_the_time_budget():
   c.num_train_steps = 50_000
   c.max_train_minutes = 20.0
   c.progress_bar = False
-  bar = train.progress_bar(c, 0, elapsed_s=60.0)  # one minute used (compile)
+  bar = loop.progress_bar(c, 0, elapsed_s=60.0)  # one minute used (compile)
   now = [1000.0]
   bar._time, bar._t0 = (lambda: now[0]), 1000.0 - 60.0
   assert bar.fraction(0) == 50  # 1 of 20 min = 5.0%
   now[0] += 540.0  # 10 min in all, 1000 steps
   assert bar.fraction(1000) == 500
   c.max_train_minutes = 0.0  # no time budget: steps only
-  assert train.progress_bar(c, 0, 0.0).fraction(25_000) == 500
+  assert loop.progress_bar(c, 0, 0.0).fraction(25_000) == 500
 
 
 def test_stop_on_must_be_known():

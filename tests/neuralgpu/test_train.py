@@ -8,7 +8,6 @@ import os
 import chex
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 import pytest
 
@@ -18,6 +17,11 @@ from neuralgpu import config as config_lib
 from neuralgpu import curriculum
 from neuralgpu import optim
 from neuralgpu import train
+from neuralgpu import batches as batches_lib
+from neuralgpu import loop
+from neuralgpu import resolve as resolve_lib
+from neuralgpu import step_cache
+from neuralgpu import tasks as tasks_lib
 
 
 # ---------------------------------------------------------------------------
@@ -153,11 +157,11 @@ def test_late_bins_join_the_cycle_at_their_step():
       late_from_step=5,
   )
   config_lib.validate(c)
-  got = [train.host_bucket(c, s, 17) for s in range(13)]
+  got = [batches_lib.host_bucket(c, s, 17) for s in range(13)]
   assert got == [5, 9, 5, 9, 5, 5, 9, 13, 17, 5, 9, 13, 17]
   c.curriculum.late_bins = 0
-  assert [train.host_bucket(c, s, 17) for s in range(5)] == [5, 9, 13, 17, 5]
-  assert train.buckets_to_compile(c) == [5, 9, 13, 17]
+  assert [batches_lib.host_bucket(c, s, 17) for s in range(5)] == [5, 9, 13, 17, 5]
+  assert step_cache.buckets_to_compile(c) == [5, 9, 13, 17]
 
 
 def test_fill_lengths_fill_the_bin():
@@ -217,7 +221,7 @@ def test_default_config_is_the_short_bin_pool():
 def test_parameter_moving_average():
   """ema' = d * ema + (1 - d) * params' after each step; checks use it (eval_params)."""
   c = ngpu.get_config("variant=smoke")
-  task = train.tasks_lib.get_task("badd")
+  task = tasks_lib.get_task("badd")
   off = train.init_state(jax.random.key(0), c, 1)
   assert off.ema_params is None and train.eval_params(off) is off.params
   c.optim.ema_decay = 0.75
@@ -251,7 +255,7 @@ def _all_bins_cfg(form):
 def test_all_bins_forms_agree():
   """One padded batch with ragged depth == one forward per bin (same data, same loss
   and gradients), without dropout."""
-  task = train.tasks_lib.get_task("badd")
+  task = tasks_lib.get_task("badd")
   states = []
   for form in ("separate", "ragged"):
     c = _all_bins_cfg(form)
@@ -311,15 +315,15 @@ def _final_state(workdir, c):
 def test_train_checkpoint_resume_bit_identical(tmp_path):
   full = str(tmp_path / "full")
   part = str(tmp_path / "part")
-  out_full = train.train_and_evaluate(_smoke(12), full)
+  out_full = loop.train_and_evaluate(_smoke(12), full)
   assert out_full["step"] == 12
   # Interrupted after 6 steps (a checkpoint at 4 and a final one at 6), then resumed.
-  train.train_and_evaluate(_smoke(6), part)
+  loop.train_and_evaluate(_smoke(6), part)
   assert sorted(int(d) for d in os.listdir(os.path.join(part, "checkpoints")) if d.isdigit()) == [
       4,
       6,
   ]
-  out_part = train.train_and_evaluate(_smoke(12), part)
+  out_part = loop.train_and_evaluate(_smoke(12), part)
   assert out_part["step"] == 12
   a, sa = _final_state(full, _smoke(12))
   b, sb = _final_state(part, _smoke(12))
@@ -350,13 +354,13 @@ def test_train_checkpoint_resume_bit_identical(tmp_path):
 
 def test_mismatched_config_refused_and_nothing_lost(tmp_path):
   wd = str(tmp_path / "wd")
-  train.train_and_evaluate(_smoke(4), wd)
+  loop.train_and_evaluate(_smoke(4), wd)
   before = sorted(os.listdir(os.path.join(wd, "checkpoints")))
   cfg_before = open(os.path.join(wd, "config.json")).read()
   other = _smoke(8)
   other.model.num_maps = 12
   with pytest.raises(ValueError, match="num_maps"):
-    train.train_and_evaluate(other, wd)
+    loop.train_and_evaluate(other, wd)
   assert sorted(os.listdir(os.path.join(wd, "checkpoints"))) == before
   assert open(os.path.join(wd, "config.json")).read() == cfg_before
 
@@ -369,14 +373,14 @@ def test_saved_dots_bytes_and_auto_remat_on_cpu():
   c.batch_size, c.model.num_maps = 32, 128
   c.curriculum.buckets = tuple(b for b in c.curriculum.buckets if b <= 41)
   c.curriculum.max_length = 41
-  assert train.saved_dots_bytes(c) == 41 * 7 * 32 * 41 * 4 * 128 * 4
+  assert resolve_lib.saved_dots_bytes(c) == 41 * 7 * 32 * 41 * 4 * 128 * 4
   assert jax.default_backend() == "cpu"
-  assert train.resolve_model_config(c).remat == "save_dots"
-  assert train.resolve_model_config(c).conv_impl == "grouped"  # >= 128 maps
+  assert resolve_lib.resolve_model_config(c).remat == "save_dots"
+  assert resolve_lib.resolve_model_config(c).conv_impl == "grouped"  # >= 128 maps
   c.model.num_maps = 24
-  assert train.resolve_model_config(c).conv_impl == "folded"
+  assert resolve_lib.resolve_model_config(c).conv_impl == "folded"
   c.model.num_maps = 512  # 4x the maps, 4x the bytes: still 3.1 GiB > 2 GiB
-  assert train.saved_dots_bytes(c) > train.SAVE_DOTS_BUDGET_BYTES
-  assert train.resolve_model_config(c).remat == "every_step"
+  assert resolve_lib.saved_dots_bytes(c) > resolve_lib.SAVE_DOTS_BUDGET_BYTES
+  assert resolve_lib.resolve_model_config(c).remat == "every_step"
   c.model.remat = "none"  # an explicit choice is kept
-  assert train.resolve_model_config(c).remat == "none"
+  assert resolve_lib.resolve_model_config(c).remat == "none"

@@ -58,14 +58,14 @@ def run_cli(*args):
 def ngpu_workdir(tmp_path_factory):
   """A real Neural GPU smoke run (one length bin: one program to compile)."""
   from experiments.configs import ngpu
-  from neuralgpu import train
+  from neuralgpu import loop
 
   c = ngpu.get_config("variant=smoke")
   ngpu.train_on_bins(c, (9,))
   c.eval.lengths, c.eval.examples, c.eval.solve_lengths = (9, 15), (4, 4), (15,)
   c.eval.every = 1000  # no periodic checks: the final table only
   wd = str(tmp_path_factory.mktemp("runs") / "ngpu_smoke")
-  train.train_and_evaluate(c, wd)
+  loop.train_and_evaluate(c, wd)
   return wd
 
 
@@ -244,11 +244,11 @@ def test_state_picture_of_a_long_row():
   from experiments.configs import ngpu
   from neuralgpu import model as model_lib
   from neuralgpu import tasks as tasks_lib
-  from neuralgpu import train as train_lib
+  from neuralgpu import resolve as resolve_lib
   from plotkit import ngpu as ngpu_plots
 
   c = ngpu.get_config("variant=smoke")
-  mcfg = train_lib.resolve_model_config(c)
+  mcfg = resolve_lib.resolve_model_config(c)
   params = model_lib.init_params(jax.random.key(0), mcfg)
   task = tasks_lib.get_task("badd")
   a, b = ngpu_plots.carry_question(task, 121)
@@ -265,10 +265,10 @@ def test_state_picture_of_a_sequence_task():
   from experiments.configs import ngpu
   from neuralgpu import model as model_lib
   from neuralgpu import tasks as tasks_lib
-  from neuralgpu import train as train_lib
+  from neuralgpu import resolve as resolve_lib
   from plotkit import ngpu as ngpu_plots
 
-  mcfg = train_lib.resolve_model_config(ngpu.get_config("variant=smoke"))
+  mcfg = resolve_lib.resolve_model_config(ngpu.get_config("variant=smoke"))
   params = model_lib.init_params(jax.random.key(1), mcfg)
   task = tasks_lib.get_task("reverse")
   inputs, targets = tasks_lib.make_batch(jax.random.key(0), task, jax.numpy.array([7]), 9)

@@ -7,7 +7,7 @@ import os
 import pytest
 
 from experiments.configs import ngpu, qlearning as qlearning_configs, rlntm
-from neuralgpu import loop, train as ngpu_train
+from neuralgpu import loop
 from rltape.qlearning import experiment as q_experiment
 from rltape.reinforce import train as rlntm_train
 
@@ -30,7 +30,7 @@ def _listing(workdir):
 
 def _run(kind, workdir):
   if kind == "ngpu":
-    ngpu_train.train_and_evaluate(ngpu.get_config("variant=smoke"), workdir)
+    loop.train_and_evaluate(ngpu.get_config("variant=smoke"), workdir)
   elif kind == "ngpu_pool":
     loop.train_pool(ngpu.get_config("variant=smoke,seeds=2"), workdir)
   elif kind == "qlearning":
