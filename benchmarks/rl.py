@@ -60,7 +60,7 @@ import jax.numpy as jnp
 import ml_collections
 
 import rltape.envs as envs
-from rltape.envs.core import hash_bits
+from rltape.envs.hashing import hash_bits
 from rltape.envs.reference import ReferenceEnv
 from rltape.qlearning import config as ql_config_lib
 from rltape.qlearning import train as ql_train

@@ -52,7 +52,7 @@ from neuralgpu import evaluate as evaluate_lib
 from neuralgpu import optim as optim_lib
 from neuralgpu import train as train_lib
 from neuralgpu import batches as batches_lib
-from neuralgpu import step_cache
+from runkit import compile_cache
 
 SEED_AXIS = "seed"
 VERDICTS = ("Works", "Struggles", "Fails")
@@ -233,13 +233,11 @@ class PoolStepCache:
         self._fns[bucket] = jax.jit(fn, in_shardings=(sh,), out_shardings=sh, donate_argnums=0)
     return self._fns[bucket]
 
-  def key(self, bucket: int) -> int:
-    return int(bucket)
-
   def precompile(self, ps: PoolState, buckets) -> None:
     """Compiles the steps of ``buckets`` in parallel threads (XLA compiles outside
     the GIL), replacing each jitted step by its compiled executable."""
-    step_cache.precompile_steps(self, self._fns, ps, buckets)
+    fns = {int(b): self(int(b)) for b in buckets}
+    self._fns.update(compile_cache.compile_in_threads(fns, (ps,)))
 
 
 def to_host(tree, mesh=None):

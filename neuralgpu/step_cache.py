@@ -1,17 +1,15 @@
 """Compiled train steps, one per padded length (bucket), shared by every caller in a
-process (``StepCache``), and their compilation in parallel threads."""
+process through ``runkit.compile_cache`` (``StepCache``)."""
 
 from __future__ import annotations
 
 import json
-import os
 
 import jax
 
 from neuralgpu import config as config_lib
 from neuralgpu import train as train_lib
-
-_COMPILED: dict = {}
+from runkit import compile_cache
 
 
 def _training_key(cfg, mcfg) -> str:
@@ -39,14 +37,19 @@ class StepCache:
     return self._prefix + (int(bucket),)
 
   def __call__(self, bucket: int):
-    key = self.key(bucket)
-    if key not in _COMPILED:
+    def build():
       fn = train_lib.make_train_step(self.cfg, self.tasks, bucket, self.mcfg)
-      _COMPILED[key] = jax.jit(self.wrap(fn), donate_argnums=0)
-    return _COMPILED[key]
+      return jax.jit(self.wrap(fn), donate_argnums=0)
+
+    return compile_cache.CACHE.get(self.key(bucket), build)
 
   def precompile(self, state: train_lib.TrainState, buckets) -> None:
-    precompile_steps(self, _COMPILED, state, buckets)
+    """Compiles the steps of ``buckets`` for ``state`` (in parallel threads) before the
+    run starts, so compilation is not spread over its first steps."""
+    buckets = [int(b) for b in buckets]
+    for b in buckets:
+      self(b)
+    compile_cache.CACHE.compile([self.key(b) for b in buckets], (state,))
 
 
 def buckets_to_compile(cfg) -> list[int]:
@@ -57,20 +60,3 @@ def buckets_to_compile(cfg) -> list[int]:
   if cu.bucket_mode == "cycle" and int(cu.start_length) >= int(cu.max_length):
     return [int(b) for b in cu.buckets]
   return []
-
-
-def precompile_steps(cache, table: dict, state, buckets) -> None:
-  """Fills ``table[cache.key(bucket)]`` of a step cache with compiled executables, compiled in
-  parallel threads (XLA compiles outside the GIL, so a 2-core machine compiles a
-  cycle of buckets about twice as fast)."""
-  import concurrent.futures
-
-  todo = [int(b) for b in dict.fromkeys(buckets)]
-  fns = {b: cache(b) for b in todo}
-  todo = [b for b in todo if hasattr(fns[b], "lower")]  # not yet compiled
-  if not todo:
-    return
-  with concurrent.futures.ThreadPoolExecutor(max(1, min(len(todo), os.cpu_count() or 1))) as ex:
-    exes = list(ex.map(lambda b: fns[b].lower(state).compile(), todo))
-  for b, exe in zip(todo, exes):
-    table[cache.key(b)] = exe

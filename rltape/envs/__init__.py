@@ -21,7 +21,9 @@ scripted optimal policies in `rltape.envs.oracle_policies`, the input/output int
 as pure functions in `rltape.envs.interfaces`, the plain-Python reference
 of the gym rules in `rltape.envs.reference`, and the RL-NTM memory tape in
 `rltape.envs.memory`. The step rules and the behaviour on invalid input are documented
-in `rltape.envs.core`.
+in `rltape.envs.core` (the base class), the counter-hash random numbers in
+`rltape.envs.hashing`, the batched `auto_reset` in `rltape.envs.wrappers` and the
+addition tasks' shared digit arithmetic in `rltape.envs.digits`.
 """
 
 from __future__ import annotations
@@ -29,15 +31,7 @@ from __future__ import annotations
 import functools
 from typing import Callable
 
-from rltape.envs.core import (
-    AlgorithmicEnv,
-    EnvParams,
-    EnvState,
-    auto_reset,
-    batch_seeds,
-    episode_solved,
-    make_params,
-)
+from rltape.envs.core import AlgorithmicEnv, EnvParams, EnvState, episode_solved, make_params
 from rltape.envs.gym_tasks import (
     Copy,
     DuplicatedInput,
@@ -46,7 +40,9 @@ from rltape.envs.gym_tasks import (
     ReversedAddition,
     Reverse,
 )
+from rltape.envs.hashing import batch_seeds
 from rltape.envs.lsa_tasks import LsaAddition, LsaCopy, LsaMul1, LsaReverse, LsaWalk
+from rltape.envs.wrappers import auto_reset
 
 _REGISTRY: dict[str, Callable[..., AlgorithmicEnv]] = {
     "Copy": Copy,

@@ -62,6 +62,7 @@ import numpy as np
 from flax import struct
 
 from rltape.envs import interfaces
+from rltape.envs.hashing import uniform_below
 
 BLANK_CHAR = "_"
 NO_WRITE_CHAR = "#"
@@ -140,139 +141,6 @@ def is_concrete(*xs: Any) -> bool:
 def episode_solved(state: EnvState) -> jax.Array:
   """bool []: every target was written correctly (whole-sequence success)."""
   return (state.num_correct == state.num_targets) & (state.write_pos == state.num_targets)
-
-
-_GOLDEN = 0x9E3779B9
-
-
-def _fmix32(x: jax.Array) -> jax.Array:
-  """MurmurHash3's 32-bit finaliser: a bijective avalanche mix of uint32."""
-  x = x ^ (x >> 16)
-  x = x * jnp.uint32(0x85EBCA6B)
-  x = x ^ (x >> 13)
-  x = x * jnp.uint32(0xC2B2AE35)
-  return x ^ (x >> 16)
-
-
-def hash_bits(seeds: jax.Array, shape: tuple[int, ...], stream: int = 0) -> jax.Array:
-  """uint32 pseudo-random words, one per cell, from two 32-bit seeds.
-
-  Resets dominate the cost of vectorised rollouts, and a threefry call per input cell
-  made them 6x slower than the step itself. So `reset` draws two 32-bit seeds from
-  its key (one threefry call) and cell i of stream s gets
-  fmix32(fmix32((i * golden) ^ seed0 ^ (s << 24)) + seed1): two rounds of
-  MurmurHash3's finaliser over a counter, bijective in i within a stream, so no two
-  cells of an episode share a word. Deterministic in the key, like everything else.
-
-  Args:
-    seeds: uint32 [2].
-    shape: static output shape (at most 2**24 cells).
-    stream: static small int selecting an independent stream.
-  """
-  size = int(np.prod(shape, dtype=np.int64))
-  i = jnp.arange(size, dtype=jnp.uint32).reshape(shape)
-  x = (i * jnp.uint32(_GOLDEN)) ^ seeds[0] ^ jnp.uint32(stream << 24)
-  return _fmix32(_fmix32(x) + seeds[1])
-
-
-def uniform_below(
-    seeds: jax.Array, shape: tuple[int, ...], high: Any, stream: int = 0
-) -> jax.Array:
-  """int32 draws in [0, high), one per cell: (top 16 bits of `hash_bits`) * high >> 16.
-
-  Every value has probability floor or ceil of 2**16 / high over 2**16, a relative
-  bias below high / 2**16 (0.015% for base 10).
-
-  Args:
-    seeds: uint32 [2] (see `hash_bits`).
-    shape: static output shape.
-    high: int or int array broadcastable to `shape`, in [1, 2**16).
-    stream: static stream index.
-  """
-  u = hash_bits(seeds, shape, stream) >> 16
-  return ((u * jnp.asarray(high).astype(jnp.uint32)) >> 16).astype(jnp.int32)
-
-
-def uniform_unit(seeds: jax.Array, stream: int = 0) -> jax.Array:
-  """float32 [] in [0, 1) with 24 random bits."""
-  return (hash_bits(seeds, (), stream) >> 8).astype(jnp.float32) / jnp.float32(2**24)
-
-
-def batch_seeds(key: jax.Array, num: int) -> jax.Array:
-  """uint32 [num, 2]: per-env seed pairs for `AlgorithmicEnv.reset_from_seeds`.
-
-  One 32-bit threefry word per env (`jax.random.bits`), the second seed word derived
-  from it by MurmurHash3's finaliser; so each reset has 2**32 possible inputs (two
-  envs of a 4096 batch share a seed with probability ~0.2% per call). Measured on
-  this CPU (4096 envs, length 10, auto-reset every step) against alternatives with
-  the same output: `jax.random.split` + a draw per env 1x, a (num, 2) threefry draw
-  1.0-2.3x, this 1.3-3.1x (Copy, RepeatCopy); deriving both words from a counter
-  hash was fast for Copy but 3x slower for RepeatCopy (an XLA:CPU fusion effect).
-  """
-  w = jax.random.bits(key, (int(num),), jnp.uint32)
-  return jnp.stack([w, _fmix32(w ^ jnp.uint32(0x9E3779B9))], axis=1)
-
-
-def auto_reset(
-    env: "AlgorithmicEnv",
-    key: jax.Array,
-    obs: jax.Array,
-    state: "EnvState",
-    done: jax.Array,
-    params: EnvParams,
-) -> tuple[jax.Array, "EnvState"]:
-  """Batched auto-reset: envs with ``done`` start a fresh random episode.
-
-  Args:
-    env: the environment.
-    key: one PRNG key for the whole batch (split into per-env seeds by `batch_seeds`).
-    obs, state: a batch of observations [N] and states (leading axis N), e.g. from
-      ``vmap(env.step)``.
-    done: bool [N], typically ``terminated | truncated``.
-    params: EnvParams shared by the batch.
-
-  Returns:
-    (obs, state) with the done envs replaced by fresh episodes. A fresh episode is
-    computed for every env and selected where done (shapes stay static), so the cost
-    is one reset per env per call; the seeds come from `batch_seeds` (see there for
-    the measured cost of the alternatives).
-  """
-  n = done.shape[0]
-  fresh_obs, fresh = jax.vmap(env.reset_from_seeds, in_axes=(0, None))(batch_seeds(key, n), params)
-
-  def pick(f, s):
-    return jnp.where(done.reshape(done.shape + (1,) * (s.ndim - 1)), f, s)
-
-  return pick(fresh_obs, obs), jax.tree_util.tree_map(pick, fresh, state)
-
-
-def carry_digits(column_sums: jax.Array, base: int, max_carry: int) -> tuple[jax.Array, jax.Array]:
-  """Digits and carries of a little-endian column-wise sum.
-
-  A sequential `lax.scan` over columns: under `vmap` each iteration is one vector
-  operation over the batch, which on CPU beat a log-depth `associative_scan` over
-  carry-transfer tables by 7x (L = 100) to 20x (L = 1000, multiplication), since the
-  latter's batched gathers are slow.
-
-  Args:
-    column_sums: int32 [C]: per-column totals (0 past the active columns).
-    base: the number base.
-    max_carry: the largest carry that can occur (documents the range; unused).
-
-  Returns:
-    digits: int32 [C]: (s_c + carry_in_c) % base.
-    carry_out: int32 [C]: the carry leaving column c.
-  """
-  del max_carry
-
-  def column(carry, s):
-    total = s + carry
-    return total // base, (total % base, total // base)
-
-  _, (digits, carry_out) = jax.lax.scan(
-      column, jnp.zeros((), jnp.int32), column_sums.astype(jnp.int32)
-  )
-  return digits, carry_out
 
 
 class AlgorithmicEnv:

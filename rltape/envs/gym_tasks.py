@@ -16,7 +16,7 @@ Rules, as in OpenAI Gym's `gym/envs/algorithmic/algorithmic_env.py` (gym 0.19.0)
     for 2 rows). The registry's outer `max_episode_steps=200` wrapper is not applied:
     it only matters past gym's own curriculum range and would make length 100
     unsolvable.
-  * Inputs: uniform symbols (`rltape.envs.core.uniform_below`). DuplicatedInput draws length // 2 symbols (at least one)
+  * Inputs: uniform symbols (`rltape.envs.hashing.uniform_below`). DuplicatedInput draws length // 2 symbols (at least one)
     and repeats each twice, so odd lengths round down (gym's rule).
   * Curriculum (see `rltape.envs.curriculum`): input length = min_length + U{0, 1, 2}
     (`EnvParams.length` = min_length, `length_jitter` = 2); min_length starts at 2 (1
@@ -43,7 +43,9 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from rltape.envs.core import AlgorithmicEnv, carry_digits, make_params, uniform_below
+from rltape.envs.core import AlgorithmicEnv, make_params
+from rltape.envs.digits import carry_digits
+from rltape.envs.hashing import uniform_below
 
 
 class GymTapeEnv(AlgorithmicEnv):

@@ -69,13 +69,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from rltape.envs.core import (
-    AlgorithmicEnv,
-    carry_digits,
-    make_params,
-    uniform_below,
-    uniform_unit,
-)
+from rltape.envs.core import AlgorithmicEnv, make_params
+from rltape.envs.digits import carry_digits
+from rltape.envs.hashing import uniform_below, uniform_unit
 
 LSA_BASE = 10
 START_COMPLEXITY = 6

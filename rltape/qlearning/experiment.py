@@ -30,6 +30,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 from runkit import checkpoints
+from runkit import compile_cache
 from runkit import metrics as metrics_lib
 from runkit import progress as progress_lib
 from runkit import provenance
@@ -49,18 +50,20 @@ BUDGET_KEYS = (
 # of the curriculum (a run may be continued with a longer curriculum).
 RESUMABLE_KEYS = BUDGET_KEYS + ("train_max_length",)
 
-_COMPILED = {}
 
+def _jitted(make_agent, key):
+  """The jitted programs of the agent ``make_agent()`` builds, one compile per (config,
+  env) in a process (``runkit.compile_cache``): tests and studies rerun the same config."""
 
-def _jitted(agent, key):
-  # One compile per (config, env) within a process: tests rerun the same config.
-  if key not in _COMPILED:
-    _COMPILED[key] = (
+  def build():
+    agent = make_agent()
+    return (
         jax.jit(agent.train_chunk, donate_argnums=0),
         jax.jit(agent.test),
         jax.jit(agent.record_success),
     )
-  return _COMPILED[key]
+
+  return compile_cache.CACHE.get(("qlearning",) + tuple(key), build)
 
 
 def compact_chunk(chunk_fn, state):
@@ -97,7 +100,7 @@ def train_and_evaluate(
   for k in BUDGET_KEYS:
     compiled.pop(k)
   cache_key = (json.dumps(compiled, sort_keys=True), id(env), id(test_env))
-  chunk_fn, test_fn, record_fn = _jitted(agent, cache_key)
+  chunk_fn, test_fn, record_fn = _jitted(lambda: agent, cache_key)
   buckets = bool(config.get("env_buckets", False))
   if buckets and env is not None:
     raise ValueError(
@@ -117,9 +120,7 @@ def train_and_evaluate(
     if cap >= config.train_max_length:
       return chunk_fn  # the uncapped program is the one for the top level
     key = cache_key + (cap,)
-    if key not in _COMPILED:
-      _jitted(train_lib.make_train(config, length_cap=cap), key)
-    return _COMPILED[key][0]
+    return _jitted(lambda: train_lib.make_train(config, length_cap=cap), key)[0]
 
   provenance.write_provenance(workdir, config)
   mgr = checkpoints.make_manager(workdir, max_to_keep=5)

@@ -38,9 +38,8 @@ def test_bad_size_and_kind_are_named():
     ngpu.model_config("big")
 
 
-def test_tiny_suite_writes_every_section(tmp_path):
+def _tiny_suite(tmp_path, sections):
   out = str(tmp_path / "bench")
-  sections = ["train_steps", "main_job", "memory", "page_faults", "compile", "pools"]
   r = _run("--size=tiny", "--sections=" + ",".join(sections), f"--out_dir={out}", "--notorch")
   assert r.returncode == 0, r.stderr[-3000:]
   for name in sections:
@@ -51,12 +50,24 @@ def test_tiny_suite_writes_every_section(tmp_path):
   readme = open(os.path.join(out, "README.md")).read()
   for title in (suite.TITLES[s] for s in sections):
     assert title in readme
-  mem = json.load(open(os.path.join(out, "memory.json")))["rows"]
-  by = {r["remat"]: r["temp_bytes"] for r in mem}
-  assert by["sqrt"] < by["none"]  # rematerialising keeps fewer residuals
+  return out
+
+
+@pytest.mark.slow
+def test_tiny_page_faults_section(tmp_path):
+  # Three child processes (one per malloc setting), ~30 s of one worker: slow.
+  out = _tiny_suite(tmp_path, ["page_faults"])
   faults = json.load(open(os.path.join(out, "page_faults.json")))["rows"]
   assert {r["malloc"] for r in faults} == set(ngpu.MALLOC_SETTINGS)
   assert all(r["step_s"] > 0 and r["minor_faults_per_step"] >= 0 for r in faults)
+
+
+def test_tiny_suite_writes_every_section(tmp_path):
+  # Every section but page_faults (test_tiny_page_faults_section, slow).
+  out = _tiny_suite(tmp_path, ["train_steps", "main_job", "memory", "compile", "pools"])
+  mem = json.load(open(os.path.join(out, "memory.json")))["rows"]
+  by = {r["remat"]: r["temp_bytes"] for r in mem}
+  assert by["sqrt"] < by["none"]  # rematerialising keeps fewer residuals
   steps = json.load(open(os.path.join(out, "train_steps.json")))["rows"]
   assert all(r["step_s_best"] > 0 and 0 < r["of_matmul"] for r in steps)
 

@@ -224,26 +224,16 @@ class ModelTest(chex.TestCase, parameterized.TestCase):
         state_pad, jnp.broadcast_to(params["out_b"], state_pad.shape), atol=1e-6
     )
 
-  @parameterized.parameters(
-      ("folded", "none"), ("grouped", "none"), ("grouped", "save_dots"), ("folded", "save_dots")
-  )
+  # Each conv form once, each remat policy once, in the default suite; the other two
+  # combinations in test_conv_forms_in_the_model_other_combinations (slow).
+  @parameterized.parameters(("folded", "none"), ("grouped", "save_dots"))
   def test_conv_forms_in_the_model_same_values_and_grads(self, conv_impl, remat):
-    # apply() builds the folded / grouped matrices of every weight set once (outside the
-    # scan); values and gradients (back through that build to the weights) must be those
-    # of the shifted form at height 4 with several sets.
-    base = tiny_cfg(height=4, num_sets=3)
-    other = tiny_cfg(height=4, num_sets=3, conv_impl=conv_impl, remat=remat)
-    params = model.init_params(jax.random.key(3), base)
-    x = jnp.array([[2, 3, 17, 1, 2, 0], [1, 1, 2, 3, 0, 0]], jnp.int32)
+    _check_conv_form_in_the_model(conv_impl, remat)
 
-    def loss(p, c):
-      out, _ = model.apply(p, x, c, active_sets=3)
-      return jnp.sum(out**2)
-
-    la, ga = jax.jit(jax.value_and_grad(lambda p: loss(p, base)))(params)
-    lb, gb = jax.jit(jax.value_and_grad(lambda p: loss(p, other)))(params)
-    np.testing.assert_allclose(la, lb, rtol=1e-5)
-    chex.assert_trees_all_close(ga, gb, rtol=1e-4, atol=1e-5)
+  @pytest.mark.slow
+  def test_conv_forms_in_the_model_other_combinations(self):
+    for conv_impl, remat in (("grouped", "none"), ("folded", "save_dots")):
+      _check_conv_form_in_the_model(conv_impl, remat)
 
   @parameterized.parameters("every_step", "save_dots", "every_k", "sqrt")
   def test_remat_same_values_and_grads(self, remat):
@@ -378,3 +368,22 @@ class ModelTest(chex.TestCase, parameterized.TestCase):
       want += np.sum((a - a.mean(0)) ** 2)
     np.testing.assert_allclose(model.relaxation_pull_loss(params, 2), want, rtol=1e-5)
     assert w.shape[0] == 3
+
+
+def _check_conv_form_in_the_model(conv_impl, remat):
+  # apply() builds the folded / grouped matrices of every weight set once (outside the
+  # scan); values and gradients (back through that build to the weights) must be those
+  # of the shifted form at height 4 with several sets.
+  base = tiny_cfg(height=4, num_sets=3)
+  other = tiny_cfg(height=4, num_sets=3, conv_impl=conv_impl, remat=remat)
+  params = model.init_params(jax.random.key(3), base)
+  x = jnp.array([[2, 3, 17, 1, 2, 0], [1, 1, 2, 3, 0, 0]], jnp.int32)
+
+  def loss(p, c):
+    out, _ = model.apply(p, x, c, active_sets=3)
+    return jnp.sum(out**2)
+
+  la, ga = jax.jit(jax.value_and_grad(lambda p: loss(p, base)))(params)
+  lb, gb = jax.jit(jax.value_and_grad(lambda p: loss(p, other)))(params)
+  np.testing.assert_allclose(la, lb, rtol=1e-5)
+  chex.assert_trees_all_close(ga, gb, rtol=1e-4, atol=1e-5)

@@ -219,7 +219,7 @@ def test_scripted_policy_solves_length_1000(name):
 
 
 def test_uniform_below_is_close_to_uniform_and_streams_differ():
-  from rltape.envs.core import uniform_below
+  from rltape.envs.hashing import uniform_below
 
   seeds = jax.random.bits(jax.random.key(0), (2,), jnp.uint32)
   draws = np.asarray(uniform_below(seeds, (50000,), 10, stream=1))
