@@ -356,7 +356,7 @@ def rf_config(spec: dict, seeds: int) -> ml_collections.ConfigDict:
           progress_bar=False,
       )
   )
-  rf_train.validate(c)
+  rf_config_lib.validate(c)
   return c
 
 
@@ -461,11 +461,12 @@ def qlearning_rows(s: dict) -> list[dict]:
 def reinforce_rows(s: dict) -> list[dict]:
   """REINFORCE (RL-NTM) chunks for each seed count of `s["rf_seeds"]` against one."""
   spec, progs = s["rf"], []
-  init = rf_train.make_programs(rf_config(spec, 1))[0]
+  init = rf_train.make_train(rf_config(spec, 1)).init
   states = _seed_pool(s, init, max(s["rf_seeds"]))  # pools take its first seeds
   for seeds in s["rf_seeds"]:
     c = rf_config(spec, seeds)
-    _, train_chunk, _, (train_env, _, _) = rf_train.make_programs(c)
+    programs = rf_train.make_train(c)
+    train_chunk, train_env = programs.train_chunk, programs.train_env
     state = _first_seeds(states, seeds)
     fn, compile_s = _compile(s, jax.vmap(train_chunk), state)
     # metrics["steps"]: alive steps per episode, averaged over the batch and updates.

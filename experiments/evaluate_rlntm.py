@@ -24,10 +24,12 @@ def main(argv):
     raise app.UsageError("--workdir is required")
   if not all(x.isdigit() and int(x) > 0 for x in FLAGS.lengths):
     raise app.UsageError(f"--lengths must be positive integers, got {FLAGS.lengths}")
-  from rltape.reinforce import train
+  from rltape.reinforce import experiment
 
   try:
-    res = train.evaluate_workdir(FLAGS.workdir, [int(x) for x in FLAGS.lengths], FLAGS.episodes)
+    res = experiment.evaluate_workdir(
+        FLAGS.workdir, [int(x) for x in FLAGS.lengths], FLAGS.episodes
+    )
   except ValueError as e:
     raise app.UsageError(str(e)) from None
   for n, accs in res.items():

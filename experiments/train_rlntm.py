@@ -10,7 +10,7 @@ from absl import app, flags
 from ml_collections import config_flags
 
 from runkit import logs
-from rltape.reinforce import train
+from rltape.reinforce import experiment
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "RL-NTM config file.", lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Output directory (checkpoints, metrics).")
@@ -21,7 +21,7 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   logs.quiet_libraries()
-  summary = train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+  summary = experiment.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
   print(json.dumps(summary))
 
 

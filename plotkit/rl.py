@@ -267,7 +267,7 @@ def load_rlntm(workdir: str, seed: int | None = None) -> dict[str, Any]:
   config = ml_collections.ConfigDict(workdir_lib.read_config_dict(workdir, "an RL-NTM"))
   mgr = checkpoints.make_manager(workdir)
   update = mgr.latest_step()
-  init = rtrain.make_programs(config)[0]
+  init = rtrain.make_train(config).init
   template = jax.jit(jax.vmap(init))(
       jax.random.split(jax.random.key(config.seed), config.num_seeds)
   )
@@ -287,6 +287,7 @@ def rlntm_episode(
   length}`` over the steps the episode ran."""
   import rltape.envs as envs
   from rltape.reinforce import agent as agent_lib
+  from rltape.reinforce import config as rconfig
   from rltape.reinforce import train as rtrain
 
   length = min(int(config.test_length), 12) if length is None else int(length)
@@ -294,7 +295,7 @@ def rlntm_episode(
     raise ValueError(f"length {length!r} must lie in [1, test_length={config.test_length}]")
   key = jax.random.key(0) if key is None else key
   _, env = rtrain.make_envs(config)
-  cfg = rtrain.agent_config(config)
+  cfg = rconfig.agent_config(config)
   env_params = envs.make_params(length, 0)
   k_reset, k_roll = jax.random.split(key)
   obs, st = env.reset(k_reset, env_params)

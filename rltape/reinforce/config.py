@@ -1,7 +1,9 @@
 """The RL-NTM's configs (REINFORCE + memory tape, Zaremba & Sutskever 2015) on the gym
 tape tasks and ForwardReverse: the library default and its named variants. The binaries
 read them through the config file ``experiments/configs/rlntm.py``; a notebook imports
-them from here. Checks of a config: ``rltape.reinforce.train.validate``.
+them from here. ``validate(config)`` checks a config; ``agent_config(config)`` reads
+its agent settings (a workdir made before a key was added reads that key's old default,
+``ADDED_AGENT_DEFAULTS``).
 
 `get_config(arg)` takes comma-separated switches (`get_config()` is the default):
 
@@ -38,6 +40,8 @@ needed. Launch (10 seeds, at most 2 hours):
 
 import ml_collections
 
+import rltape.envs as envs
+from rltape.reinforce import agent as agent_lib
 from rltape.reinforce.controller import CORES, MEMORY_WRITES, SYMBOL_SOURCES
 from runkit import config_args
 
@@ -152,3 +156,134 @@ def get_config(arg=None):
     )
   c.test_length = 2 * c.train_length
   return c
+
+
+# Config keys a run may change when it resumes a workdir (budgets and reporting only).
+RESUMABLE_KEYS = (
+    "max_updates",
+    "max_wall_s",
+    "progress_bar",
+    "final_eval_episodes",
+    "num_traces",
+    "trace_length",
+    "checkpoint_every_chunks",
+)
+
+# Top-level keys added after the first workdirs were made, with the value a config
+# without them means.
+ADDED_DEFAULTS = {"restart_after": 0}
+
+
+# Agent keys added after the first workdirs were made, with the value a config
+# without them means (the defaults of the original agent).
+ADDED_AGENT_DEFAULTS = {
+    "agent.symbol_source": "lstm",
+    "agent.nll_in_return": True,
+    "agent.memory_write": "gate",
+    "agent.core": "lstm",
+}
+
+
+def agent_config(config: ml_collections.ConfigDict) -> agent_lib.AgentConfig:
+  a = config.agent
+  added = {
+      k.split(".", 1)[1]: a.get(k.split(".", 1)[1], v) for k, v in ADDED_AGENT_DEFAULTS.items()
+  }
+  return agent_lib.AgentConfig(
+      hidden=a.hidden,
+      mem_dim=a.mem_dim,
+      logit_scale=a.logit_scale,
+      gamma=a.gamma,
+      nll_coef=a.nll_coef,
+      entropy_coef=a.entropy_coef,
+      baseline_coef=a.baseline_coef,
+      use_baseline=a.use_baseline,
+      symbol_source=added["symbol_source"],
+      nll_in_return=bool(added["nll_in_return"]),
+      memory_write=added["memory_write"],
+      core=added["core"],
+  )
+
+
+def validate(config: ml_collections.ConfigDict) -> None:
+  """Raises ValueError naming the bad value and what is allowed."""
+  names = envs.registered_names()
+  tape_tasks = ("Copy", "DuplicatedInput", "RepeatCopy", "Reverse", "ForwardReverse")
+  if config.task not in tape_tasks:
+    raise ValueError(
+        f"task must be one of {tape_tasks} (RL-NTM tape tasks), got "
+        f"{config.task!r}; registered environments: {names}"
+    )
+  for k in (
+      "train_length",
+      "test_length",
+      "num_seeds",
+      "batch_size",
+      "chunk_updates",
+      "max_updates",
+      "eval_episodes",
+      "final_eval_episodes",
+      "start_length",
+  ):
+    v = config[k]
+    if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+      raise ValueError(f"config.{k} must be a positive int, got {v!r}")
+  if config.test_length < 2 * config.train_length:
+    raise ValueError(
+        f"config.test_length must be >= 2 * train_length = "
+        f"{2 * config.train_length}, got {config.test_length}"
+    )
+  if config.start_length > config.train_length:
+    raise ValueError(
+        f"config.start_length must be <= train_length="
+        f"{config.train_length}, got {config.start_length}"
+    )
+  if config.optimizer.name not in ("adam", "sgd"):
+    raise ValueError(
+        f"config.optimizer.name must be 'adam' or 'sgd', got " f"{config.optimizer.name!r}"
+    )
+  if not config.optimizer.learning_rate > 0:
+    raise ValueError(
+        f"config.optimizer.learning_rate must be > 0, got " f"{config.optimizer.learning_rate!r}"
+    )
+  restart_after = config.get("restart_after", 0)
+  if not isinstance(restart_after, int) or isinstance(restart_after, bool) or restart_after < 0:
+    raise ValueError(
+        f"config.restart_after must be an int >= 0 (0: no restarts), got " f"{restart_after!r}"
+    )
+  if restart_after and restart_after % config.chunk_updates:
+    raise ValueError(
+        f"config.restart_after must be a multiple of chunk_updates="
+        f"{config.chunk_updates} (restarts happen between chunks), got "
+        f"{restart_after}"
+    )
+  if not 0.0 < config.promote_threshold <= 1.0:
+    raise ValueError(
+        f"config.promote_threshold must be in (0, 1], got " f"{config.promote_threshold!r}"
+    )
+  a = config.agent
+  if a.hidden < 1 or a.mem_dim < 1:
+    raise ValueError(
+        f"config.agent.hidden and mem_dim must be >= 1, got " f"{a.hidden}, {a.mem_dim}"
+    )
+  for key, allowed in (
+      ("symbol_source", SYMBOL_SOURCES),
+      ("memory_write", MEMORY_WRITES),
+      ("core", CORES),
+  ):
+    value = a.get(key, ADDED_AGENT_DEFAULTS[f"agent.{key}"])
+    if value not in allowed:
+      raise ValueError(f"config.agent.{key} must be one of {allowed}, got {value!r}")
+  if not 0.0 <= a.gamma <= 1.0:
+    raise ValueError(f"config.agent.gamma must be in [0, 1], got {a.gamma!r}")
+  if not a.logit_scale > 0:
+    raise ValueError(f"config.agent.logit_scale must be > 0, got {a.logit_scale!r}")
+  if a.entropy_coef < 0 or a.baseline_coef < 0 or a.nll_coef < 0:
+    raise ValueError(
+        "config.agent entropy_coef, baseline_coef and nll_coef must be >= 0, "
+        f"got {a.entropy_coef}, {a.baseline_coef}, {a.nll_coef}"
+    )
+  if config.moves:
+    moves = tuple(config.moves)
+    if not set(moves) <= {-1, 0, 1} or len(set(moves)) != len(moves):
+      raise ValueError(f"config.moves must be distinct deltas from (-1, 0, 1), got {moves}")

@@ -1,6 +1,6 @@
 """The plot command and library: a directory that is not a workdir is refused, naming
-it, with nothing written; real smoke workdirs (a Neural GPU run, a Q-learning pool, a
-Neural GPU pool's recorded files) give their PNGs; the workdir read is left exactly as
+it, with nothing written; real smoke workdirs (a Neural GPU run, a Q-learning pool, an RL-NTM
+pool, a Neural GPU pool's recorded files) give their PNGs; the workdir read is left exactly as
 it was."""
 
 import json
@@ -81,6 +81,17 @@ def qlearning_workdir(tmp_path_factory):
   return wd
 
 
+@pytest.fixture(scope="module")
+def rlntm_workdir(tmp_path_factory):
+  """A real RL-NTM smoke pool (2 seeds, tiny controller)."""
+  from rltape.reinforce import config as rlntm_configs
+  from rltape.reinforce import experiment
+
+  wd = str(tmp_path_factory.mktemp("runs") / "rlntm_smoke")
+  experiment.train_and_evaluate(rlntm_configs.get_config("smoke"), wd)
+  return wd
+
+
 # ---------------------------------------------------------------- refusals
 def test_refuses_what_is_not_a_workdir(tmp_path):
   empty = tmp_path / "empty"
@@ -154,6 +165,27 @@ def test_qlearning_smoke_workdir(qlearning_workdir, tmp_path):
   assert_pngs(written, ["learning_curves.png", "solved_fraction.png", "q_episode.png"])
   trace = open(str(tmp_path / "out" / "q_episode.txt")).read()
   assert "Input Tape" in trace and "Output Tape" in trace
+
+
+def test_rlntm_smoke_workdir(rlntm_workdir, tmp_path):
+  from plotkit import rl
+  from rltape.reinforce import train as rtrain
+
+  before = snapshot(rlntm_workdir)
+  written = render.render_workdir(rlntm_workdir, str(tmp_path / "out"), episode_length=3)
+  assert snapshot(rlntm_workdir) == before
+  assert_pngs(written, ["learning_curves.png", "solved_fraction.png", "policy_episode.png"])
+  text = open(str(tmp_path / "out" / "policy_episode.txt")).read()
+  assert "Input Tape" in text and "Output Tape" in text
+  # The picture's episode is the one the trainer's own trace renders (same key).
+  m = rl.load_rlntm(rlntm_workdir, seed=1)
+  ep = rl.rlntm_episode(m["config"], m["params"], 3)
+  trace, solved = rtrain.render_trace(m["config"], m["params"], jax.random.key(0), 3)
+  assert ep["solved"] == solved and trace.startswith(ep["trace"])
+  assert np.all((ep["p_chosen"] > 0) & (ep["p_chosen"] <= 1))
+  assert ep["p_chosen"].shape == (len(ep["write"]), len(ep["head_names"]))
+  with pytest.raises(ValueError, match="length"):
+    rl.rlntm_episode(m["config"], m["params"], 10_000)
 
 
 def test_q_episode_follows_the_greedy_policy(qlearning_workdir):

@@ -9,6 +9,8 @@ import ml_collections
 import numpy as np
 import pytest
 
+from rltape.reinforce import config as config_lib
+from rltape.reinforce import experiment
 from rltape.reinforce import train
 
 _CONFIG_PATH = os.path.join(
@@ -28,7 +30,7 @@ def _configs():
 )
 def test_configs_validate_and_test_at_twice_the_training_length(task):
   c = _configs().get_config(f"task={task}")
-  train.validate(c)
+  config_lib.validate(c)
   assert c.test_length >= 2 * c.train_length
   assert c.num_seeds >= 10
   assert tuple(c.moves) == ((0, 1) if task == "ForwardReverse" else (-1, 0, 1))
@@ -64,51 +66,51 @@ def test_validate_rejects_bad_values_before_compiling(field, value, match):
   c = _configs().get_config("smoke")
   c[field] = value
   with pytest.raises(ValueError, match=match):
-    train.make_programs(c)
+    train.make_train(c)
 
 
 def test_validate_rejects_bad_agent_values():
   c = _configs().get_config("smoke")
   c.agent.gamma = 1.5
   with pytest.raises(ValueError, match="gamma"):
-    train.validate(c)
+    config_lib.validate(c)
   c = _configs().get_config("task=Reverse,envreturn,symbol=direct,entropy=0.05,lr=0.001")
   assert not c.agent.nll_in_return and c.agent.symbol_source == "direct"
   assert (c.agent.entropy_coef, c.optimizer.learning_rate) == (0.05, 0.001)
-  assert not train.agent_config(c).nll_in_return
-  assert train.agent_config(c).memory_write == "gate"
+  assert not config_lib.agent_config(c).nll_in_return
+  assert config_lib.agent_config(c).memory_write == "gate"
   c = _configs().get_config("task=Reverse,symbol=direct,memwrite=sampled")
-  assert train.agent_config(c).memory_write == "sampled"
-  assert train.agent_config(c).core == "lstm"
-  assert train.agent_config(_configs().get_config("task=Reverse,core=ff")).core == "ff"
+  assert config_lib.agent_config(c).memory_write == "sampled"
+  assert config_lib.agent_config(c).core == "lstm"
+  assert config_lib.agent_config(_configs().get_config("task=Reverse,core=ff")).core == "ff"
   c.agent.memory_write = "soft"
   with pytest.raises(ValueError, match="memory_write must be one of"):
-    train.validate(c)
+    config_lib.validate(c)
   c.agent.memory_write, c.agent.core = "gate", "rnn"
   with pytest.raises(ValueError, match="core must be one of"):
-    train.validate(c)
+    config_lib.validate(c)
   c = _configs().get_config("smoke")
   c.agent.symbol_source = "memory"
   with pytest.raises(ValueError, match="symbol_source must be one of"):
-    train.validate(c)
+    config_lib.validate(c)
   c = _configs().get_config("smoke")
   c.optimizer.name = "rmsprop"
   with pytest.raises(ValueError, match="'adam' or 'sgd'"):
-    train.validate(c)
+    config_lib.validate(c)
 
 
 def test_evaluate_workdir_names_bad_input(tmp_path):
   with pytest.raises(ValueError, match="not an RL-NTM workdir"):
-    train.evaluate_workdir(str(tmp_path), [4])
+    experiment.evaluate_workdir(str(tmp_path), [4])
   from runkit.workdir import check_workdir_config
 
   check_workdir_config(
-      str(tmp_path), _configs().get_config("smoke"), resumable=train.RESUMABLE_KEYS
+      str(tmp_path), _configs().get_config("smoke"), resumable=config_lib.RESUMABLE_KEYS
   )
   with pytest.raises(ValueError, match="lengths and episodes must be >= 1"):
-    train.evaluate_workdir(str(tmp_path), [0])
+    experiment.evaluate_workdir(str(tmp_path), [0])
   with pytest.raises(ValueError, match="no checkpoint"):
-    train.evaluate_workdir(str(tmp_path), [4])
+    experiment.evaluate_workdir(str(tmp_path), [4])
 
 
 def test_workdir_with_another_config_is_refused_before_anything_is_written(tmp_path):
@@ -116,19 +118,19 @@ def test_workdir_with_another_config_is_refused_before_anything_is_written(tmp_p
 
   workdir = str(tmp_path / "run")
   a = _configs().get_config("smoke")
-  check_workdir_config(workdir, a, resumable=train.RESUMABLE_KEYS)
+  check_workdir_config(workdir, a, resumable=config_lib.RESUMABLE_KEYS)
   before = open(os.path.join(workdir, "config.json")).read()
   b = _configs().get_config("smoke,symbol=direct")
   with pytest.raises(
       ValueError, match=r"different config \(agent.symbol_source: 'lstm' -> 'direct'"
   ):
-    train.train_and_evaluate(b, workdir)
+    experiment.train_and_evaluate(b, workdir)
   assert os.listdir(workdir) == ["config.json"]
   assert open(os.path.join(workdir, "config.json")).read() == before
   # Budgets may change on resume.
   c = _configs().get_config("smoke,wall=99")
   c.max_updates = 50
-  check_workdir_config(workdir, c, resumable=train.RESUMABLE_KEYS)
+  check_workdir_config(workdir, c, resumable=config_lib.RESUMABLE_KEYS)
 
 
 def test_workdir_made_before_agent_keys_were_added_still_resumes(tmp_path):
@@ -138,24 +140,24 @@ def test_workdir_made_before_agent_keys_were_added_still_resumes(tmp_path):
   workdir = tmp_path / "old"
   workdir.mkdir()
   old = json.loads(_configs().get_config("smoke").to_json())
-  for k in train.ADDED_AGENT_DEFAULTS:
+  for k in config_lib.ADDED_AGENT_DEFAULTS:
     del old["agent"][k.split(".", 1)[1]]
   (workdir / "config.json").write_text(json.dumps(old))
   check_workdir_config(
       str(workdir),
       _configs().get_config("smoke"),
-      resumable=train.RESUMABLE_KEYS,
-      added_defaults=train.ADDED_AGENT_DEFAULTS,
+      resumable=config_lib.RESUMABLE_KEYS,
+      added_defaults=config_lib.ADDED_AGENT_DEFAULTS,
   )
   with pytest.raises(ValueError, match=r"agent.core: 'lstm' -> 'ff'"):
     check_workdir_config(
         str(workdir),
         _configs().get_config("smoke,core=ff"),
-        resumable=train.RESUMABLE_KEYS,
-        added_defaults=train.ADDED_AGENT_DEFAULTS,
+        resumable=config_lib.RESUMABLE_KEYS,
+        added_defaults=config_lib.ADDED_AGENT_DEFAULTS,
     )
   # The trainer reads the missing keys as the same defaults.
-  cfg = train.agent_config(ml_collections.ConfigDict(old))
+  cfg = config_lib.agent_config(ml_collections.ConfigDict(old))
   assert (cfg.symbol_source, cfg.nll_in_return, cfg.memory_write, cfg.core) == (
       "lstm",
       True,
@@ -168,7 +170,7 @@ def test_workdir_made_before_agent_keys_were_added_still_resumes(tmp_path):
 def test_train_and_evaluate_smoke_writes_checkpoints_and_resumes(tmp_path):
   c = _configs().get_config("smoke")
   workdir = str(tmp_path / "run")
-  summary = train.train_and_evaluate(c, workdir)
+  summary = experiment.train_and_evaluate(c, workdir)
   assert summary["updates"] == c.max_updates
   assert len(summary["solved"]) == c.num_seeds
   lines = [json.loads(l) for l in open(os.path.join(workdir, "metrics.jsonl"))]
@@ -178,13 +180,13 @@ def test_train_and_evaluate_smoke_writes_checkpoints_and_resumes(tmp_path):
   # Resume with a larger budget: continues after update 6 instead of starting over.
   c2 = _configs().get_config("smoke")
   c2.max_updates = 10
-  summary2 = train.train_and_evaluate(c2, workdir)
+  summary2 = experiment.train_and_evaluate(c2, workdir)
   lines = [json.loads(l) for l in open(os.path.join(workdir, "metrics.jsonl"))]
   assert [l["updates"] for l in lines] == [2, 4, 6, 8, 10]
   assert summary2["updates"] == 10
   # Evaluating the workdir at the run's own test length repeats its final test
   # (same key, same episodes); a longer length builds a longer environment.
-  res = train.evaluate_workdir(
+  res = experiment.evaluate_workdir(
       workdir,
       [c.test_length, 3 * c.test_length],
       episodes=c.final_eval_episodes,
@@ -203,7 +205,8 @@ def test_short_training_improves_the_objective(tmp_path):
   c.chunk_updates = 20
   c.max_updates = 120
   c.optimizer.learning_rate = 1e-2
-  init, train_chunk, _, _ = train.make_programs(c)
+  programs = train.make_train(c)
+  init, train_chunk = programs.init, programs.train_chunk
   state = jax.jit(jax.vmap(init))(jax.random.split(jax.random.key(0), 2))
   chunk = jax.jit(jax.vmap(train_chunk))
   objectives = []
@@ -241,7 +244,7 @@ def test_restart_replaces_only_the_stale_seeds_with_fresh_initialisations():
   # Each seed's k-th restart has its own key, different from its first one and from
   # the other seeds' keys.
   c = _configs().get_config("smoke,seeds=3")
-  first = jax.random.key_data(train._seed_keys(c))
+  first = jax.random.key_data(train.seed_keys(c))
   k1 = jax.random.key_data(train.restart_keys(c, np.array([0, 0, 0])))
   k2 = jax.random.key_data(train.restart_keys(c, np.array([1, 0, 0])))
   rows = {tuple(np.asarray(r)) for r in np.concatenate([first, k1, k2[:1]])}
@@ -258,7 +261,7 @@ def test_restart_replaces_only_the_stale_seeds_with_fresh_initialisations():
 )
 def test_bad_restart_values_are_named(arg, match):
   with pytest.raises(ValueError, match=match):
-    train.validate(_configs().get_config("smoke," + arg))
+    config_lib.validate(_configs().get_config("smoke," + arg))
 
 
 @pytest.mark.slow
@@ -266,14 +269,14 @@ def test_restarts_end_to_end_reinitialise_resume_and_report(tmp_path):
   c = _configs().get_config("smoke,restart=2")
   c.max_updates = 2
   workdir = str(tmp_path / "run")
-  s1 = train.train_and_evaluate(c, workdir)
+  s1 = experiment.train_and_evaluate(c, workdir)
   unsolved = ~np.asarray(s1["solved"])
   assert s1["restarts"] == [int(u) for u in unsolved]
   # A restarted seed holds exactly the initialisation of its restart key.
-  init, _, _, _ = train.make_programs(c)
+  init = train.make_train(c).init
   from runkit import checkpoints
 
-  like = jax.jit(jax.vmap(init))(train._seed_keys(c))
+  like = jax.jit(jax.vmap(init))(train.seed_keys(c))
   saved = checkpoints.restore(checkpoints.make_manager(workdir), 2, like)
   fresh = jax.jit(jax.vmap(init))(train.restart_keys(c, np.zeros(c.num_seeds, int)))
   for s in np.flatnonzero(unsolved):
@@ -284,11 +287,11 @@ def test_restarts_end_to_end_reinitialise_resume_and_report(tmp_path):
   assert json.load(open(os.path.join(workdir, "restarts", "2.json")))["restarts"] == s1["restarts"]
   # Resuming reads the counts back and goes on counting.
   c.max_updates = 4
-  s2 = train.train_and_evaluate(c, workdir)
+  s2 = experiment.train_and_evaluate(c, workdir)
   for r, solved in zip(s2["restarts"], s2["solved"]):
     assert r == 2 if not solved else r <= 1
   assert s2["inits_full"] == sum(s2["restarts"]) + sum(s2["solved"])
   # A checkpoint whose counts are lost is refused with a message.
   os.remove(os.path.join(workdir, "restarts", "4.json"))
   with pytest.raises(ValueError, match="restarts/4.json' is missing"):
-    train.train_and_evaluate(c, workdir)
+    experiment.train_and_evaluate(c, workdir)

@@ -9,7 +9,7 @@ import pytest
 from experiments.configs import ngpu, qlearning as qlearning_configs, rlntm
 from neuralgpu import loop
 from rltape.qlearning import experiment as q_experiment
-from rltape.reinforce import train as rlntm_train
+from rltape.reinforce import experiment as rlntm_experiment
 
 COMMON = {
     "config.json",
@@ -36,7 +36,7 @@ def _run(kind, workdir):
   elif kind == "qlearning":
     q_experiment.train_and_evaluate(qlearning_configs.get_config("smoke"), workdir, progress=False)
   else:
-    rlntm_train.train_and_evaluate(rlntm.get_config("smoke"), workdir)
+    rlntm_experiment.train_and_evaluate(rlntm.get_config("smoke"), workdir)
 
 
 @pytest.fixture(scope="module")
