@@ -1,11 +1,11 @@
-"""The error analysis of experiments/badd_errors.py against Python integers."""
+"""The error analysis of experiments/studies/badd_errors.py against Python integers."""
 
 import random
 
 import numpy as np
 import pytest
 
-from experiments import badd_errors
+from experiments.studies import badd_errors
 from neuralgpu import tasks
 
 

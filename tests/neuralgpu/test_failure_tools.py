@@ -47,7 +47,7 @@ def test_failure_report_writes_report_and_leaves_workdir_alone(workdir, tmp_path
   out = str(tmp_path / "report")
   r = _run(
       [
-          "experiments/failure_report.py",
+          "experiments/studies/failure_report.py",
           f"--workdir={workdir}",
           f"--out_dir={out}",
           "--length=9",
@@ -74,7 +74,7 @@ def test_failure_report_writes_report_and_leaves_workdir_alone(workdir, tmp_path
   assert _snapshot(workdir) == before
   # The report re-renders from its JSON alone, to the same page.
   os.remove(os.path.join(out, "report.md"))
-  r = _run(["experiments/failure_report.py", f"--out_dir={out}", "--render_only"])
+  r = _run(["experiments/studies/failure_report.py", f"--out_dir={out}", "--render_only"])
   assert r.returncode == 0, r.stderr[-3000:]
   assert open(os.path.join(out, "report.md")).read() == md
 
@@ -83,7 +83,7 @@ def test_failure_report_refuses_non_workdir_and_out_dir_inside(workdir, tmp_path
   (tmp_path / "empty").mkdir()
   r = _run(
       [
-          "experiments/failure_report.py",
+          "experiments/studies/failure_report.py",
           f"--workdir={tmp_path / 'empty'}",
           f"--out_dir={tmp_path / 'o'}",
       ]
@@ -92,7 +92,7 @@ def test_failure_report_refuses_non_workdir_and_out_dir_inside(workdir, tmp_path
   assert str(tmp_path / "empty") in r.stderr and not (tmp_path / "o").exists()
   r = _run(
       [
-          "experiments/failure_report.py",
+          "experiments/studies/failure_report.py",
           f"--workdir={workdir}",
           f"--out_dir={os.path.join(workdir, 'rep')}",
       ]

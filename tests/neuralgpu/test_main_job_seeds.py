@@ -1,17 +1,9 @@
-"""experiments/main_job_seeds.py: the README command per pool seed, the refusal of an
+"""experiments/studies/main_job_seeds.py: the README command per pool seed, the refusal of an
 existing workdir and the rendered table (the runs themselves are measurements)."""
-
-import importlib.util
-import os
 
 import pytest
 
-_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-_spec = importlib.util.spec_from_file_location(
-    "main_job_seeds", os.path.join(_ROOT, "experiments", "main_job_seeds.py")
-)
-mjs = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(mjs)
+from experiments.studies import main_job_seeds as mjs
 
 
 def test_command_is_the_readme_command_with_the_seed():

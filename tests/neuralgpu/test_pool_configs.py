@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from experiments import tables
+from experiments.tables import ngpu_tables as tables
 from experiments.configs import ngpu_tables as nt
 from neuralgpu import loop
 from neuralgpu import pool

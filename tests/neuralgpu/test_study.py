@@ -1,7 +1,6 @@
 """The seed-success study: the bars' bookkeeping (with scripted check results), a tiny
 real run, the study file guard and the rendered table and plot."""
 
-import importlib.util
 import json
 import os
 
@@ -12,12 +11,7 @@ from neuralgpu import study
 from neuralgpu import loop
 from neuralgpu import tasks as tasks_lib
 
-_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-_spec = importlib.util.spec_from_file_location(
-    "seed_study", os.path.join(_ROOT, "experiments", "seed_study.py")
-)
-seed_study = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(seed_study)
+from experiments.studies import seed_study
 
 BADD = tasks_lib.get_task("badd")
 TINY_BARS = study.Bars(

@@ -1,17 +1,10 @@
-"""experiments/sweep_badd_pools.py: variant parsing (default suite), a tiny run (slow)."""
+"""experiments/studies/sweep_badd_pools.py: variant parsing (default suite), a tiny run (slow)."""
 
-import importlib.util
 import json
-import os
 
 import pytest
 
-_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-_spec = importlib.util.spec_from_file_location(
-    "sweep_badd_pools", os.path.join(_ROOT, "experiments", "sweep_badd_pools.py")
-)
-sweep = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(sweep)
+from experiments.studies import sweep_badd_pools as sweep
 
 
 def test_variant_modifiers():

@@ -2,7 +2,6 @@
 at smoke scale on the real rltape.envs tasks (one in the default suite, all of
 them under -m slow)."""
 
-import importlib.util
 import json
 import os
 import tempfile
@@ -14,18 +13,9 @@ import pytest
 from rltape.qlearning import config as config_lib
 from rltape.qlearning import experiment
 
-_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from experiments.configs import qlearning as cfg_file
+from experiments.tables import rl_table
 
-
-def _load(path, name):
-  spec = importlib.util.spec_from_file_location(name, os.path.join(_ROOT, path))
-  mod = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(mod)
-  return mod
-
-
-cfg_file = _load("experiments/configs/qlearning.py", "rltape_config")
-rl_table = _load("experiments/rl_table.py", "rl_table")
 _SUPPORTED = list(rl_table.ROWS)
 
 

@@ -1,6 +1,5 @@
 """Tests of the RL-NTM training program, configs and binary-facing checks."""
 
-import importlib.util
 import json
 import os
 
@@ -13,23 +12,12 @@ from rltape.reinforce import config as config_lib
 from rltape.reinforce import experiment
 from rltape.reinforce import train
 
-_CONFIG_PATH = os.path.join(
-    os.path.dirname(__file__), "..", "..", "experiments", "configs", "rlntm.py"
-)
-
-
-def _configs():
-  spec = importlib.util.spec_from_file_location("rlntm_config", _CONFIG_PATH)
-  mod = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(mod)
-  return mod
-
 
 @pytest.mark.parametrize(
     "task", ["Copy", "DuplicatedInput", "Reverse", "RepeatCopy", "ForwardReverse"]
 )
 def test_configs_validate_and_test_at_twice_the_training_length(task):
-  c = _configs().get_config(f"task={task}")
+  c = config_lib.get_config(f"task={task}")
   config_lib.validate(c)
   assert c.test_length >= 2 * c.train_length
   assert c.num_seeds >= 10
@@ -50,7 +38,7 @@ def test_configs_validate_and_test_at_twice_the_training_length(task):
 )
 def test_bad_config_args(arg, match):
   with pytest.raises(ValueError, match=match):
-    _configs().get_config(arg)
+    config_lib.get_config(arg)
 
 
 @pytest.mark.parametrize(
@@ -63,37 +51,37 @@ def test_bad_config_args(arg, match):
     ],
 )
 def test_validate_rejects_bad_values_before_compiling(field, value, match):
-  c = _configs().get_config("smoke")
+  c = config_lib.get_config("smoke")
   c[field] = value
   with pytest.raises(ValueError, match=match):
     train.make_train(c)
 
 
 def test_validate_rejects_bad_agent_values():
-  c = _configs().get_config("smoke")
+  c = config_lib.get_config("smoke")
   c.agent.gamma = 1.5
   with pytest.raises(ValueError, match="gamma"):
     config_lib.validate(c)
-  c = _configs().get_config("task=Reverse,envreturn,symbol=direct,entropy=0.05,lr=0.001")
+  c = config_lib.get_config("task=Reverse,envreturn,symbol=direct,entropy=0.05,lr=0.001")
   assert not c.agent.nll_in_return and c.agent.symbol_source == "direct"
   assert (c.agent.entropy_coef, c.optimizer.learning_rate) == (0.05, 0.001)
   assert not config_lib.agent_config(c).nll_in_return
   assert config_lib.agent_config(c).memory_write == "gate"
-  c = _configs().get_config("task=Reverse,symbol=direct,memwrite=sampled")
+  c = config_lib.get_config("task=Reverse,symbol=direct,memwrite=sampled")
   assert config_lib.agent_config(c).memory_write == "sampled"
   assert config_lib.agent_config(c).core == "lstm"
-  assert config_lib.agent_config(_configs().get_config("task=Reverse,core=ff")).core == "ff"
+  assert config_lib.agent_config(config_lib.get_config("task=Reverse,core=ff")).core == "ff"
   c.agent.memory_write = "soft"
   with pytest.raises(ValueError, match="memory_write must be one of"):
     config_lib.validate(c)
   c.agent.memory_write, c.agent.core = "gate", "rnn"
   with pytest.raises(ValueError, match="core must be one of"):
     config_lib.validate(c)
-  c = _configs().get_config("smoke")
+  c = config_lib.get_config("smoke")
   c.agent.symbol_source = "memory"
   with pytest.raises(ValueError, match="symbol_source must be one of"):
     config_lib.validate(c)
-  c = _configs().get_config("smoke")
+  c = config_lib.get_config("smoke")
   c.optimizer.name = "rmsprop"
   with pytest.raises(ValueError, match="'adam' or 'sgd'"):
     config_lib.validate(c)
@@ -105,7 +93,7 @@ def test_evaluate_workdir_names_bad_input(tmp_path):
   from runkit.workdir import check_workdir_config
 
   check_workdir_config(
-      str(tmp_path), _configs().get_config("smoke"), resumable=config_lib.RESUMABLE_KEYS
+      str(tmp_path), config_lib.get_config("smoke"), resumable=config_lib.RESUMABLE_KEYS
   )
   with pytest.raises(ValueError, match="lengths and episodes must be >= 1"):
     experiment.evaluate_workdir(str(tmp_path), [0])
@@ -117,10 +105,10 @@ def test_workdir_with_another_config_is_refused_before_anything_is_written(tmp_p
   from runkit.workdir import check_workdir_config
 
   workdir = str(tmp_path / "run")
-  a = _configs().get_config("smoke")
+  a = config_lib.get_config("smoke")
   check_workdir_config(workdir, a, resumable=config_lib.RESUMABLE_KEYS)
   before = open(os.path.join(workdir, "config.json")).read()
-  b = _configs().get_config("smoke,symbol=direct")
+  b = config_lib.get_config("smoke,symbol=direct")
   with pytest.raises(
       ValueError, match=r"different config \(agent.symbol_source: 'lstm' -> 'direct'"
   ):
@@ -128,7 +116,7 @@ def test_workdir_with_another_config_is_refused_before_anything_is_written(tmp_p
   assert os.listdir(workdir) == ["config.json"]
   assert open(os.path.join(workdir, "config.json")).read() == before
   # Budgets may change on resume.
-  c = _configs().get_config("smoke,wall=99")
+  c = config_lib.get_config("smoke,wall=99")
   c.max_updates = 50
   check_workdir_config(workdir, c, resumable=config_lib.RESUMABLE_KEYS)
 
@@ -139,20 +127,20 @@ def test_workdir_made_before_agent_keys_were_added_still_resumes(tmp_path):
 
   workdir = tmp_path / "old"
   workdir.mkdir()
-  old = json.loads(_configs().get_config("smoke").to_json())
+  old = json.loads(config_lib.get_config("smoke").to_json())
   for k in config_lib.ADDED_AGENT_DEFAULTS:
     del old["agent"][k.split(".", 1)[1]]
   (workdir / "config.json").write_text(json.dumps(old))
   check_workdir_config(
       str(workdir),
-      _configs().get_config("smoke"),
+      config_lib.get_config("smoke"),
       resumable=config_lib.RESUMABLE_KEYS,
       added_defaults=config_lib.ADDED_AGENT_DEFAULTS,
   )
   with pytest.raises(ValueError, match=r"agent.core: 'lstm' -> 'ff'"):
     check_workdir_config(
         str(workdir),
-        _configs().get_config("smoke,core=ff"),
+        config_lib.get_config("smoke,core=ff"),
         resumable=config_lib.RESUMABLE_KEYS,
         added_defaults=config_lib.ADDED_AGENT_DEFAULTS,
     )
@@ -168,7 +156,7 @@ def test_workdir_made_before_agent_keys_were_added_still_resumes(tmp_path):
 
 @pytest.mark.slow
 def test_train_and_evaluate_smoke_writes_checkpoints_and_resumes(tmp_path):
-  c = _configs().get_config("smoke")
+  c = config_lib.get_config("smoke")
   workdir = str(tmp_path / "run")
   summary = experiment.train_and_evaluate(c, workdir)
   assert summary["updates"] == c.max_updates
@@ -178,7 +166,7 @@ def test_train_and_evaluate_smoke_writes_checkpoints_and_resumes(tmp_path):
   assert os.path.isdir(os.path.join(workdir, "checkpoints", "6"))  # named by updates
   assert any(f.startswith("events.out.tfevents") for f in os.listdir(os.path.join(workdir, "tb")))
   # Resume with a larger budget: continues after update 6 instead of starting over.
-  c2 = _configs().get_config("smoke")
+  c2 = config_lib.get_config("smoke")
   c2.max_updates = 10
   summary2 = experiment.train_and_evaluate(c2, workdir)
   lines = [json.loads(l) for l in open(os.path.join(workdir, "metrics.jsonl"))]
@@ -200,7 +188,7 @@ def test_train_and_evaluate_smoke_writes_checkpoints_and_resumes(tmp_path):
 
 @pytest.mark.slow
 def test_short_training_improves_the_objective(tmp_path):
-  c = _configs().get_config("smoke")
+  c = config_lib.get_config("smoke")
   c.batch_size = 16
   c.chunk_updates = 20
   c.max_updates = 120
@@ -243,7 +231,7 @@ def test_restart_replaces_only_the_stale_seeds_with_fresh_initialisations():
   np.testing.assert_array_equal(out.solved_step, [-1, 9, -1])
   # Each seed's k-th restart has its own key, different from its first one and from
   # the other seeds' keys.
-  c = _configs().get_config("smoke,seeds=3")
+  c = config_lib.get_config("smoke,seeds=3")
   first = jax.random.key_data(train.seed_keys(c))
   k1 = jax.random.key_data(train.restart_keys(c, np.array([0, 0, 0])))
   k2 = jax.random.key_data(train.restart_keys(c, np.array([1, 0, 0])))
@@ -261,12 +249,12 @@ def test_restart_replaces_only_the_stale_seeds_with_fresh_initialisations():
 )
 def test_bad_restart_values_are_named(arg, match):
   with pytest.raises(ValueError, match=match):
-    config_lib.validate(_configs().get_config("smoke," + arg))
+    config_lib.validate(config_lib.get_config("smoke," + arg))
 
 
 @pytest.mark.slow
 def test_restarts_end_to_end_reinitialise_resume_and_report(tmp_path):
-  c = _configs().get_config("smoke,restart=2")
+  c = config_lib.get_config("smoke,restart=2")
   c.max_updates = 2
   workdir = str(tmp_path / "run")
   s1 = experiment.train_and_evaluate(c, workdir)

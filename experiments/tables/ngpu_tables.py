@@ -1,6 +1,6 @@
 r"""The talk's Neural GPU tables from seed-pool workdirs, beside the talk's words.
 
-  python -m experiments.tables --root=/tmp/pools \
+  python -m experiments.tables.ngpu_tables --root=/tmp/pools \
       --out=results/neuralgpu/tables.md --plot=results/neuralgpu/tables_solved.png
 
 ``--root`` holds one pool workdir per cell at ``<root>/<cell>`` (cells as in

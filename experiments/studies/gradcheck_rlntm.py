@@ -5,7 +5,7 @@ Tiny setting: Copy of the tape [1, 0] (base 2), 3 steps, a 3-unit LSTM with a
 1728 enumerated sequences. Checks the project's estimator with and without the
 learned baseline, and two deliberately broken estimators.
 
-  python experiments/gradcheck_rlntm.py [--steps=3]
+  python -m experiments.studies.gradcheck_rlntm [--steps=3]
 """
 
 import time

@@ -5,7 +5,7 @@ latest checkpoint into a new workdir, with a new test (e.g. 500 episodes instead
 and every seed unfrozen, and trains on until each seed passes the new test or the budget
 runs out:
 
-  python experiments/continue_qlearning.py --src=/tmp/rl_add2/add2_col8 --dst=/tmp/add2_strict \
+  python -m experiments.studies.continue_qlearning --src=/tmp/rl_add2/add2_col8 --dst=/tmp/add2_strict \
       --test_batch=500 --wall_budget_s=1800
 
 The source is only read. Run the same command again to resume ``--dst`` from its last

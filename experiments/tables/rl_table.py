@@ -8,12 +8,12 @@ solved when its greedy whole-sequence accuracy at the column's test length reach
 
 Full table (10 seeds per cell; long on a CPU):
 
-  nice -n 15 python experiments/rl_table.py --workroot=/tmp/rl_table \
+  nice -n 15 python -m experiments.tables.rl_table --workroot=/tmp/rl_table \
       --out=results/qlearning/table.md
 
 The measured best-column cells of results/qlearning/table_measured.md:
 
-  nice -n 15 python experiments/rl_table.py --rows=copy,add2,walk_ff,reverse_ff,mul1 \
+  nice -n 15 python -m experiments.tables.rl_table --rows=copy,add2,walk_ff,reverse_ff,mul1 \
       --cols=8 --max_len=14 --updates=4000 --wall_per_cell=900 \
       --workroot=/tmp/rl_measured --out=results/qlearning/table_measured.md
 """

@@ -1,6 +1,6 @@
 r"""The README's main job for several pool seeds: wall time, result, errors at 2001.
 
-  python experiments/main_job_seeds.py --pool_seeds=0,100,200,300,400 \
+  python -m experiments.studies.main_job_seeds --pool_seeds=0,100,200,300,400 \
       --workroot=/tmp/main_job --out=results/neuralgpu/main_job_seeds.json
 
 For each K, runs the README's main-job command with ``:seed=K`` appended to the config
@@ -24,7 +24,7 @@ from absl import flags
 from runkit import workdir as workdir_lib
 
 FLAGS = flags.FLAGS
-_HERE = os.path.dirname(os.path.abspath(__file__))
+_HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # experiments/
 CONFIG = os.path.join(_HERE, "configs", "ngpu.py")
 
 

@@ -1,6 +1,6 @@
 """Collects RL-NTM run summaries into a markdown table, a JSON file and traces.
 
-  python experiments/rlntm_results.py --runs=/tmp/rlntm_runs --out=results/rlntm
+  python -m experiments.tables.rlntm_table --runs=/tmp/rlntm_runs --out=results/rlntm
 
 Reads ``<runs>/<task>/summary.json`` (finished runs) or, for runs still going
 or stopped, the last line of ``<runs>/<task>/metrics.jsonl``; writes

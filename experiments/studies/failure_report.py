@@ -1,7 +1,7 @@
 r"""Where a trained Neural GPU fails: a markdown report with tables and PNG plots.
 
-  python experiments/failure_report.py --workdir=/tmp/ngpu_badd --out_dir=/tmp/report
-  python experiments/failure_report.py --workdir=/tmp/before,/tmp/after --names=before,after \
+  python -m experiments.studies.failure_report --workdir=/tmp/ngpu_badd --out_dir=/tmp/report
+  python -m experiments.studies.failure_report --workdir=/tmp/before,/tmp/after --names=before,after \
       --out_dir=/tmp/report --search_seconds=300
 
 For each checkpoint (one or several, side by side) the report gives: random-input error

@@ -6,7 +6,7 @@ sequence error). Prints one JSON line per checkpoint and writes all of them to
 ``--out``. Meant for an accelerator (a pool of 8 costs about one seed's step there);
 on CPU use small ``--checks``.
 
-  python -m experiments.sweep_badd_pools --variants=fast+d0.5,fast+2c+d0.3 \
+  python -m experiments.studies.sweep_badd_pools --variants=fast+d0.5,fast+2c+d0.3 \
       --checks=1000,2000,3000,5000 --seeds=8 --budget_s=105 --out=/tmp/sweep.json
 
 A variant is ``fast`` or ``dngpu`` (configs of ``experiments/configs/ngpu.py``)

@@ -8,7 +8,7 @@ that position (worked out with Python integers from the decoded operands); and, 
 the input length (a state that drifts over time makes more errors with more steps; a
 state that holds does not).
 
-  python -m experiments.badd_errors --workdir=/tmp/ngpu_badd --lengths=201:256,401:64 \
+  python -m experiments.studies.badd_errors --workdir=/tmp/ngpu_badd --lengths=201:256,401:64 \
       --steps_factors=1,2,4 --out=/tmp/badd_errors.json
 """
 
@@ -118,7 +118,7 @@ def run(workdir: str, seed_index, lengths, steps_factors, seed: int = 0) -> list
 
 
 def parse_lengths(items) -> list[tuple[int, int]]:
-  from experiments.sweep_badd_pools import parse_tests
+  from experiments.studies.sweep_badd_pools import parse_tests
 
   out = parse_tests(items)
   for n, _ in out:

@@ -1,9 +1,9 @@
 r"""Seed-success study: trains S seeds of each recipe and records when each meets two bars.
 
-  taskset -c 0 python -m experiments.seed_study --recipes=default,default+satadapt \
+  taskset -c 0 python -m experiments.studies.seed_study --recipes=default,default+satadapt \
       --task=badd --seeds=16 --max_steps=12000 --out_dir=results/neuralgpu/seed_study
 
-A recipe is a variant of ``experiments/sweep_badd_pools.py`` (a base config of
+A recipe is a variant of ``experiments/studies/sweep_badd_pools.py`` (a base config of
 ``experiments/configs/ngpu.py``, ``default`` being the main job's, followed by
 ``+``-joined modifiers). Every seed trains from scratch on one device, one after the
 other, sharing one compiled train step; pin the process to one core (``taskset``) to
@@ -170,7 +170,7 @@ def write_json(path: str, data: dict) -> None:
 
 
 def run_recipe(task_name, recipe, seeds, budget, bars, out_dir, echo=print) -> dict:
-  from experiments.sweep_badd_pools import variant_config
+  from experiments.studies.sweep_badd_pools import variant_config
   from neuralgpu import study, tasks
   from neuralgpu import resolve as resolve_lib
   from neuralgpu import step_cache as step_cache_lib
@@ -266,7 +266,7 @@ def render(out_dir: str) -> str:
       "each length, two checks in a row on fresh examples; `dngpu` = digit error below 1% "
       "at each length, every position counted. Steps to solve: median / largest over the "
       "seeds that solved. Budget: per-seed steps and seconds. Files: one JSON per row "
-      "(every check's numbers); rendered by `python -m experiments.seed_study "
+      "(every check's numbers); rendered by `python -m experiments.studies.seed_study "
       "--render_only --out_dir=<this folder>`.",
       "",
       "| task | recipe | seeds | ours solved | ours median / max steps | dngpu solved | "
@@ -351,7 +351,7 @@ def main(argv):
     seeds = parse_seed_list(FLAGS.seed_list) or list(
         range(FLAGS.first_seed, FLAGS.first_seed + FLAGS.seeds)
     )
-    from experiments.sweep_badd_pools import variant_config
+    from experiments.studies.sweep_badd_pools import variant_config
     from neuralgpu import study
 
     for r in FLAGS.recipes:  # every recipe is checked before anything compiles
