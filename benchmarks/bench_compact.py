@@ -1,7 +1,7 @@
 """Q-learning chunk time with solved seeds trained along (and discarded) or left out.
 
-    python benchmarks/bench_compact.py --workdir=/tmp/rl_long/add2_col8
-    python benchmarks/bench_compact.py --running=2       # fresh mul1 seeds at --level
+    python -m benchmarks.bench_compact --workdir=/tmp/rl_long/add2_col8
+    python -m benchmarks.bench_compact --running=2       # fresh mul1 seeds at --level
 
 `experiment.compact_chunk` trains only the seeds that have not passed the test (with
 `freeze_when_solved` the others' updates are thrown away). With `--workdir`, the
@@ -14,20 +14,21 @@ to results/qlearning/bench_compact.json (replaced by label).
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
+import sys
 import time
 
+from absl import flags
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-
-from rltape.qlearning import config as config_lib  # noqa: E402
-from rltape.qlearning import experiment  # noqa: E402
-from rltape.qlearning import train as train_lib  # noqa: E402
+from benchmarks import common
+from rltape.qlearning import config as config_lib
+from rltape.qlearning import experiment
+from rltape.qlearning import train as train_lib
 
 
 def _state_and_config(a):
@@ -48,16 +49,27 @@ def _state_and_config(a):
   return state, c, f"fresh {a.task} level {a.level}, {a.running} running"
 
 
-def main():
-  ap = argparse.ArgumentParser()
-  ap.add_argument("--workdir", default="")
-  ap.add_argument("--task", default="mul1")
-  ap.add_argument("--level", type=int, default=50)
-  ap.add_argument("--running", type=int, default=2)
-  ap.add_argument("--updates", type=int, default=5)
-  ap.add_argument("--repeats", type=int, default=3)
-  ap.add_argument("--out", default="results/qlearning/bench_compact.json")
-  a = ap.parse_args()
+def define_flags(fv):
+  flags.DEFINE_string(
+      "workdir", "", "A Q-learning workdir (its latest checkpoint).", flag_values=fv
+  )
+  flags.DEFINE_string(
+      "task", "mul1", "Task of the fresh seeds (without --workdir).", flag_values=fv
+  )
+  flags.DEFINE_integer("level", 50, "Curriculum level of the fresh seeds.", flag_values=fv)
+  flags.DEFINE_integer("running", 2, "Fresh seeds left unsolved.", flag_values=fv)
+  flags.DEFINE_integer("updates", 5, "Updates per timed chunk.", flag_values=fv)
+  flags.DEFINE_integer("repeats", 3, "Timed rounds per form.", flag_values=fv)
+  flags.DEFINE_string(
+      "out",
+      "results/qlearning/bench_compact.json",
+      "JSON rows (replaced by label).",
+      flag_values=fv,
+  )
+
+
+def main(argv=None):
+  a = common.parse_flags(define_flags, sys.argv[1:] if argv is None else argv, "bench_compact")
   state, c, label = _state_and_config(a)
   c.chunk_updates = a.updates
   fn = jax.jit(train_lib.make_train(c).train_chunk)

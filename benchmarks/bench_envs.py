@@ -25,17 +25,18 @@ the ratio of the bests and the median per-round ratio, as the machine may be sha
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
+import sys
 import time
 
+from absl import flags
 import jax
 
-
-import rltape.envs as envs  # noqa: E402
-from benchmarks import rl as rl_bench  # noqa: E402
+import rltape.envs as envs
+from benchmarks import common
+from benchmarks import rl as rl_bench
 
 DEFAULT_TASKS = (
     "Copy:10",
@@ -119,17 +120,20 @@ def parse_task(text: str) -> tuple[str, int]:
 
 
 def main(argv=None):
-  ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-  ap.add_argument("--tasks", nargs="+", default=list(DEFAULT_TASKS), help="NAME:LENGTH ...")
-  ap.add_argument("--n_envs", type=int, default=4096)
-  ap.add_argument("--n_steps", type=int, default=200)
-  ap.add_argument("--repeats", type=int, default=5)
-  ap.add_argument("--python_seconds", type=float, default=2.0)
-  ap.add_argument(
-      "--out",
-      default=os.path.join(os.path.dirname(__file__), "..", "results", "envs", "bench.json"),
-  )
-  args = ap.parse_args(argv)
+  def define(fv):
+    flags.DEFINE_list("tasks", list(DEFAULT_TASKS), "NAME:LENGTH,...", flag_values=fv)
+    flags.DEFINE_integer("n_envs", 4096, "Environments stepped in parallel.", flag_values=fv)
+    flags.DEFINE_integer("n_steps", 200, "Steps per timed program.", flag_values=fv)
+    flags.DEFINE_integer("repeats", 5, "Interleaved rounds per side.", flag_values=fv)
+    flags.DEFINE_float("python_seconds", 2.0, "Seconds per Python round.", flag_values=fv)
+    flags.DEFINE_string(
+        "out",
+        os.path.join(os.path.dirname(__file__), "..", "results", "envs", "bench.json"),
+        "JSON record.",
+        flag_values=fv,
+    )
+
+  args = common.parse_flags(define, sys.argv[1:] if argv is None else argv, "bench_envs")
   for flag in ("n_envs", "n_steps", "repeats"):
     if getattr(args, flag) < 1:
       raise SystemExit(f"--{flag} must be >= 1, got {getattr(args, flag)}")

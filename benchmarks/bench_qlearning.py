@@ -1,7 +1,7 @@
 """Q-learning update throughput per curriculum level, with and without env_buckets.
 
-    python benchmarks/bench_qlearning.py                      # mul1 and add2, GRU 200
-    python benchmarks/bench_qlearning.py --tasks mul1 --levels 6,10,14,18 --max_len 30
+    python -m benchmarks.bench_qlearning                      # mul1 and add2, GRU 200
+    python -m benchmarks.bench_qlearning --tasks mul1 --levels 6,10,14,18 --max_len 30
 
 For each task: the table's column-8 configuration (GRU 200, batch 20, 10 seeds vmapped,
 train_max_length = --max_len), one jitted chunk of `--updates` updates.
@@ -15,18 +15,19 @@ to results/qlearning/bench.json.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
+import sys
 import time
 
+from absl import flags
 import jax
 import jax.numpy as jnp
 
-
-from rltape.qlearning import config as config_lib  # noqa: E402
-from rltape.qlearning import train as train_lib  # noqa: E402
+from benchmarks import common
+from rltape.qlearning import config as config_lib
+from rltape.qlearning import train as train_lib
 
 
 def _timed_chunk(config, cap, level, fn=None):
@@ -48,19 +49,24 @@ def _timed_chunk(config, cap, level, fn=None):
   return run, compile_s
 
 
-def main():
-  ap = argparse.ArgumentParser()
-  ap.add_argument("--tasks", default="mul1,add2")
-  ap.add_argument("--levels", default="6,10")
-  ap.add_argument("--max_len", type=int, default=14, help="train_max_length (>= levels)")
-  ap.add_argument("--updates", type=int, default=10)
-  ap.add_argument("--seeds", type=int, default=10)
-  ap.add_argument("--repeats", type=int, default=3)
-  ap.add_argument("--out", default="results/qlearning/bench.json")
-  a = ap.parse_args()
-  levels = [int(x) for x in a.levels.split(",")]
+def define_flags(fv):
+  flags.DEFINE_list("tasks", ["mul1", "add2"], "Q-learning tasks.", flag_values=fv)
+  flags.DEFINE_list("levels", ["6", "10"], "Curriculum levels to time.", flag_values=fv)
+  flags.DEFINE_integer("max_len", 14, "train_max_length (>= levels).", flag_values=fv)
+  flags.DEFINE_integer("updates", 10, "Updates per timed chunk.", flag_values=fv)
+  flags.DEFINE_integer("seeds", 10, "Pool size.", flag_values=fv)
+  flags.DEFINE_integer("repeats", 3, "Timed rounds per form.", flag_values=fv)
+  flags.DEFINE_string("out", "results/qlearning/bench.json", "JSON record.", flag_values=fv)
+
+
+def main(argv=None):
+  a = common.parse_flags(define_flags, sys.argv[1:] if argv is None else argv, "bench_qlearning")
+  try:
+    levels = [int(x) for x in a.levels]
+  except ValueError:
+    raise SystemExit(f"--levels must be integers, got {a.levels}") from None
   rows = []
-  for task in a.tasks.split(","):
+  for task in a.tasks:
     c = config_lib.default_config()
     c.update(config_lib.column_overrides(8))
     c.update(

@@ -10,8 +10,25 @@ from typing import Callable
 
 import jax
 import jax.numpy as jnp
+from absl import flags
 
 SIZES = ("tiny", "full")
+
+
+def parse_flags(define: Callable[[flags.FlagValues], None], argv, prog: str) -> flags.FlagValues:
+  """A script's absl flags, defined by ``define`` on their own ``FlagValues`` and parsed
+  from ``argv`` (``--name=value`` or ``--name value``), so that scripts imported side by
+  side (tests) never clash. An unknown flag, a bad value or a stray argument exits
+  naming it."""
+  fv = flags.FlagValues()
+  define(fv)
+  try:
+    rest = fv([prog, *argv])
+  except flags.Error as e:
+    raise SystemExit(f"{prog}: {e}") from None
+  if len(rest) > 1:
+    raise SystemExit(f"{prog}: unexpected arguments {rest[1:]}")
+  return fv
 
 
 def check_size(size: str) -> str:

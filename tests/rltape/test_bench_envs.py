@@ -42,3 +42,12 @@ def test_bench_envs_tiny(tmp_path):
 def test_bench_envs_rejects_bad_task():
   with pytest.raises(SystemExit, match="NAME:LENGTH"):
     bench_envs.main(["--tasks", "Nope:10", "--out", os.devnull])
+
+
+def test_bench_flags_unknown_or_bad_values_exit_naming_them():
+  with pytest.raises(SystemExit, match="nope"):
+    bench_envs.main(["--nope=1", "--out", os.devnull])
+  with pytest.raises(SystemExit, match="n_envs"):
+    bench_envs.main(["--n_envs=many", "--out", os.devnull])
+  with pytest.raises(SystemExit, match="unexpected arguments"):
+    bench_envs.main(["stray", "--out", os.devnull])
