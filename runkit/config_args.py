@@ -1,11 +1,14 @@
 """The one parser of config-file arguments: ``--config=<file>:<arg>`` hands ``arg`` (e.g.
 ``"variant=faithful,task=badd,smoke"``) to the file's ``get_config(arg)``, which reads it
 with ``parse_arg`` and converts values with ``as_int`` / ``as_float``; every error names
-the item and what is allowed."""
+the item and what is allowed. ``apply_overrides`` applies ``key.sub=value`` items, the
+language of ``--config.key.sub=value``, wherever a list of overrides is given in text
+(a study's recipe, a table's ``--set``)."""
 
 from __future__ import annotations
 
-from typing import Iterable, Optional
+import ast
+from typing import Any, Iterable, Optional
 
 
 def parse_arg(
@@ -54,3 +57,70 @@ def as_float(name: str, value) -> float:
     return float(value)
   except (TypeError, ValueError):
     raise ValueError(f"{name}={value!r} must be a number") from None
+
+
+def typed_value(key: str, old: Any, text: str) -> Any:
+  """``text`` read as a value of ``old``'s type, the way ``--config.key=text`` reads it:
+  bools from true/false/1/0, ints, floats, strings, tuples from a Python literal
+  (``(8,12,25)``); ValueError naming ``key`` otherwise."""
+  if isinstance(old, bool):
+    if text not in ("True", "False", "true", "false", "1", "0"):
+      raise ValueError(f"{key}={text!r}: expected a bool (true / false)")
+    return text in ("True", "true", "1")
+  if isinstance(old, int):
+    return as_int(key, text)
+  if isinstance(old, float):
+    return as_float(key, text)
+  if isinstance(old, str):
+    return text
+  if isinstance(old, (tuple, list)) or old is None:
+    try:
+      v = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+      if old is None:
+        return text
+      raise ValueError(f"{key}={text!r}: expected a tuple literal, e.g. (8,12,25)") from None
+    if isinstance(old, (tuple, list)) and not isinstance(v, (tuple, list)):
+      raise ValueError(f"{key}={text!r}: expected a tuple literal, e.g. (8,12,25)")
+    return tuple(v) if isinstance(v, list) else v
+  raise ValueError(f"{key} is a {type(old).__name__}, which cannot be set from text")
+
+
+def set_dotted(config, key: str, value: Any) -> None:
+  """``config.a.b = value`` for ``key = "a.b"``; ValueError naming the key (and the keys
+  of its section) when it is not in ``config`` (overrides never add keys)."""
+  *sections, leaf = key.split(".")
+  node = config
+  for i, s in enumerate(sections):
+    if s not in node or not hasattr(node[s], "keys"):
+      raise ValueError(
+          f"unknown config key {key!r}: no section {'.'.join(sections[: i + 1])!r}; "
+          f"sections: {sorted(k for k in node.keys() if hasattr(node[k], 'keys'))}"
+      )
+    node = node[s]
+  if leaf not in node:
+    raise ValueError(f"unknown config key {key!r}; keys there: {sorted(node.keys())}")
+  node[leaf] = value
+
+
+def get_dotted(config, key: str) -> Any:
+  node = config
+  for s in key.split("."):
+    node = node[s]
+  return node
+
+
+def apply_overrides(config, items: Iterable[str]) -> None:
+  """``["model.num_maps=24", "curriculum.failure_share=0.2", ...]`` applied to ``config``
+  in place: the language of ``--config.key=value`` (dotted keys that must exist, values
+  typed from the current value by ``typed_value``); ValueError naming a bad item."""
+  for item in items:
+    key, sep, text = item.partition("=")
+    key = key.strip()
+    if not sep or not key:
+      raise ValueError(f"override {item!r} must be key=value, e.g. model.num_maps=24")
+    try:
+      old = get_dotted(config, key)
+    except (KeyError, AttributeError, TypeError):
+      set_dotted(config, key, None)  # raises, naming the key and what is there
+    set_dotted(config, key, typed_value(key, old, text.strip()))

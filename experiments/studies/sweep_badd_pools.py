@@ -10,7 +10,11 @@ on CPU use small ``--checks``.
       --checks=1000,2000,3000,5000 --seeds=8 --budget_s=105 --out=/tmp/sweep.json
 
 A variant is ``fast`` or ``dngpu`` (configs of ``experiments/configs/ngpu.py``)
-followed by ``+``-joined modifiers: ``d<p>`` candidate dropout p, ``2c`` two gated
+followed by ``+``-joined modifiers, applied in order. Any modifier may be a dotted
+``key=value`` override in the language of ``--config.key=value``
+(``runkit.config_args.apply_overrides``), e.g.
+``default+satadapt+curriculum.failure_share=0.2``; the named ones below are shorthands
+for fixed sets of such overrides (``NAMED``, ``NUMBERED``): ``d<p>`` candidate dropout p, ``2c`` two gated
 units per step, ``m<n>`` n maps, ``lr<x>`` learning rate, ``b<n>`` batch size,
 ``long`` training lengths up to 81 (buckets 9..81), ``cap`` cap-mode buckets,
 ``max<n>`` only the bins up to length n, ``bins<a>-<b>-...`` these bins, ``sat<x>``
@@ -29,10 +33,14 @@ only), ``mix`` (DNGPU's lengths within a bin), ``ceplateau`` (lr decay on the ta
 """
 
 import json
+import re
 import time
 
 from absl import app
 from absl import flags
+
+from neuralgpu import config as config_lib
+from runkit import config_args
 
 FLAGS = flags.FLAGS
 
@@ -56,48 +64,127 @@ def define_flags():
 BASES = ("fast", "dngpu", "dngpu_cycle", "dngpu_short", "dngpu_exact", "default")
 
 
-def _sat_adapt(c):
-  c.model.saturation_form = "dngpu"
-  c.model.saturation_cost = 1e-3  # DNGPU's starting weight (and cap)
-  c.optim.saturation_adapt = "dngpu"
-
-
-def _lr_dngpu(c):
-  c.optim.lr_decay = "dngpu"
-  c.optim.lr_decay_on = "ce"
-  c.optim.plateau_window = 200
-  c.optim.plateau_factor = 0.7
-
-
-def _noise_dngpu(c):
-  c.optim.grad_noise_form = "dngpu"
-  c.optim.grad_noise = 1e-4
-
-
-def _set(path, value):
-  def f(c):
-    section, key = path.split(".")
-    c[section][key] = value
-
-  return f
-
-
-# Modifiers that switch on one of DNGPU's training settings (Freivalds & Liepins 2017).
+# Named modifiers: the config overrides each stands for (dotted keys, as --config.x=y).
+# One of DNGPU's training settings each (Freivalds & Liepins 2017) ...
 DNGPU_OPTIONS = {
-    "satadapt": _sat_adapt,  # adaptive weight, DNGPU's normalisation
-    "satform": _set("model.saturation_form", "dngpu"),  # DNGPU's normalisation, fixed weight
-    "mix": _set("curriculum.fill_form", "dngpu"),  # DNGPU's lengths within a bin
-    "ceplateau": _set("optim.lr_decay_on", "ce"),  # lr decay sees the task loss only
-    "lrdngpu": _lr_dngpu,  # DNGPU's lr decay rule, on the CE
-    "gnoise": _noise_dngpu,  # DNGPU's gradient noise
-    "noema": _set("optim.ema_decay", 0.0),  # checks on the raw parameters
+    # adaptive saturation weight with DNGPU's normalisation, from DNGPU's starting weight
+    "satadapt": {
+        "model.saturation_form": "dngpu",
+        "model.saturation_cost": 1e-3,
+        "optim.saturation_adapt": "dngpu",
+    },
+    "satform": {"model.saturation_form": "dngpu"},  # the normalisation, fixed weight
+    "mix": {"curriculum.fill_form": "dngpu"},  # DNGPU's lengths within a bin
+    "ceplateau": {"optim.lr_decay_on": "ce"},  # lr decay sees the task loss only
+    "lrdngpu": {  # DNGPU's lr decay rule, on the task loss
+        "optim.lr_decay": "dngpu",
+        "optim.lr_decay_on": "ce",
+        "optim.plateau_window": 200,
+        "optim.plateau_factor": 0.7,
+    },
+    "gnoise": {"optim.grad_noise_form": "dngpu", "optim.grad_noise": 1e-4},
+    "noema": {"optim.ema_decay": 0.0},  # checks on the raw parameters
 }
+# ... and the others.
+NAMED = {
+    **DNGPU_OPTIONS,
+    # one bin per step, cycling, examples filling their bin
+    "cyc": {"curriculum.bucket_mode": "cycle", "curriculum.fill_bins": True},
+    "cap": {"curriculum.bucket_mode": "cap"},
+    "2c": {"model.cgrus_per_step": 2},  # two gated units per step
+    # optax AdaMax with global-norm clipping (the fast default)
+    "adamax": {
+        "optim.optimizer": "adamax",
+        "optim.lr": 0.005,
+        "optim.b2_schedule": "none",
+        "optim.grad_clip": 1.0,
+    },
+    # Kaiser's input layer (embedding, tanh, 1x1 conv)
+    "emb": {"model.input_layer": "embed_tanh_conv", "model.embed_init": 1.7},
+}
+_NUMBER = r"([0-9]*\.?[0-9]+(?:e-?[0-9]+)?)"
+# Modifiers with a number: (pattern, the key it sets, its type); anchored, so that the
+# order does not matter.
+NUMBERED = (
+    (rf"d{_NUMBER}", "model.candidate_dropout", float),
+    (r"m([0-9]+)", "model.num_maps", int),
+    (rf"lr{_NUMBER}", "optim.lr", float),
+    (r"b([0-9]+)", "batch_size", int),
+    (rf"sat{_NUMBER}", "model.saturation_cost", float),
+    (rf"ema{_NUMBER}", "optim.ema_decay", float),
+    (rf"hard{_NUMBER}", "curriculum.failure_share", float),  # structured failure cases
+    (r"set([0-9]+)", "curriculum.train_set_size", int),  # a fixed training set
+)
+MODIFIER_HELP = (
+    "a dotted key=value (the --config.x=y language), d<p>, m<n>, lr<x>, b<n>, sat<x>, "
+    "ema<x>, hard<p>, set<N>, max<n>, bins<a>-<b>-..., late<step>x<k>, long, to41, strip, "
+    + ", ".join(NAMED)
+)
+
+
+def _bins_modifier(part: str, c, ngpu):
+  """The modifiers that choose training bins (``ngpu.train_on_bins``), else None."""
+  if part == "to41":  # all of DNGPU's bins, up to length 41
+    return ngpu.DNGPU_BINS
+  if part == "long":
+    return (9, 17, 25, 33, 41, 61, 81)
+  if part == "all":  # every DNGPU bin every step (set below), examples filling their bin
+    return None
+  m = re.fullmatch(r"bins([0-9]+(?:-[0-9]+)*)", part)  # explicit bins, bins8-12-25-41
+  if part.startswith("bins") and not m:
+    raise ValueError(f"modifier {part!r}: bins are '-'-joined lengths, e.g. bins8-12-25-41")
+  if m:
+    return tuple(int(x) for x in m.group(1).split("-"))
+  m = re.fullmatch(r"max([0-9]+)", part)  # DNGPU's bins up to this length only
+  if m:
+    top = int(m.group(1))
+    bins = tuple(b for b in c.curriculum.buckets if b <= top)
+    if not bins or bins[-1] != top:
+      raise ValueError(
+          f"modifier {part!r}: the length must be one of the bins " f"{tuple(c.curriculum.buckets)}"
+      )
+    return bins
+  return None
+
+
+def apply_modifier(c, part: str, ngpu) -> None:
+  """One ``+``-joined modifier of a variant name, applied to ``c`` in place."""
+  if "=" in part:
+    config_args.apply_overrides(c, [part])
+    return
+  if part in NAMED:
+    for key, value in NAMED[part].items():
+      config_args.set_dotted(c, key, value)
+    return
+  if part == "strip":  # DNGPU's targets (high zeros as padding, base + 1 classes)
+    ngpu.strip_targets(c)
+    return
+  if part == "all":
+    config_args.set_dotted(c, "curriculum.bucket_mode", "all")
+    config_args.set_dotted(c, "curriculum.buckets", ngpu.DNGPU_BINS)
+    return
+  bins = _bins_modifier(part, c, ngpu)
+  if bins is not None:
+    ngpu.train_on_bins(c, bins)
+    return
+  m = re.fullmatch(r"late([0-9]+)x([0-9]+)", part)  # the last k bins join from step on
+  if part.startswith("late") and not m:
+    raise ValueError(f"modifier {part!r}: expected late<step>x<k>, e.g. late5000x1")
+  if m:
+    c.curriculum.late_from_step, c.curriculum.late_bins = int(m.group(1)), int(m.group(2))
+    return
+  for pattern, key, kind in NUMBERED:
+    m = re.fullmatch(pattern, part)
+    if m:
+      config_args.set_dotted(c, key, kind(m.group(1)))
+      return
+  raise ValueError(f"unknown modifier {part!r}; allowed: {MODIFIER_HELP}")
 
 
 def variant_config(name: str, task: str = "badd"):
   """A single-seed config of ``task``: a base variant of ``experiments/configs/ngpu.py``
-  (``default`` = the main job's ``dngpu_short``) with ``name``'s modifiers; ValueError on
-  an unknown one."""
+  (``default`` = the main job's ``dngpu_short``) with ``name``'s ``+``-joined modifiers
+  applied in order; ValueError naming an unknown one."""
   from experiments.configs import ngpu
 
   parts = name.split("+")
@@ -106,79 +193,10 @@ def variant_config(name: str, task: str = "badd"):
   base = "dngpu_short" if parts[0] == "default" else parts[0]
   c = ngpu.get_config(f"variant={base},task={task},seeds=1")
   for part in parts[1:]:
-    if part in DNGPU_OPTIONS:
-      DNGPU_OPTIONS[part](c)
-    elif part == "strip":  # DNGPU's targets (high zeros as padding, base + 1 classes)
-      ngpu.strip_targets(c)
-    elif part == "to41":  # all of DNGPU's bins, up to length 41
-      ngpu.train_on_bins(c, ngpu.DNGPU_BINS)
-    elif part.startswith("set") and part[3:].isdigit():  # a fixed training set
-      c.curriculum.train_set_size = int(part[3:])
-    elif part == "cyc":  # one bin per step, cycling, examples filling their bin
-      c.curriculum.bucket_mode = "cycle"
-      c.curriculum.fill_bins = True
-    elif part == "all":  # every bin every step, examples filling their bin
-      c.curriculum.bucket_mode = "all"
-      c.curriculum.buckets = ngpu.DNGPU_BINS
-    elif part == "adamax":  # optax AdaMax with global-norm clipping (the fast default)
-      c.optim.optimizer = "adamax"
-      c.optim.lr = 0.005
-      c.optim.b2_schedule = "none"
-      c.optim.grad_clip = 1.0
-    elif part == "emb":  # Kaiser's input layer (embedding, tanh, 1x1 conv)
-      c.model.input_layer = "embed_tanh_conv"
-      c.model.embed_init = 1.7
-    elif part == "2c":
-      c.model.cgrus_per_step = 2
-    elif part == "long":
-      ngpu.train_on_bins(c, (9, 17, 25, 33, 41, 61, 81))
-    elif part.startswith("bins"):  # explicit bins, e.g. bins8-12-16-20-25-41
-      try:
-        bins = tuple(int(x) for x in part[4:].split("-"))
-      except ValueError:
-        raise ValueError(
-            f"modifier {part!r}: bins are '-'-joined lengths, e.g. " "bins8-12-25-41"
-        ) from None
-      ngpu.train_on_bins(c, bins)
-    elif part.startswith("max"):  # DNGPU's bins up to this length only
-      top = int(part[3:])
-      bins = tuple(b for b in c.curriculum.buckets if b <= top)
-      if not bins or bins[-1] != top:
-        raise ValueError(
-            f"modifier {part!r}: the length must be one of the bins "
-            f"{tuple(c.curriculum.buckets)}"
-        )
-      ngpu.train_on_bins(c, bins)
-    elif part == "cap":
-      c.curriculum.bucket_mode = "cap"
-    elif part.startswith("late"):  # late<step>x<k>: the last k bins join from step on
-      step, _, k = part[4:].partition("x")
-      if not (step.isdigit() and k.isdigit()):
-        raise ValueError(f"modifier {part!r}: expected late<step>x<k>, e.g. late5000x1")
-      c.curriculum.late_from_step, c.curriculum.late_bins = int(step), int(k)
-    elif part.startswith("hard"):  # hard<p>: a share p of each batch structured failures
-      c.curriculum.failure_share = float(part[4:])
-    elif part.startswith("ema"):
-      c.optim.ema_decay = float(part[3:])
-    elif part.startswith("sat"):
-      c.model.saturation_cost = float(part[3:])
-    elif part.startswith("lr"):
-      c.optim.lr = float(part[2:])
-    elif part.startswith("d"):
-      c.model.candidate_dropout = float(part[1:])
-    elif part.startswith("m"):
-      c.model.num_maps = int(part[1:])
-    elif part.startswith("b"):
-      c.batch_size = int(part[1:])
-    else:
-      raise ValueError(
-          f"unknown modifier {part!r} in variant {name!r}; allowed: d<p>, 2c, "
-          "m<n>, lr<x>, b<n>, max<n>, bins<a>-<b>-..., late<step>x<k>, sat<x>, "
-          "ema<x>, hard<p>, set<N>, long, cap, cyc, all, adamax, emb, to41, strip, "
-          f"{', '.join(DNGPU_OPTIONS)}"
-      )
-  from neuralgpu import config as config_lib
-
+    try:
+      apply_modifier(c, part, ngpu)
+    except ValueError as e:
+      raise ValueError(f"variant {name!r}: {e}") from None
   config_lib.validate(c)
   return c
 

@@ -27,6 +27,7 @@ from absl import flags
 
 from rltape.qlearning import config as config_lib
 from rltape.qlearning import experiment
+from runkit import config_args
 
 # Row key -> (label in the talk, task, controller, extra config).
 ROWS = {
@@ -85,7 +86,8 @@ flags.DEFINE_list(
 
 
 def parse_overrides(items, c) -> dict:
-  """``key=value`` strings -> values of the type of ``c[key]``; ValueError if unknown."""
+  """``key=value`` strings -> values of the type of ``c[key]`` (``--config.key=value``'s
+  reading, ``runkit.config_args.typed_value``); ValueError if the key is unknown."""
   out = {}
   for item in items:
     key, sep, value = item.partition("=")
@@ -94,18 +96,7 @@ def parse_overrides(items, c) -> dict:
           f"--set entry {item!r} must be key=value with a config key "
           f"(e.g. optimizer=adam); keys: {sorted(c.keys())}"
       )
-    old = c[key]
-    if isinstance(old, bool):
-      if value not in ("True", "False", "true", "false", "1", "0"):
-        raise ValueError(f"--set {key}={value!r}: expected a bool")
-      out[key] = value in ("True", "true", "1")
-    elif isinstance(old, (int, float, str)):
-      try:
-        out[key] = type(old)(value)
-      except ValueError:
-        raise ValueError(f"--set {key}={value!r}: expected {type(old).__name__}") from None
-    else:
-      raise ValueError(f"--set cannot set {key!r} (a {type(old).__name__})")
+    out[key] = config_args.typed_value(f"--set {key}", c[key], value)
   return out
 
 

@@ -35,9 +35,38 @@ def test_variant_modifiers():
   assert back.optim.optimizer == "adamax" and back.model.input_layer == "embed_tanh_conv"
 
 
+def test_dotted_overrides_are_modifiers_and_named_ones_are_their_shorthands():
+  # Any modifier may be written in the --config.x=y language; a named one is exactly its
+  # table of overrides, applied in order (a later one wins).
+  named = sweep.variant_config("default+satadapt+b32+hard0.1")
+  dotted = sweep.variant_config(
+      "default+model.saturation_form=dngpu+model.saturation_cost=0.001"
+      "+optim.saturation_adapt=dngpu+batch_size=32+curriculum.failure_share=0.1"
+  )
+  assert named.to_dict() == dotted.to_dict()
+  later = sweep.variant_config("default+b32+batch_size=16+model.num_maps=12")
+  assert later.batch_size == 16 and later.model.num_maps == 12
+  bins = sweep.variant_config("dngpu+cyc+curriculum.buckets=(8,12,16,41)")
+  assert tuple(bins.curriculum.buckets) == (8, 12, 16, 41)
+  default = sweep.variant_config("default")
+  for name, overrides in sweep.NAMED.items():
+    c = sweep.variant_config(f"default+{name}")
+    for key, value in overrides.items():
+      section, _, leaf = key.rpartition(".")
+      got = c[section][leaf] if section else c[leaf]
+      assert got == value, (name, key)
+    assert c.to_dict() != default.to_dict() or name == "cyc", name  # the default cycles
+
+
 @pytest.mark.parametrize(
     "name,match",
     [
+        ("default+model.nope=1", "unknown config key 'model.nope'"),
+        ("default+nosection.x=1", "no section 'nosection'"),
+        ("default+optim.lr=fast", "optim.lr='fast' must be a number"),
+        ("default+batch_size=3.5", "batch_size='3.5' must be an integer"),
+        ("default+hardx", "unknown modifier 'hardx'"),
+        ("default+m2.5", "unknown modifier 'm2.5'"),
         ("slow+d0.5", "must start with one of"),
         ("fast+x3", "unknown modifier 'x3'"),
         ("fast+d1.5", "candidate_dropout"),

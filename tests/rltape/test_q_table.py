@@ -84,7 +84,7 @@ class TableConfigTest(parameterized.TestCase):
     for bad, msg in (
         (["optimizer=rmsprop"], "optimizer must be one of"),
         (["learnin_rate=1"], "must be key=value with a config key"),
-        (["units=many"], "expected int"),
+        (["units=many"], "units=.many. must be an integer"),
         (["head_layer=yes"], "expected a bool"),
     ):
       with self.assertRaisesRegex(ValueError, msg):

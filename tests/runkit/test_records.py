@@ -104,3 +104,31 @@ def test_config_args_parse_and_convert_with_named_errors():
   assert config_args.as_float("lr", "1e-3") == 1e-3
   with pytest.raises(ValueError, match="lr='fast' must be a number"):
     config_args.as_float("lr", "fast")
+
+
+def test_apply_overrides_types_from_the_config_and_names_bad_items():
+  import ml_collections
+
+  from runkit import config_args
+
+  c = ml_collections.ConfigDict(
+      {"steps": 1, "m": {"x": 0.5, "on": True, "bins": (8, 12), "name": "u", "opt": None}}
+  )
+  config_args.apply_overrides(
+      c, ["steps=3", "m.x=2", "m.on=false", "m.bins=(9,17,25)", "m.name=v", "m.opt=4"]
+  )
+  assert c.steps == 3 and isinstance(c.steps, int)
+  assert c.m.x == 2.0 and isinstance(c.m.x, float) and c.m.on is False
+  assert c.m.bins == (9, 17, 25) and c.m.name == "v" and c.m.opt == 4
+  for item, match in [
+      ("steps=1.5", "steps='1.5' must be an integer"),
+      ("m.y=1", r"unknown config key 'm.y'; keys there: \['bins', 'name', 'on', 'opt', 'x'\]"),
+      ("q.x=1", "no section 'q'"),
+      ("m.bins=3", "expected a tuple literal"),
+      ("m.on=maybe", "expected a bool"),
+      ("noeq", "must be key=value"),
+      ("m=1", "ConfigDict, which cannot be set from text"),
+  ]:
+    with pytest.raises(ValueError, match=match):
+      config_args.apply_overrides(c, [item])
+  assert c.steps == 3 and c.m.bins == (9, 17, 25)  # a refused item changes nothing
