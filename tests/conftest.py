@@ -1,5 +1,59 @@
-"""Shared pytest setup: small CPU-only JAX, float32, deterministic."""
+"""Shared pytest setup: small CPU-only JAX, float32, deterministic; and the smoke runs
+of every trainer, made once per test process and shared by the files that read them."""
 
 import os
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+import pytest  # noqa: E402  (after the platform is chosen)
+
+
+def _train_smoke(kind: str, workdir: str) -> None:
+  """One real training run of ``kind`` at smoke size into ``workdir``."""
+  if kind == "ngpu":  # one seed, one length bin: one program to compile
+    from experiments.configs import ngpu
+    from neuralgpu import loop
+
+    c = ngpu.get_config("variant=smoke")
+    ngpu.train_on_bins(c, (9,))
+    c.eval.lengths, c.eval.examples, c.eval.solve_lengths = (9, 15), (4, 4), (15,)
+    c.eval.every = 1000  # no periodic checks: the final table only
+    loop.train_and_evaluate(c, workdir)
+  elif kind == "ngpu_pool":
+    from experiments.configs import ngpu
+    from neuralgpu import loop
+
+    loop.train_pool(ngpu.get_config("variant=smoke,seeds=2"), workdir)
+  elif kind == "qlearning":  # two seeds, feed-forward controller
+    from experiments.configs import qlearning
+    from rltape.qlearning import experiment
+
+    c = qlearning.get_config("task=copy,controller=ff,smoke=1")
+    experiment.train_and_evaluate(c, workdir, progress=False)
+  elif kind == "rlntm":  # two seeds, tiny controller
+    from rltape.reinforce import config
+    from rltape.reinforce import experiment
+
+    experiment.train_and_evaluate(config.get_config("smoke"), workdir)
+  else:
+    raise ValueError(f"unknown smoke run {kind!r}; allowed: {SMOKE_KINDS}")
+
+
+SMOKE_KINDS = ("ngpu", "ngpu_pool", "qlearning", "rlntm")
+
+
+@pytest.fixture(scope="session")
+def smoke_workdir(tmp_path_factory):
+  """``smoke_workdir(kind)`` -> the path of that trainer's smoke run (``SMOKE_KINDS``),
+  trained on first use and shared for the session. Tests only read it (the plot tests
+  check that reading leaves it exactly as it was)."""
+  made = {}
+
+  def get(kind: str) -> str:
+    if kind not in made:
+      path = str(tmp_path_factory.mktemp("smoke") / kind)
+      _train_smoke(kind, path)
+      made[kind] = path
+    return made[kind]
+
+  return get

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from neuralgpu import model
-from tests.neuralgpu.test_model import tiny_cfg
+from tests.neuralgpu._models import tiny_cfg
 
 
 @pytest.mark.parametrize(

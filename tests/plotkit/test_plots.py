@@ -55,41 +55,18 @@ def run_cli(*args):
 
 
 @pytest.fixture(scope="module")
-def ngpu_workdir(tmp_path_factory):
-  """A real Neural GPU smoke run (one length bin: one program to compile)."""
-  from experiments.configs import ngpu
-  from neuralgpu import loop
-
-  c = ngpu.get_config("variant=smoke")
-  ngpu.train_on_bins(c, (9,))
-  c.eval.lengths, c.eval.examples, c.eval.solve_lengths = (9, 15), (4, 4), (15,)
-  c.eval.every = 1000  # no periodic checks: the final table only
-  wd = str(tmp_path_factory.mktemp("runs") / "ngpu_smoke")
-  loop.train_and_evaluate(c, wd)
-  return wd
+def ngpu_workdir(smoke_workdir):
+  return smoke_workdir("ngpu")  # one seed, one length bin (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")
-def qlearning_workdir(tmp_path_factory):
-  """A real Q-learning smoke pool (2 seeds, feed-forward controller)."""
-  from experiments.configs import qlearning as qlearning_configs
-  from rltape.qlearning import experiment
-
-  c = qlearning_configs.get_config("task=copy,controller=ff,smoke=1")
-  wd = str(tmp_path_factory.mktemp("runs") / "copy_smoke")
-  experiment.train_and_evaluate(c, wd, progress=False)
-  return wd
+def qlearning_workdir(smoke_workdir):
+  return smoke_workdir("qlearning")  # a 2-seed pool, feed-forward controller
 
 
 @pytest.fixture(scope="module")
-def rlntm_workdir(tmp_path_factory):
-  """A real RL-NTM smoke pool (2 seeds, tiny controller)."""
-  from rltape.reinforce import config as rlntm_configs
-  from rltape.reinforce import experiment
-
-  wd = str(tmp_path_factory.mktemp("runs") / "rlntm_smoke")
-  experiment.train_and_evaluate(rlntm_configs.get_config("smoke"), wd)
-  return wd
+def rlntm_workdir(smoke_workdir):
+  return smoke_workdir("rlntm")  # a 2-seed pool, tiny controller
 
 
 # ---------------------------------------------------------------- refusals

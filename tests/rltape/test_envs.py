@@ -5,8 +5,6 @@ rules in the module docstrings (gym 0.19.0 for the gym family, the LSA rules for
 lsa family), not produced by the code under test.
 """
 
-import functools
-
 import chex
 import jax
 import jax.numpy as jnp
@@ -14,53 +12,9 @@ import numpy as np
 import pytest
 
 import rltape.envs as envs
+from tests.rltape._envs import SMALL, fast_jit, jit_reset, jit_step, small_env
 
 L, R, U, D = 0, 1, 2, 3  # grid move indices; on a default tape 0 = left, 1 = right
-SMALL = 8
-# Tests only check values, so they compile without LLVM optimisation (3x faster to
-# compile on this CPU); the library and benchmark use the default level.
-fast_jit = functools.partial(jax.jit, compiler_options={"xla_backend_optimization_level": 0})
-
-
-@functools.lru_cache(maxsize=None)
-def small_env(name, **kw):
-  return envs.make(name, max_length=SMALL, **kw)
-
-
-def _once(fn, name):
-  """jit(assert_max_traces(fn, 1)); the per-env name keeps chex's counters apart."""
-  fn.__name__ = f"{fn.__name__}_{name}"
-  return fast_jit(chex.assert_max_traces(fn, n=1))
-
-
-@functools.lru_cache(maxsize=None)
-def jit_step_p(name):
-  """Jitted step(state, action, params); tracing it twice fails the test."""
-  env = small_env(name)
-
-  def step(state, action, params):
-    return env.step(jax.random.key(0), state, action, params)
-
-  return _once(step, name)
-
-
-@functools.lru_cache(maxsize=None)
-def jit_step(name):
-  step, params = jit_step_p(name), small_env(name).default_params
-  return lambda s, a: step(s, a, params)
-
-
-@functools.lru_cache(maxsize=None)
-def jit_reset(name):
-  """Jitted reset(key, params); tracing it twice fails the test."""
-  env = small_env(name)
-
-  def reset(key, params):
-    return env.reset(key, params)
-
-  return _once(reset, name)
-
-
 # name, input, hand-computed targets, optimal actions (move, write, symbol),
 # hand-computed time cap (largest episode length).
 HAND = [
@@ -357,7 +311,6 @@ def test_invalid_params_outside_jit(params, match):
 
 
 def test_negative_length_inside_jit_is_clipped():
-  env = small_env("Copy")
   p = envs.make_params(-5, 0)
   _, state = jit_reset("Copy")(jax.random.key(0), p)
   assert int(state.width) == 1

@@ -17,7 +17,7 @@ import pytest
 
 import rltape.envs as envs
 from rltape.envs.oracle_policies import oracle_policy, rollout
-from tests.rltape.test_envs import SMALL, fast_jit, small_env
+from tests.rltape._envs import SMALL, fast_jit, small_env
 
 NAMES = envs.registered_names()
 BATCH = 4
@@ -137,7 +137,6 @@ def test_vmap_over_keys_and_determinism(name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_sampled_lengths_follow_params(name):
-  env = small_env(name)
   run = batched_episode(name)
   params = envs.make_params(3, 2)
   keys = jax.random.split(jax.random.key(5), BATCH)
@@ -153,7 +152,6 @@ def test_sampled_lengths_follow_params(name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_scripted_policy_solves_every_small_length(name):
-  env = small_env(name)
   run = batched_episode(name)
   keys = jax.random.split(jax.random.key(8), BATCH)
   for length in range(1, SMALL + 1):

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 import rltape.envs as envs
 from rltape.envs import curriculum
 from rltape.envs.reference import ReferenceEnv, to_columns
-from tests.rltape.test_envs import SMALL, fast_jit, jit_step, small_env
+from tests.rltape._envs import SMALL, fast_jit, jit_step, small_env
 
 NAMES = envs.registered_names()
 

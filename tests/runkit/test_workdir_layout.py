@@ -6,11 +6,6 @@ import os
 
 import pytest
 
-from experiments.configs import ngpu, qlearning as qlearning_configs, rlntm
-from neuralgpu import loop
-from rltape.qlearning import experiment as q_experiment
-from rltape.reinforce import experiment as rlntm_experiment
-
 COMMON = {
     "config.json",
     "checkpoints/",
@@ -28,25 +23,10 @@ def _listing(workdir):
   return {f + "/" if os.path.isdir(os.path.join(workdir, f)) else f for f in os.listdir(workdir)}
 
 
-def _run(kind, workdir):
-  if kind == "ngpu":
-    loop.train_and_evaluate(ngpu.get_config("variant=smoke"), workdir)
-  elif kind == "ngpu_pool":
-    loop.train_pool(ngpu.get_config("variant=smoke,seeds=2"), workdir)
-  elif kind == "qlearning":
-    q_experiment.train_and_evaluate(qlearning_configs.get_config("smoke"), workdir, progress=False)
-  else:
-    rlntm_experiment.train_and_evaluate(rlntm.get_config("smoke"), workdir)
-
-
 @pytest.fixture(scope="module")
-def workdirs(tmp_path_factory):
-  root = tmp_path_factory.mktemp("layouts")
-  out = {}
-  for kind in ("ngpu", "ngpu_pool", "qlearning", "rlntm"):
-    out[kind] = str(root / kind)
-    _run(kind, out[kind])
-  return out
+def workdirs(smoke_workdir):
+  # The smoke runs of tests/conftest.py (shared with the plot tests).
+  return {kind: smoke_workdir(kind) for kind in ("ngpu", "ngpu_pool", "qlearning", "rlntm")}
 
 
 def test_every_trainer_writes_the_same_files(workdirs):
