@@ -9,6 +9,7 @@ objective.
 
 import functools
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -19,12 +20,15 @@ from rltape import gradcheck
 from rltape.reinforce import agent
 
 
-def test_reward_to_go_matches_python():
-  r = [1.0, -0.5, 2.0, 0.25]
-  for gamma in (1.0, 0.9):
-    expected = [sum(gamma ** (s - t) * r[s] for s in range(t, len(r))) for t in range(len(r))]
-    got = agent.reward_to_go(jnp.asarray(r), gamma)
-    np.testing.assert_allclose(got, expected, rtol=1e-6)
+class RewardToGoTest(chex.TestCase):
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_reward_to_go_matches_python(self):
+    r = [1.0, -0.5, 2.0, 0.25]
+    for gamma in (1.0, 0.9):
+      expected = [sum(gamma ** (s - t) * r[s] for s in range(t, len(r))) for t in range(len(r))]
+      got = self.variant(agent.reward_to_go, static_argnums=1)(jnp.asarray(r), gamma)
+      np.testing.assert_allclose(got, expected, rtol=1e-6)
 
 
 def _traj(**kw):
