@@ -1,4 +1,5 @@
-r"""Where a trained binary-addition model goes wrong past its training length.
+r"""Where a trained binary-addition model goes wrong past its training length
+(``neuralgpu.error_analysis``).
 
 For a workdir's model (a pool workdir: one seed, ``--seed_index``, default the pool's
 best), evaluates random examples at each ``--lengths`` entry and reports, for every
@@ -12,11 +13,12 @@ state that holds does not).
       --steps_factors=1,2,4 --out=/tmp/badd_errors.json
 """
 
-import collections
 import json
 
 from absl import app
 from absl import flags
+
+from neuralgpu import error_analysis
 
 FLAGS = flags.FLAGS
 
@@ -28,93 +30,6 @@ def define_flags():
   flags.DEFINE_list("steps_factors", ["1"], "Run steps_factor x length steps (1 = as trained).")
   flags.DEFINE_integer("seed", 0, "PRNG seed of the examples.")
   flags.DEFINE_string("out", "", "JSON file for the report.")
-
-
-def carries_in(a: int, b: int, width: int) -> list[int]:
-  """carry into each bit position 0..width-1 of a + b (Python integers)."""
-  out, c = [], 0
-  for i in range(width):
-    out.append(c)
-    c = (((a >> i) & 1) + ((b >> i) & 1) + c) >> 1
-  return out
-
-
-def analyse(task, inputs, targets, preds) -> dict:
-  """Per wrong digit: position, true/predicted digit and carry in; with counts.
-
-  ``inputs``, ``targets``, ``preds``: int arrays [B, n] of symbols (digit + 1).
-  """
-  import numpy as np
-  from neuralgpu import tasks as tasks_lib
-
-  inputs, targets, preds = (np.asarray(x) for x in (inputs, targets, preds))
-  wrong = (preds != targets) & (targets > 0)
-  by_carry, by_true, by_pos = collections.Counter(), collections.Counter(), collections.Counter()
-  examples = []
-  n = inputs.shape[1]
-  for r in np.nonzero(wrong.any(axis=1))[0]:
-    a, b = tasks_lib.decode_example(task, inputs[r])[:2]
-    cin = carries_in(int(a), int(b), n)
-    pos = [int(p) for p in np.nonzero(wrong[r])[0]]
-    for p in pos:
-      by_carry[cin[p]] += 1
-      by_true[int(targets[r, p]) - 1] += 1
-      by_pos[p * 10 // n] += 1
-    if len(examples) < 8:
-      examples.append(
-          {
-              "row": int(r),
-              "wrong_positions": pos[:12],
-              "true": [int(targets[r, p]) - 1 for p in pos[:12]],
-              "pred": [int(preds[r, p]) - 1 for p in pos[:12]],
-              "carry_in": [cin[p] for p in pos[:12]],
-          }
-      )
-  return {
-      "examples": int(inputs.shape[0]),
-      "seq_wrong": int(wrong.any(axis=1).sum()),
-      "digits_wrong": int(wrong.sum()),
-      "wrong_by_carry_in": {str(k): v for k, v in sorted(by_carry.items())},
-      "wrong_by_true_digit": {str(k): v for k, v in sorted(by_true.items())},
-      "wrong_by_position_decile": {str(k): v for k, v in sorted(by_pos.items())},
-      "first_wrong_examples": examples,
-  }
-
-
-def run(workdir: str, seed_index, lengths, steps_factors, seed: int = 0) -> list[dict]:
-  import jax
-  import jax.numpy as jnp
-  import numpy as np
-  from neuralgpu import evaluate, restore, tasks as tasks_lib, train as train_lib
-
-  cfg, mcfg, state, step = restore.load(workdir, seed_index=seed_index)
-  task = restore.task_for(cfg, None)
-  if task.kind != "add" or task.base != 2:
-    raise ValueError(f"the workdir's task is {task.name!r}; this analysis is for badd")
-  params = train_lib.eval_params(state)
-  rows = []
-  for n, k in lengths:
-    inputs, targets = tasks_lib.make_batch(
-        jax.random.key(seed + n), task, jnp.full((k,), n, jnp.int32), n
-    )
-    for f in steps_factors:
-      m = mcfg.copy_and_resolve_references()
-      m.steps_per_length = float(f) * float(mcfg.steps_per_length)
-      logits = evaluate.predict_logits(
-          params, inputs, m, state.relax.active_sets, (inputs > 0) | (targets > 0)
-      )
-      preds = np.asarray(jnp.argmax(logits, -1))
-      row = {
-          "step": int(step),
-          "length": n,
-          "steps_factor": float(f),
-          **analyse(task, inputs, targets, preds),
-      }
-      print(
-          json.dumps({k2: v for k2, v in row.items() if k2 != "first_wrong_examples"}), flush=True
-      )
-      rows.append(row)
-  return rows
 
 
 def parse_lengths(items) -> list[tuple[int, int]]:
@@ -139,7 +54,14 @@ def main(argv):
     factors = [float(x) for x in FLAGS.steps_factors]
     if any(f <= 0 for f in factors):
       raise ValueError(f"--steps_factors must be > 0, got {FLAGS.steps_factors}")
-    rows = run(FLAGS.workdir, FLAGS.seed_index, lengths, factors, FLAGS.seed)
+    rows = error_analysis.analyse_workdir(
+        FLAGS.workdir,
+        FLAGS.seed_index,
+        lengths,
+        factors,
+        FLAGS.seed,
+        echo=lambda s: print(s, flush=True),
+    )
   except ValueError as e:
     raise app.UsageError(str(e)) from None
   if FLAGS.out:

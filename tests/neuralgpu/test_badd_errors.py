@@ -1,4 +1,5 @@
-"""The error analysis of experiments/studies/badd_errors.py against Python integers."""
+"""The error analysis (neuralgpu.error_analysis, experiments/studies/badd_errors.py) against
+Python integers."""
 
 import random
 
@@ -6,6 +7,7 @@ import numpy as np
 import pytest
 
 from experiments.studies import badd_errors
+from neuralgpu import error_analysis
 from neuralgpu import tasks
 
 
@@ -14,7 +16,7 @@ def test_carries_in_rebuild_the_sum():
   for _ in range(200):
     w = rng.randint(1, 80)
     a, b = rng.getrandbits(w), rng.getrandbits(w)
-    cin = badd_errors.carries_in(a, b, w + 1)
+    cin = error_analysis.carries_in(a, b, w + 1)
     bits = [((a >> i) & 1) ^ ((b >> i) & 1) ^ cin[i] for i in range(w + 1)]
     assert sum(bit << i for i, bit in enumerate(bits)) == a + b
 
@@ -25,7 +27,7 @@ def test_analyse_names_the_dropped_carry():
   preds = targets.copy()
   preds[2] = targets[2] % 2 + 1  # flip bit 2 (true 0, carry in 1)
   rows = np.stack([inputs, inputs]), np.stack([targets, targets]), np.stack([preds, targets])
-  rep = badd_errors.analyse(tasks.get_task("badd"), *rows)
+  rep = error_analysis.analyse(tasks.get_task("badd"), *rows)
   assert (rep["examples"], rep["seq_wrong"], rep["digits_wrong"]) == (2, 1, 1)
   assert rep["wrong_by_carry_in"] == {"1": 1} and rep["wrong_by_true_digit"] == {"0": 1}
   ex = rep["first_wrong_examples"][0]
@@ -37,3 +39,20 @@ def test_analyse_names_the_dropped_carry():
 def test_bad_lengths(bad):
   with pytest.raises(ValueError, match="length:examples"):
     badd_errors.parse_lengths(bad)
+
+
+def test_analyse_workdir_on_a_trained_model(smoke_workdir):
+  # The smoke run's binary-addition model, at two lengths and two step factors: every
+  # wrong digit is counted once in each breakdown, and the rows follow the arguments.
+  lines = []
+  rows = error_analysis.analyse_workdir(
+      smoke_workdir("ngpu"), None, [(9, 8), (15, 4)], [1.0, 2.0], echo=lines.append
+  )
+  assert [(r["length"], r["steps_factor"]) for r in rows] == [(9, 1), (9, 2), (15, 1), (15, 2)]
+  assert len(lines) == 4
+  for r in rows:
+    assert r["examples"] == (8 if r["length"] == 9 else 4)
+    assert 0 <= r["seq_wrong"] <= r["examples"] and r["seq_wrong"] <= r["digits_wrong"]
+    for key in ("wrong_by_carry_in", "wrong_by_true_digit", "wrong_by_position_decile"):
+      assert sum(r[key].values()) == r["digits_wrong"], key
+    assert set(r["wrong_by_carry_in"]) <= {"0", "1"} and set(r["wrong_by_true_digit"]) <= {"0", "1"}
