@@ -14,9 +14,9 @@ from rltape.qlearning import config as config_lib
 from rltape.qlearning import experiment
 
 from experiments.configs import qlearning as cfg_file
-from experiments.tables import rl_table
+from rltape.qlearning import table as q_table
 
-_SUPPORTED = list(rl_table.ROWS)
+_SUPPORTED = list(q_table.ROWS)
 
 
 class TableConfigTest(parameterized.TestCase):
@@ -24,7 +24,7 @@ class TableConfigTest(parameterized.TestCase):
   def test_every_cell_config_validates(self):
     for row in _SUPPORTED:
       for col in range(1, 11):
-        c = rl_table.cell_config(
+        c = q_table.cell_config(
             row, col, seeds=10, updates=1000, chunk=100, max_len=30, wall=0.0, smoke=False
         )
         test_length, units, gamma, watkins, penalty = config_lib.TABLE_COLUMNS[col - 1]
@@ -33,8 +33,8 @@ class TableConfigTest(parameterized.TestCase):
         )
         self.assertEqual(c.dynamic_discount, gamma is None)
         self.assertEqual(c.controller, "ff" if row.endswith("_ff") else "gru")
-    self.assertLen(rl_table.TALK, len(rl_table.ROWS))
-    for r in rl_table.TALK.values():
+    self.assertLen(q_table.TALK, len(q_table.ROWS))
+    for r in q_table.TALK.values():
       self.assertLen(r, 10)
 
   def test_config_file_variants(self):
@@ -62,12 +62,12 @@ class TableConfigTest(parameterized.TestCase):
 
   def test_unknown_row(self):
     with self.assertRaisesRegex(ValueError, "unknown table row 'sort'"):
-      rl_table.cell_config(
+      q_table.cell_config(
           "sort", 8, seeds=10, updates=10, chunk=10, max_len=10, wall=0.0, smoke=True
       )
 
   def test_overrides(self):
-    c = rl_table.cell_config(
+    c = q_table.cell_config(
         "add2",
         8,
         seeds=10,
@@ -88,7 +88,7 @@ class TableConfigTest(parameterized.TestCase):
         (["head_layer=yes"], "expected a bool"),
     ):
       with self.assertRaisesRegex(ValueError, msg):
-        rl_table.cell_config(
+        q_table.cell_config(
             "add2",
             8,
             seeds=10,
@@ -101,12 +101,12 @@ class TableConfigTest(parameterized.TestCase):
         )
 
   def test_extra_curriculum_row(self):
-    c = rl_table.cell_config(
+    c = q_table.cell_config(
         "add3_extra", 8, seeds=10, updates=10, chunk=10, max_len=10, wall=0.0, smoke=True
     )
     self.assertTrue(c.no_carry_curriculum)
     self.assertEqual(c.task, "add3")
-    plain = rl_table.cell_config(
+    plain = q_table.cell_config(
         "add3", 8, seeds=10, updates=10, chunk=10, max_len=10, wall=0.0, smoke=True
     )
     self.assertFalse(plain.no_carry_curriculum)
@@ -136,26 +136,26 @@ def test_merge_renders_earlier_runs_later_files_winning(tmp_path):
   a, b = tmp_path / "a.json", tmp_path / "b.json"
   a.write_text(json.dumps({"copy:8": _summary(0.9), "add2:8": _summary(0.5)}))
   b.write_text(json.dumps({"add2:8": _summary(1.0, overrides=["optimizer=adam"])}))
-  got = rl_table.merge_results([str(a), str(b)])
+  got = q_table.merge_results([str(a), str(b)])
   assert got["copy:8"]["success_rate"] == 0.9
   assert got["add2:8"]["success_rate"] == 1.0
-  md = rl_table.markdown(got, ["copy", "add2"], [8])
+  md = q_table.markdown(got, ["copy", "add2"], [8])
   assert "| Copying | **90%** of 10 (talk 100%) |" in md
   assert "| 2-row Addition | **100%** of 10 (talk 100%) |" in md
   assert md.rstrip().endswith("| optimizer=adam |")
   with pytest.raises(ValueError, match="does not exist"):
-    rl_table.merge_results([str(tmp_path / "none.json")])
+    q_table.merge_results([str(tmp_path / "none.json")])
   bad = tmp_path / "bad.json"
   bad.write_text(json.dumps({"sort:8": _summary(1.0)}))
   with pytest.raises(ValueError, match="entry 'sort:8' is not a 'row:col' cell"):
-    rl_table.merge_results([str(bad)])
+    q_table.merge_results([str(bad)])
   bad.write_text("{")
   with pytest.raises(ValueError, match="is not JSON"):
-    rl_table.merge_results([str(bad)])
+    q_table.merge_results([str(bad)])
 
 
 def _run_smoke(row, col):
-  c = rl_table.cell_config(
+  c = q_table.cell_config(
       row, col, seeds=10, updates=10, chunk=10, max_len=10, wall=0.0, smoke=True
   )
   workdir = tempfile.mkdtemp()
@@ -191,3 +191,35 @@ def test_every_cell_smoke(row, col):
 
 if __name__ == "__main__":
   absltest.main()
+
+
+def test_the_table_binary_runs_a_cell_and_renders_it_again(tmp_path):
+  # The documented binary end to end at smoke size: one cell trained, its table written;
+  # then --merge renders the same table from the JSON without training.
+  import subprocess
+  import sys
+
+  root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+  out = tmp_path / "t.md"
+
+  def run(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "experiments.tables.rl_table", *args],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+  r = run("--smoke", "--rows=copy", "--cols=8", f"--workroot={tmp_path}/runs", f"--out={out}")
+  assert r.returncode == 0, r.stderr[-2000:]
+  text = out.read_text()
+  assert "| Copying |" in text and "(talk 100%)" in text
+  saved = json.loads((tmp_path / "t.json").read_text())
+  assert set(saved) == {"copy:8"} and saved["copy:8"]["num_seeds"] == 2
+  again = tmp_path / "again.md"
+  r = run(f"--merge={tmp_path / 't.json'}", "--rows=copy", "--cols=8", f"--out={again}")
+  assert r.returncode == 0, r.stderr[-2000:]
+  assert again.read_text() == text
+  r = run("--rows=nope", f"--out={tmp_path / 'x.md'}")
+  assert r.returncode != 0 and "unknown row 'nope'" in r.stderr
