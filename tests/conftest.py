@@ -41,6 +41,40 @@ def _train_smoke(kind: str, workdir: str) -> None:
 
 SMOKE_KINDS = ("ngpu", "ngpu_pool", "qlearning", "rlntm")
 
+# The files that take longest (end-to-end runs, compile bound; measured with
+# --durations), longest first. pytest.ini runs the suite with --dist loadfile, which hands
+# files to the two workers in collection order; running these first and the many short
+# files last keeps one worker from finishing a long file alone at the end.
+LONGEST_FIRST = (
+    "rltape/test_q_train.py",
+    "benchmarks/test_suite.py",
+    "notebooks/test_notebooks.py",
+    "neuralgpu/test_pool_any.py",
+    "neuralgpu/test_dngpu_options.py",
+    "neuralgpu/test_pool.py",
+    "neuralgpu/test_train.py",
+    "neuralgpu/test_failure_tools.py",
+    "runkit/test_workdir_layout.py",
+    "plotkit/test_plots.py",
+    "benchmarks/test_rl_bench.py",
+    "neuralgpu/test_pool_restart.py",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+  """Reorders the collected tests: the files of ``LONGEST_FIRST`` first, in that order,
+  then every other file in collection order (a stable sort; tests keep their order
+  within a file)."""
+  del config
+  rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+  tests_dir = os.path.dirname(os.path.abspath(__file__))
+
+  def key(item):
+    rel = os.path.relpath(str(item.fspath), tests_dir).replace(os.sep, "/")
+    return rank.get(rel, len(rank))
+
+  items.sort(key=key)
+
 
 @pytest.fixture(scope="session")
 def smoke_workdir(tmp_path_factory):

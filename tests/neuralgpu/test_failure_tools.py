@@ -22,7 +22,7 @@ def workdir(tmp_path_factory):
   c = ngpu.get_config("variant=smoke,steps=4")
   c.curriculum.failure_share = 0.25
   out = loop.train_and_evaluate(c, wd)
-  assert np.isfinite(out["final_metrics"]["loss"]) if "final_metrics" in out else True
+  assert out["step"] == 4 and out["eval"], out  # trained its 4 steps, final table written
   return wd
 
 
