@@ -19,11 +19,14 @@ def _train_smoke(kind: str, workdir: str) -> None:
     c.eval.lengths, c.eval.examples, c.eval.solve_lengths = (9, 15), (4, 4), (15,)
     c.eval.every = 1000  # no periodic checks: the final table only
     loop.train_and_evaluate(c, workdir)
-  elif kind == "ngpu_pool":
+  elif kind == "ngpu_pool":  # two seeds, the same single bin
     from experiments.configs import ngpu
     from neuralgpu import loop
 
-    loop.train_pool(ngpu.get_config("variant=smoke,seeds=2"), workdir)
+    c = ngpu.get_config("variant=smoke,seeds=2")
+    ngpu.train_on_bins(c, (9,))
+    c.eval.lengths, c.eval.examples, c.eval.solve_lengths = (9, 15), (4, 4), (15,)
+    loop.train_pool(c, workdir)
   elif kind == "qlearning":  # two seeds, feed-forward controller
     from experiments.configs import qlearning
     from rltape.qlearning import experiment

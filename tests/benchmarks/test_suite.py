@@ -62,9 +62,21 @@ def test_tiny_page_faults_section(tmp_path):
   assert all(r["step_s"] > 0 and r["minor_faults_per_step"] >= 0 for r in faults)
 
 
-def test_tiny_suite_writes_every_section(tmp_path):
-  # Every section but page_faults (test_tiny_page_faults_section, slow).
-  out = _tiny_suite(tmp_path, ["train_steps", "main_job", "memory", "compile", "pools"])
+@pytest.mark.slow
+def test_tiny_main_job_and_pools_sections(tmp_path):
+  # The two sections that compile the most programs (three remat policies; single-seed
+  # and pool steps), ~50 s of one worker: slow.
+  out = _tiny_suite(tmp_path, ["main_job", "pools"])
+  for r in json.load(open(os.path.join(out, "pools.json")))["rows"]:
+    assert r["pool_seed_steps_per_s"] > 0 and r["sequential_seed_steps_per_s"] > 0
+    ratio = r["pool_seed_steps_per_s"] / r["sequential_seed_steps_per_s"]
+    assert r["ratio"] == pytest.approx(ratio, abs=1e-3)  # recorded to 3 decimals
+
+
+def test_tiny_suite_writes_its_sections(tmp_path):
+  # The command at its tiny size with the train-step, memory and compile sections
+  # (page_faults, main_job and pools: the slow tests above).
+  out = _tiny_suite(tmp_path, ["train_steps", "memory", "compile"])
   mem = json.load(open(os.path.join(out, "memory.json")))["rows"]
   by = {r["remat"]: r["temp_bytes"] for r in mem}
   assert by["sqrt"] < by["none"]  # rematerialising keeps fewer residuals

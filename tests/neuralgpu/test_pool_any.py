@@ -79,6 +79,7 @@ def test_any_stop_evaluates_the_solved_seed_and_restore_loads_it(tmp_path, monke
   chex.assert_trees_all_equal_shapes(state.params, other.params)
 
 
+@pytest.mark.slow  # ~50 s of one worker (two pool runs, each compiling its steps)
 def test_pool_with_the_adaptive_saturation_weight_trains_and_resumes(tmp_path):
   """The main job's recipe in a pool: each seed adapts its own weight; a resumed pool
   continues from the checkpointed weights."""

@@ -338,6 +338,7 @@ def test_evaluate_workdir_matches_the_runs_own_test(tmp_path):
   assert len(fresh[8]) == 2 and all(0.0 <= a <= 1.0 for a in fresh[8])
 
 
+@pytest.mark.slow  # ~25 s of one worker (trains twice)
 def test_retest_workdir_unfreezes_seeds_under_a_new_test(tmp_path):
   """retest_workdir copies the latest state with solved_at reset and the new test in
   the config; the continued run trains the formerly frozen seeds; the source is left
