@@ -86,9 +86,10 @@ def typed_value(key: str, old: Any, text: str) -> Any:
   raise ValueError(f"{key} is a {type(old).__name__}, which cannot be set from text")
 
 
-def set_dotted(config, key: str, value: Any) -> None:
-  """``config.a.b = value`` for ``key = "a.b"``; ValueError naming the key (and the keys
-  of its section) when it is not in ``config`` (overrides never add keys)."""
+def _section_of(config, key: str):
+  """(the section holding ``key``'s last part, that part) for a dotted ``key``;
+  ValueError naming the key (and what is there) when it is not in ``config``
+  (overrides never add keys)."""
   *sections, leaf = key.split(".")
   node = config
   for i, s in enumerate(sections):
@@ -100,14 +101,14 @@ def set_dotted(config, key: str, value: Any) -> None:
     node = node[s]
   if leaf not in node:
     raise ValueError(f"unknown config key {key!r}; keys there: {sorted(node.keys())}")
+  return node, leaf
+
+
+def set_dotted(config, key: str, value: Any) -> None:
+  """``config.a.b = value`` for ``key = "a.b"``; ValueError naming the key (and the keys
+  of its section) when it is not in ``config`` (overrides never add keys)."""
+  node, leaf = _section_of(config, key)
   node[leaf] = value
-
-
-def get_dotted(config, key: str) -> Any:
-  node = config
-  for s in key.split("."):
-    node = node[s]
-  return node
 
 
 def apply_overrides(config, items: Iterable[str]) -> None:
@@ -119,8 +120,5 @@ def apply_overrides(config, items: Iterable[str]) -> None:
     key = key.strip()
     if not sep or not key:
       raise ValueError(f"override {item!r} must be key=value, e.g. model.num_maps=24")
-    try:
-      old = get_dotted(config, key)
-    except (KeyError, AttributeError, TypeError):
-      set_dotted(config, key, None)  # raises, naming the key and what is there
-    set_dotted(config, key, typed_value(key, old, text.strip()))
+    node, leaf = _section_of(config, key)
+    node[leaf] = typed_value(key, node[leaf], text.strip())

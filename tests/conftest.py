@@ -8,25 +8,28 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 import pytest  # noqa: E402  (after the platform is chosen)
 
 
+def _one_bin_ngpu_smoke(arg: str):
+  """The Neural GPU smoke config on one length bin (one program to compile)."""
+  from experiments.configs import ngpu
+
+  c = ngpu.get_config(arg)
+  ngpu.train_on_bins(c, (9,))
+  c.eval.lengths, c.eval.examples, c.eval.solve_lengths = (9, 15), (4, 4), (15,)
+  return c
+
+
 def _train_smoke(kind: str, workdir: str) -> None:
   """One real training run of ``kind`` at smoke size into ``workdir``."""
-  if kind == "ngpu":  # one seed, one length bin: one program to compile
-    from experiments.configs import ngpu
+  if kind == "ngpu":  # one seed
     from neuralgpu import loop
 
-    c = ngpu.get_config("variant=smoke")
-    ngpu.train_on_bins(c, (9,))
-    c.eval.lengths, c.eval.examples, c.eval.solve_lengths = (9, 15), (4, 4), (15,)
+    c = _one_bin_ngpu_smoke("variant=smoke")
     c.eval.every = 1000  # no periodic checks: the final table only
     loop.train_and_evaluate(c, workdir)
-  elif kind == "ngpu_pool":  # two seeds, the same single bin
-    from experiments.configs import ngpu
+  elif kind == "ngpu_pool":  # two seeds
     from neuralgpu import loop
 
-    c = ngpu.get_config("variant=smoke,seeds=2")
-    ngpu.train_on_bins(c, (9,))
-    c.eval.lengths, c.eval.examples, c.eval.solve_lengths = (9, 15), (4, 4), (15,)
-    loop.train_pool(c, workdir)
+    loop.train_pool(_one_bin_ngpu_smoke("variant=smoke,seeds=2"), workdir)
   elif kind == "qlearning":  # two seeds, feed-forward controller
     from experiments.configs import qlearning
     from rltape.qlearning import experiment

@@ -128,8 +128,6 @@ def _bins_modifier(part: str, c, ngpu):
     return ngpu.DNGPU_BINS
   if part == "long":
     return (9, 17, 25, 33, 41, 61, 81)
-  if part == "all":  # every DNGPU bin every step (set below), examples filling their bin
-    return None
   m = re.fullmatch(r"bins([0-9]+(?:-[0-9]+)*)", part)  # explicit bins, bins8-12-25-41
   if part.startswith("bins") and not m:
     raise ValueError(f"modifier {part!r}: bins are '-'-joined lengths, e.g. bins8-12-25-41")
@@ -159,7 +157,7 @@ def apply_modifier(c, part: str, ngpu) -> None:
   if part == "strip":  # DNGPU's targets (high zeros as padding, base + 1 classes)
     ngpu.strip_targets(c)
     return
-  if part == "all":
+  if part == "all":  # every DNGPU bin every step, examples filling their bin
     config_args.set_dotted(c, "curriculum.bucket_mode", "all")
     config_args.set_dotted(c, "curriculum.buckets", ngpu.DNGPU_BINS)
     return

@@ -3,25 +3,16 @@ JSON and the summary (no timing is asserted; speed targets live in the JSON)."""
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
 from benchmarks import __main__ as suite
 from benchmarks import common, ngpu
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests import _cli
 
 
 def _run(*args):
-  return subprocess.run(
-      [sys.executable, "-m", "benchmarks", *args],
-      cwd=ROOT,
-      capture_output=True,
-      text=True,
-      timeout=900,
-  )
+  return _cli.run_module("benchmarks", *args, timeout=900)
 
 
 def test_flops_match_the_faithful_formula():

@@ -6,18 +6,17 @@ it was."""
 import json
 import os
 import shutil
-import subprocess
-import sys
 
 import jax
 import numpy as np
 import pytest
 
 from plotkit import curves
+from tests import _cli
 from plotkit import render
 from plotkit import workdir as workdir_lib
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = _cli.ROOT
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
@@ -44,14 +43,7 @@ def assert_pngs(paths, names):
 
 
 def run_cli(*args):
-  # ``python -m`` from the repository root, as the docs run it.
-  return subprocess.run(
-      [sys.executable, "-m", "experiments.plot_workdir", *args],
-      cwd=ROOT,
-      capture_output=True,
-      text=True,
-      timeout=300,
-  )
+  return _cli.run_module("experiments.plot_workdir", *args, timeout=300)
 
 
 @pytest.fixture(scope="module")

@@ -196,20 +196,12 @@ if __name__ == "__main__":
 def test_the_table_binary_runs_a_cell_and_renders_it_again(tmp_path):
   # The documented binary end to end at smoke size: one cell trained, its table written;
   # then --merge renders the same table from the JSON without training.
-  import subprocess
-  import sys
+  from tests import _cli
 
-  root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
   out = tmp_path / "t.md"
 
   def run(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "experiments.tables.rl_table", *args],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    return _cli.run_module("experiments.tables.rl_table", *args)
 
   r = run("--smoke", "--rows=copy", "--cols=8", f"--workroot={tmp_path}/runs", f"--out={out}")
   assert r.returncode == 0, r.stderr[-2000:]
