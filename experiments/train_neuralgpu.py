@@ -8,8 +8,9 @@ A workdir resumes from its last checkpoint; one made with another config is refu
 
 A config with a ``pool`` section (``seeds=N`` in the config argument, or a cell of the
 talk's tables) trains N seeds as one sharded program (``neuralgpu.loop``) and gives its
-verdict; with ``pool.stop_when="any"`` (the main job) it stops at the first solved seed
-and prints that seed's error table:
+verdict; a config without one trains its one seed the same way, as a pool of one. With
+``pool.stop_when="any"`` (the main job, and any single seed) it stops at the first
+solved seed and prints that seed's error table:
 
   python experiments/train_neuralgpu.py \
       --config=experiments/configs/ngpu_tables.py:cell=known/mul2/24,seeds=8,minutes=120 \
@@ -36,7 +37,10 @@ from absl import flags  # noqa: E402
 from ml_collections import config_flags
 
 from neuralgpu import config as config_lib
+from neuralgpu import evaluate
 from neuralgpu import loop
+from neuralgpu import pool
+from runkit import distributed
 from runkit import logs
 
 FLAGS = flags.FLAGS
@@ -53,20 +57,14 @@ def main(argv):
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   logs.quiet_libraries()  # checkpoint libraries log every save at INFO
   config_lib.validate(FLAGS.config)
-  if "pool" not in FLAGS.config:
-    if FLAGS.num_processes > 1 or FLAGS.coordinator:
-      raise app.UsageError("--coordinator/--num_processes need a pool config (seeds > 1)")
-    loop.train_and_evaluate(FLAGS.config, FLAGS.workdir)
-    return
-  from neuralgpu import evaluate
-  from neuralgpu import loop
-  from neuralgpu import pool
-  from runkit import distributed
-
-  pool.validate_pool(FLAGS.config)
-  if FLAGS.num_processes > 1 or FLAGS.coordinator:
+  multi = FLAGS.num_processes > 1 or bool(FLAGS.coordinator)
+  if "pool" not in FLAGS.config and multi:
+    raise app.UsageError("--coordinator/--num_processes need a pool config (seeds > 1)")
+  config = loop.as_pool(FLAGS.config)  # one seed = a pool of one
+  pool.validate_pool(config)
+  if multi:
     distributed.initialize(FLAGS.coordinator, FLAGS.num_processes, FLAGS.process_id)
-  out = loop.train_pool(FLAGS.config, FLAGS.workdir)
+  out = loop.train_and_evaluate(config, FLAGS.workdir)
   brief = {
       k: out.get(k)
       for k in (
@@ -85,11 +83,15 @@ def main(argv):
   print(json.dumps(brief))
   if "eval" in out:
     solved = out["seeds"][out["best_seed_index"]]["solved"]
+    which = f"seed {out['best_seed']}"
+    if int(config.pool.num_seeds) > 1:
+      which += f" of the pool ({'solved' if solved else 'none solved; lowest training error'})"
+    else:
+      which += " (solved)" if solved else " (not solved)"
     print(
         evaluate.format_table(
             out["eval"],
-            f"{FLAGS.config.task}, seed {out['best_seed']} of the pool "
-            f"({'solved' if solved else 'none solved; lowest training error'}) after "
+            f"{config.task}, {which} after "
             f"{out['step']} steps ({out['total_minutes']:.1f} min incl. final eval):",
         )
     )

@@ -170,7 +170,9 @@ def default_config() -> ml_collections.ConfigDict:
   e.every = 2000  # steps between long evaluations (once at max length)
   e.stop_when_solved = True  # stop once every eval length has 0 sequence errors
   e.solve_lengths = (201, 401)
-  e.screen_examples = 64  # a solve check screens this many before the full count
+  # A single run's solve check screens this many before the full count (its
+  # pool.screen_examples; a pool config sets its own).
+  e.screen_examples = 64
   e.check_examples = ()  # pools: examples per solve length in a check (empty = the
   # eval.examples of those lengths, as the final table)
 

@@ -1,6 +1,8 @@
-"""The Neural GPU's host loops: ``train_and_evaluate(config, workdir)`` for a single-seed
-config and ``train_pool(config, workdir)`` for a pool of 1..S seeds, with the helpers both
-use (workdir opening, progress bar, when checks run). The pool loop:
+"""The Neural GPU's host loop: ``train_and_evaluate(config, workdir)`` trains 1..S seeds.
+
+A config without a ``pool`` section is one seed: it runs as a pool of one
+(``as_pool``), so a single run and a pool of seeds share one loop, one solve check
+(``pool.seed_solve_check``), one workdir layout and one summary.
 
 The loop is a sequence of named steps over two small records: ``Run`` (what is fixed
 for the run: config, tasks, mesh, compiled steps, checkpoint manager, metric writer) and
@@ -15,11 +17,12 @@ have not started to generalise (``_maybe_restart``); save a checkpoint every
 ``checkpoint_every`` steps, after that step's checks, so that a resumed run has the same
 restarts; stop when solved (all seeds, or the first with ``pool.stop_when="any"``), all
 diverged, or out of steps or time. Then a final check of every live seed, the summary
-(``_summary``) and, with ``stop_when="any"``, the chosen seed's error table.
+(``_finish``) and, with ``stop_when="any"``, the chosen seed's error table.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import os
@@ -41,13 +44,13 @@ from neuralgpu import restarts as restarts_lib
 from neuralgpu import step_cache
 from neuralgpu import tasks as tasks_lib
 from neuralgpu import train as train_lib
-from runkit import checkpoints, metrics
+from runkit import checkpoints, metrics, progress, provenance
 from runkit import workdir as workdir_lib
 
 
 @dataclasses.dataclass
 class Run:
-  """What stays fixed for one invocation of ``train_pool``."""
+  """What stays fixed for one invocation of ``train_and_evaluate``."""
 
   config: Any
   workdir: str
@@ -87,20 +90,37 @@ class Loop:
   all_dead: bool = False  # no live seed at the last log
 
 
-def train_pool(config, workdir: str, *, record_buckets: list | None = None) -> dict:
-  """Trains a pool of seeds (resuming from the workdir) and gives each a verdict.
+def as_pool(config) -> ml_collections.ConfigDict:
+  """``config`` itself if it has a ``pool`` section, else a copy that trains its one seed
+  as a pool of one (``pool.num_seeds=1``, stopped and evaluated once solved, its checks
+  screened on ``eval.screen_examples``)."""
+  if "pool" in config:
+    return config
+  c = copy.deepcopy(config)
+  with c.unlocked():
+    pool_lib.with_pool(c)
+  c.pool.num_seeds = 1
+  c.pool.stop_when = "any"
+  c.pool.screen_examples = int(c.eval.screen_examples)
+  return c
+
+
+def train_and_evaluate(config, workdir: str, *, record_buckets: list | None = None) -> dict:
+  """Trains 1..S seeds (resuming from the workdir), gives each a verdict and evaluates.
 
   Writes ``workdir/summary.json`` and returns the same dict: per seed its verdict
   (solved or not at ``eval.solve_lengths``), the step it was found solved, its divergence
   step, curriculum lengths and final train metrics; per pool the solved fraction and the
-  verdict from the config's thresholds. A seed not solved within ``num_train_steps`` /
-  ``max_train_minutes`` counts as not solved.
+  verdict from the config's thresholds; with ``pool.stop_when="any"`` (a single-seed
+  config, the main job) the chosen seed's error table (``eval``). A seed not solved
+  within ``num_train_steps`` / ``max_train_minutes`` counts as not solved.
 
   Args:
-    config: a Neural GPU config with a ``pool`` section.
+    config: a Neural GPU config; without a ``pool`` section, one seed (``as_pool``).
     workdir: checkpoints, metrics.jsonl, TensorBoard events, the summary.
     record_buckets: if given, the bucket of every step is appended to it.
   """
+  config = as_pool(config)
   run, ps, loop = _setup(config, workdir)
   bar = progress_bar(config, loop.step, time.time() - run.t_start) if run.lead else None
   try:
@@ -223,47 +243,76 @@ def _train_step(run: Run, ps, loop: Loop, record_buckets) -> pool_lib.PoolState:
   return ps
 
 
+# Metrics of a window logged per seed (``seed<N>/<key>``) and, unprefixed, as the mean
+# over the seeds that ran in it (for a single-seed run: that seed's values).
+_lr_scales = jax.jit(jax.vmap(optim_lib.lr_scale_of))  # per seed
+_SEED_KEYS = (
+    "loss",
+    "ce",
+    "train_seq_error",
+    "train_digit_error",
+    "mean_length",
+    "grad_norm",
+    "cur_length",
+    "pull",
+    "active_sets",
+    "lr_scale",
+)
+
+
 def _log(run: Run, ps, loop: Loop, bar) -> pool_lib.PoolState:
   """Reads the window's metrics, writes one metrics line and moves the bar; returns the
   pool with its metric sums zeroed."""
-  metrics_host, alive, cur, running = pool_lib.to_host(
-      (ps.train.metrics, ps.alive, ps.train.curriculum.cur, ps.running), run.mesh
+  lr_scale = _lr_scales(ps.train.opt_state)
+  metrics_host, alive, cur, running, pull, active, lr_host = pool_lib.to_host(
+      (
+          ps.train.metrics,
+          ps.alive,
+          ps.train.curriculum.cur,
+          ps.running,
+          ps.train.relax.pull,
+          ps.train.relax.active_sets,
+          lr_scale,
+      ),
+      run.mesh,
   )
   ps = pool_lib.zero_pool_metrics(ps)
   # Stopped seeds take no steps: they have no metrics of this window.
   per = [m if running[i] else None for i, m in enumerate(pool_lib.per_seed_metrics(metrics_host))]
   loop.last_per = per
   loop.all_dead = not np.any(alive)
-  shown = [m for m in per if m is not None]
   now = time.time()
+  n_running = sum(m is not None for m in per)
+  seed_steps_per_s = n_running * (loop.step - loop.last_step) / max(now - loop.last_t, 1e-9)
   row = {
-      "seed_steps_per_s": len(shown) * (loop.step - loop.last_step) / max(now - loop.last_t, 1e-9),
+      "steps_per_s": seed_steps_per_s / max(n_running, 1),
+      "seed_steps_per_s": seed_steps_per_s,
       "alive": float(np.sum(alive)),
-      "running": float(np.sum(running)),
-      "max_cur_length": loop.max_cur,
+      "running": float(n_running),
       "elapsed_min": (run.before + now - run.t_start) / 60.0,
   }
+  seed_rows = []
   for i, m in enumerate(per):
     if m is None:
       continue
-    for k in ("loss", "train_seq_error", "train_digit_error"):
-      row[f"seed{int(loop.seeds[i])}/{k}"] = m[k]
-    row[f"seed{int(loop.seeds[i])}/cur_length"] = float(np.max(cur[i]))
-  row["mean_train_seq_error"] = float(np.mean([m["train_seq_error"] for m in shown]))
+    r = dict(
+        m,
+        cur_length=float(np.max(cur[i])),
+        pull=float(pull[i]),
+        active_sets=float(active[i]),
+        lr_scale=float(lr_host[i]),
+    )
+    seed_rows.append(r)
+    for k in _SEED_KEYS:
+      row[f"seed{int(loop.seeds[i])}/{k}"] = r[k]
+  for k in _SEED_KEYS:
+    if seed_rows:
+      row[k] = float(np.mean([r[k] for r in seed_rows]))
+  row["cur_length"] = float(loop.max_cur)  # the longest live curriculum length
   loop.last_t, loop.last_step = now, loop.step
   if run.lead:
     run.writer.write(loop.step, row)
-    bar.update(
-        loop.step,
-        **bar_postfix(
-            {
-                "cur_length": loop.max_cur,
-                "train_seq_error": row["mean_train_seq_error"],
-                "train_digit_error": float(np.mean([m["train_digit_error"] for m in shown])),
-                "steps_per_s": row["seed_steps_per_s"] / max(len(shown), 1),
-            }
-        ),
-    )
+    bar.update(loop.step, **bar_postfix(row))
   return ps
 
 
@@ -299,6 +348,19 @@ def _check_solved(run: Run, ps_host, loop: Loop, final: bool = False) -> None:
     )
     if loop.passes[i] >= run.confirm:
       loop.solved_at[i] = loop.step
+    if run.lead:
+      run.writer.write(loop.step, _check_row(int(loop.seeds[i]), res["rows"]))
+
+
+def _check_row(seed: int, rows) -> dict:
+  """A check's metrics line: ``seed<N>/eval_seq_error_<n>`` over the examples checked at
+  each length (a screen and its rest together)."""
+  wrong, total = {}, {}
+  for r in rows:
+    n = int(r["length"])
+    wrong[n] = wrong.get(n, 0) + int(r["seq_wrong"])
+    total[n] = total.get(n, 0) + int(r["examples"])
+  return {f"seed{seed}/eval_seq_error_{n}": wrong[n] / max(total[n], 1) for n in wrong}
 
 
 def _probe(run: Run, ps_host, loop: Loop, i: int) -> float:
@@ -465,6 +527,7 @@ def _finish(run: Run, ps, loop: Loop, elapsed: float) -> dict:
     ts = pool_lib.seed_state(ps_host, best)
     out["best_seed_index"] = best
     out["best_seed"] = int(loop.seeds[best])
+    out["solved_at"] = seeds_out[best]["solved_at"]
     out["eval"] = evaluate_lib.evaluate_table(
         evaluate_lib.final_key(int(config.seed)),
         train_lib.eval_params(ts),
@@ -485,12 +548,16 @@ def _finish(run: Run, ps, loop: Loop, elapsed: float) -> dict:
         loop.step,
         {"num_solved": n_solved, "solved_fraction": n_solved / runs, "num_seed_runs": runs},
     )
+    if "eval" in out:
+      run.writer.write(
+          loop.step, {f"final_seq_error_{r['length']}": r["seq_error"] for r in out["eval"]}
+      )
     run.writer.close()
   return out
 
 
 # ----------------------------------------------------------------------------
-# The single-seed loop and the helpers both loops use.
+# Helpers.
 # ----------------------------------------------------------------------------
 def curriculum_gates_checks(cfg) -> bool:
   """Solve checks wait for the length curriculum to reach the training length; with no
@@ -499,15 +566,9 @@ def curriculum_gates_checks(cfg) -> bool:
   return int(cfg.curriculum.start_length) < int(cfg.curriculum.max_length)
 
 
-def solved_all(state: train_lib.TrainState) -> bool:
-  return bool(np.all(np.asarray(jax.device_get(state.curriculum.solved))))
-
-
 def progress_bar(config, start_step: int, elapsed_s: float):
   """The run's bar (``runkit.progress.ProgressBar``) towards ``num_train_steps`` or the
   ``max_train_minutes`` budget, whichever comes first."""
-  from runkit import progress
-
   return progress.ProgressBar(
       config.num_train_steps,
       float(config.max_train_minutes or 0) * 60,
@@ -530,9 +591,7 @@ def bar_postfix(summary: dict) -> dict:
 def open_workdir(config, workdir: str, mcfg, lead: bool = True):
   """Opens a Neural GPU run's workdir: refuses one made with another config (nothing
   written then), records this run's provenance (``lead``: the process that writes the
-  records) and returns the checkpoint manager. Used by the single-seed and pool loops."""
-  from runkit import checkpoints, provenance
-
+  records) and returns the checkpoint manager."""
   os.makedirs(workdir, exist_ok=True)
   if lead:
     workdir_lib.check_workdir_config(
@@ -540,153 +599,3 @@ def open_workdir(config, workdir: str, mcfg, lead: bool = True):
     )
     provenance.write_provenance(workdir, config, {"resolved_conv_impl": mcfg.conv_impl})
   return checkpoints.make_manager(workdir, config.keep_checkpoints)
-
-
-def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
-  """Trains (resuming from the workdir's last checkpoint) and evaluates.
-
-  Returns a summary dict (also written to ``workdir/summary.json``).
-  """
-  from runkit import checkpoints, metrics
-
-  config_lib.validate(config)
-  names = config_lib.task_names(config)
-  tasks = tuple(tasks_lib.get_task(n) for n in names)
-  mcfg = resolve_lib.resolve_model_config(config)
-  manager = open_workdir(config, workdir, mcfg)
-  template = train_lib.init_state(jax.random.key(config.seed), config, len(tasks))
-  state = checkpoints.restore_or(manager, template)
-  start_step = int(state.step)
-  writer = metrics.MetricWriter(workdir)
-  steps = step_cache.StepCache(config, tasks, mcfg)
-  check_key = evaluate_lib.check_key(config.seed)
-  cu = config.curriculum
-  max_cur = int(np.max(jax.device_get(state.curriculum.cur)))
-  t_start = time.time()
-  # Compilation counts towards the run's minutes (and its time budget).
-  steps.precompile(state, step_cache.buckets_to_compile(config))
-  train_seconds_before = checkpoints.read_elapsed(workdir)
-  last_log_t, last_log_step = time.time(), start_step
-  evals = []
-  solved_at = None
-  bar = progress_bar(config, start_step, train_seconds_before + time.time() - t_start)
-  step = start_step
-  stop_reason = "num_train_steps"
-  try:
-    while step < int(config.num_train_steps):
-      state = steps(batches_lib.host_bucket(config, step, max_cur))(state)
-      step += 1
-      if step % int(cu.advance_every) == 0:
-        max_cur = int(np.max(jax.device_get(state.curriculum.cur)))
-      if step % int(config.log_every) == 0:
-        summary = train_lib.summarize_metrics(state.metrics)
-        state = state.replace(metrics=train_lib.zero_metrics())
-        now = time.time()
-        summary.update(
-            steps_per_s=(step - last_log_step) / max(now - last_log_t, 1e-9),
-            cur_length=max_cur,
-            pull=float(state.relax.pull),
-            active_sets=int(state.relax.active_sets),
-            lr_scale=float(optim_lib.lr_scale_of(state.opt_state)),
-            elapsed_min=(train_seconds_before + now - t_start) / 60.0,
-        )
-        last_log_t, last_log_step = now, step
-        writer.write(step, summary)
-        bar.update(step, **bar_postfix(summary))
-      if step % int(config.checkpoint_every) == 0:
-        checkpoints.save(
-            manager, step, state, workdir, train_seconds_before + time.time() - t_start
-        )
-      if (
-          config.eval.stop_when_solved
-          and step % int(config.eval.every) == 0
-          and (solved_all(state) or not curriculum_gates_checks(config))
-      ):
-        rows = quick_solve_check(check_key, state, mcfg, config, tasks[-1])
-        evals.append({"step": step, "rows": rows})
-        writer.write(step, {f"eval_seq_error_{r['length']}": r["seq_error"] for r in rows})
-        if (
-            rows
-            and all(r["seq_wrong"] == 0 for r in rows)
-            and len(rows) == len(config.eval.solve_lengths)
-        ):
-          solved_at = step
-          stop_reason = "solved"
-          break
-      total_min = (train_seconds_before + time.time() - t_start) / 60.0
-      if config.max_train_minutes and total_min >= config.max_train_minutes:
-        stop_reason = "max_train_minutes"
-        break
-  finally:
-    bar.close()
-  jax.block_until_ready(state)
-  elapsed = train_seconds_before + time.time() - t_start
-  checkpoints.save(manager, step, state, workdir, elapsed, force=True)
-  manager.wait_until_finished()
-  t_eval = time.time()
-  table = evaluate_lib.evaluate_table(
-      evaluate_lib.final_key(config.seed),
-      train_lib.eval_params(state),
-      state.relax.active_sets,
-      mcfg,
-      config.eval,
-      tasks[-1],
-      config.eval.lengths,
-      config.eval.examples,
-      config.operand_mode,
-  )
-  eval_seconds = time.time() - t_eval
-  out = {
-      "task": config.task,
-      "step": step,
-      "stop_reason": stop_reason,
-      "solved_at": solved_at,
-      "train_minutes": elapsed / 60.0,
-      "final_eval_minutes": eval_seconds / 60.0,
-      "total_minutes": (elapsed + eval_seconds) / 60.0,
-      "curriculum_length": [int(c) for c in jax.device_get(state.curriculum.cur)],
-      "eval": table,
-      "periodic_evals": evals,
-  }
-  workdir_lib.write_summary(workdir, out)
-  writer.write(step, {f"final_seq_error_{r['length']}": r["seq_error"] for r in table})
-  writer.close()
-  print(
-      evaluate_lib.format_table(
-          table,
-          f"{config.task} after {step} steps "
-          f"({out['total_minutes']:.1f} min incl. final eval):",
-      )
-  )
-  return out
-
-
-def quick_solve_check(key, state, mcfg, config, task) -> list[dict]:
-  """Evaluates the solve lengths in order, stopping at the first with errors.
-
-  Each length is first screened on ``eval.screen_examples`` examples; only a clean
-  screen is followed by the full ``eval.examples`` count, so checks stay cheap
-  while the model still makes errors.
-  """
-  rows = []
-  lengths = [int(n) for n in config.eval.lengths]
-  for n in config.eval.solve_lengths:
-    k = int(config.eval.examples[lengths.index(int(n))])
-    for count in sorted({min(int(config.eval.screen_examples), k), k}):
-      row = evaluate_lib.evaluate_length(
-          jax.random.fold_in(key, int(n)),
-          train_lib.eval_params(state),
-          state.relax.active_sets,
-          mcfg,
-          config.eval,
-          task,
-          int(n),
-          count,
-          config.operand_mode,
-      )
-      if row["seq_wrong"]:
-        break
-    rows.append(row)
-    if row["seq_wrong"]:
-      break
-  return rows

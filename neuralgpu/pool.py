@@ -524,7 +524,7 @@ def run_pool_steps(
 ) -> tuple[PoolState, list[int]]:
   """Runs ``num_steps`` pool steps with the host's bucket choice; returns the buckets.
 
-  The bare loop of ``neuralgpu.loop.train_pool`` (no logging, checkpoints or evaluation), for
+  The bare loop of ``neuralgpu.loop.train_and_evaluate`` (no logging, checkpoints or evaluation), for
   tests and benchmarks.
   """
   max_cur = max_live_length(ps, mesh)

@@ -8,8 +8,8 @@ import ml_collections
 from runkit import checkpoints
 from runkit import workdir as workdir_lib
 from neuralgpu import config as config_lib
+from neuralgpu import pool as pool_lib
 from neuralgpu import tasks as tasks_lib
-from neuralgpu import train as train_lib
 from neuralgpu import resolve as resolve_lib
 
 
@@ -27,17 +27,17 @@ def load_config(workdir: str) -> ml_collections.ConfigDict:
 def load(workdir: str, seed_index: int | None = None):
   """Returns (config, resolved model config, TrainState, step) of a workdir.
 
-  A pool workdir gives one seed's state: ``seed_index``, else the pool summary's
-  ``best_seed_index`` (the seed a ``stop_when=any`` pool stopped on), else seed 0.
+  Every workdir holds a pool (a single run is a pool of one); it gives one seed's state:
+  ``seed_index``, else the summary's ``best_seed_index`` (the seed a ``stop_when=any``
+  pool stopped on), else seed 0.
   """
   cfg = load_config(workdir)
   names = config_lib.task_names(cfg)
   if "pool" not in cfg:
-    template = train_lib.init_state(jax.random.key(cfg.seed), cfg, len(names))
-    state, step = checkpoints.load_latest(workdir, template)
-    return cfg, resolve_lib.resolve_model_config(cfg), state, step
-  from neuralgpu import pool as pool_lib
-
+    raise ValueError(
+        f"workdir {workdir!r} has a single-seed checkpoint of an earlier format (no 'pool' "
+        "section in its config.json); train it again with neuralgpu.loop.train_and_evaluate"
+    )
   n = int(cfg.pool.num_seeds)
   if seed_index is None:
     seed_index = 0

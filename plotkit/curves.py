@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 
 from plotkit.workdir import Workdir
 
-_EVAL_KEY = re.compile(r"^eval_seq_error_(\d+)$")
+_EVAL_KEY = re.compile(r"^(?:seed\d+/)?eval_seq_error_(\d+)$")
 _SEED_KEY = re.compile(r"^seed(\d+)/(.+)$")
 
 
@@ -89,7 +89,16 @@ def ngpu_learning_curves(wd: Workdir):
       {int(m.group(1)) for r in wd.metrics for k in r for m in [_EVAL_KEY.match(k)] if m}
   )
   for i, n in enumerate(lengths):
-    s, v = _series(wd.metrics, f"eval_seq_error_{n}")
+    # The checks' lines (``seed<N>/eval_seq_error_<n>`` of a one-seed run's seed, or an
+    # unprefixed key).
+    checks = [
+        {"step": r["step"], "e": r[k]}
+        for r in wd.metrics
+        if "step" in r
+        for k in r
+        if (m := _EVAL_KEY.match(k)) and int(m.group(1)) == n
+    ]
+    s, v = _series(checks, "e")
     ax.plot(s, v, "o", ms=3.5, color=f"C{(i + 2) % 10}", label=f"check: sequence error at {n}")
   ax.set_ylim(-0.02, 1.02)
   ax.set_ylabel("error")
@@ -177,10 +186,15 @@ def error_vs_length_figure(
 
 def ngpu_error_vs_length(wd: Workdir):
   """The final evaluation table (single run, or a pool's best seed) against length;
-  a single run's periodic evaluations faintly behind it."""
+  that seed's solve checks faintly behind it."""
   if not wd.summary or not wd.summary.get("eval"):
     return None
-  earlier = [(e["step"], e["rows"]) for e in wd.summary.get("periodic_evals", []) if e.get("rows")]
+  best = wd.summary.get("best_seed")
+  earlier = [
+      (e["step"], [r for r in e["rows"] if r.get("part") != "rest"])
+      for e in wd.summary.get("evals", [])
+      if e.get("rows") and e.get("seed") == best
+  ]
   what = "error against test length"
   if wd.kind == "ngpu_pool" and "best_seed" in wd.summary:
     what += f" (seed {wd.summary['best_seed']}, the pool's best)"

@@ -62,7 +62,9 @@ def kind_of_config(config: dict) -> str | None:
   if not isinstance(config, dict):
     return None
   if "model" in config and "curriculum" in config:
-    return "ngpu_pool" if "pool" in config else "ngpu"
+    # A single run is a pool of one seed.
+    pool = config.get("pool") or {}
+    return "ngpu_pool" if int(pool.get("num_seeds", 1)) > 1 else "ngpu"
   if "controller" in config and "epsilon" in config:
     return "qlearning"
   if "agent" in config and "promote_threshold" in config:

@@ -29,7 +29,7 @@ def _train_smoke(kind: str, workdir: str) -> None:
   elif kind == "ngpu_pool":  # two seeds
     from neuralgpu import loop
 
-    loop.train_pool(_one_bin_ngpu_smoke("variant=smoke,seeds=2"), workdir)
+    loop.train_and_evaluate(_one_bin_ngpu_smoke("variant=smoke,seeds=2"), workdir)
   elif kind == "qlearning":  # two seeds, feed-forward controller
     from experiments.configs import qlearning
     from rltape.qlearning import experiment

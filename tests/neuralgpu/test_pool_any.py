@@ -59,7 +59,7 @@ def test_any_stop_evaluates_the_solved_seed_and_restore_loads_it(tmp_path, monke
 
   monkeypatch.setattr(pool, "seed_solve_check", fake_check)
   wd = str(tmp_path / "pool")
-  out = loop.train_pool(c, wd)
+  out = loop.train_and_evaluate(c, wd)
   assert out["stop_reason"] == "one_solved" and out["step"] == 3
   assert out["best_seed_index"] == 1 and out["best_seed"] == c.seed + 1
   assert [r["length"] for r in out["eval"]] == [int(n) for n in c.eval.lengths]
@@ -90,11 +90,11 @@ def test_pool_with_the_adaptive_saturation_weight_trains_and_resumes(tmp_path):
   c.num_train_steps = 4
   c.eval.stop_when_solved = False
   wd = str(tmp_path / "p")
-  loop.train_pool(c, wd)
+  loop.train_and_evaluate(c, wd)
   cfg, _, st, step = restore.load(wd, 1)
   assert step == 4 and st.saturation is not None
   assert float(st.saturation.weight) != pytest.approx(1e-3)  # adapted at steps 2 and 4
   c.num_train_steps = 6
-  loop.train_pool(c, wd)
+  loop.train_and_evaluate(c, wd)
   _, _, st6, step6 = restore.load(wd, 1)
   assert step6 == 6 and int(st6.saturation.count) == 0

@@ -82,9 +82,9 @@ def smoke_pool(tmp_path_factory):
   wd = str(root / "curriculum" / "2-4-10" / "512")
   c = nt.get_config("cell=curriculum/2-4-10/512,variant=smoke")
   c.num_train_steps = 2
-  first = loop.train_pool(c, wd)
+  first = loop.train_and_evaluate(c, wd)
   c.num_train_steps = 4
-  second = loop.train_pool(c, wd)
+  second = loop.train_and_evaluate(c, wd)
   return str(root), wd, first, second
 
 
@@ -108,7 +108,7 @@ def test_resume_with_another_config_is_refused(smoke_pool):
   c = nt.get_config("cell=curriculum/2-4-10/512,variant=smoke")
   c.model.num_maps = 16
   with pytest.raises(ValueError, match="different config"):
-    loop.train_pool(c, wd)
+    loop.train_and_evaluate(c, wd)
 
 
 @pytest.mark.slow
@@ -131,12 +131,12 @@ def test_transfer_starts_from_the_source_params(tmp_path):
   src_wd = str(tmp_path / "source")
   src_cfg = nt.get_config("cell=transfer/add-mul/source/24,variant=smoke")
   src_cfg.num_train_steps = 2
-  loop.train_pool(src_cfg, src_wd)
+  loop.train_and_evaluate(src_cfg, src_wd)
   dst_wd = str(tmp_path / "transfer")
   cfg = nt.get_config(f"cell=transfer/add-mul/transfer/24,variant=smoke,init_from={src_wd}")
   assert cfg.task == "bmul"
   cfg.num_train_steps = 0
-  out = loop.train_pool(cfg, dst_wd)
+  out = loop.train_and_evaluate(cfg, dst_wd)
   assert out["step"] == 0
   tmpl = jax.device_get(pool.init_pool(np.arange(2), src_cfg, 1))
   src, _ = checkpoints.load_latest(src_wd, tmpl)
@@ -150,14 +150,14 @@ def test_transfer_starts_from_the_source_params(tmp_path):
       f"cell=transfer/add-mul/transfer/24,variant=smoke,seeds=4," f"init_from={src_wd}"
   )
   with pytest.raises(ValueError, match="has 2 seeds"):
-    loop.train_pool(bad, str(tmp_path / "bad"))
+    loop.train_and_evaluate(bad, str(tmp_path / "bad"))
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("cell", [c for c in nt.CELLS if "/transfer/" not in c])
 def test_every_cell_runs_at_smoke_scale(cell, tmp_path):
   c = nt.get_config(f"cell={cell},variant=smoke")
-  out = loop.train_pool(c, str(tmp_path / "wd"))
+  out = loop.train_and_evaluate(c, str(tmp_path / "wd"))
   assert out["step"] == c.num_train_steps and out["num_seeds"] == 2
   assert out["verdict"] in pool.VERDICTS
 

@@ -115,7 +115,7 @@ def test_restarts_run_end_to_end_and_resume_identically(tmp_path):
   # run's last step, 8: a seed started there would never train).
   c = _cfg(restart_max_digit_error=0.0)
   whole = str(tmp_path / "whole")
-  out = loop.train_pool(c, whole)
+  out = loop.train_and_evaluate(c, whole)
   assert out["step"] == 8
   steps = [(r["step"], r["slot"], r["old_seed"], r["new_seed"]) for r in out["restarts"]]
   assert steps == [
@@ -136,9 +136,9 @@ def test_restarts_run_end_to_end_and_resume_identically(tmp_path):
   split = str(tmp_path / "split")
   c4 = _cfg(restart_max_digit_error=0.0)
   c4.num_train_steps = 5
-  first = loop.train_pool(c4, split)
+  first = loop.train_and_evaluate(c4, split)
   assert [r["step"] for r in first["restarts"]] == [2, 2, 4, 4]
-  second = loop.train_pool(c, split)
+  second = loop.train_and_evaluate(c, split)
   assert second["restarts"] == out["restarts"]
   a, sa = _restored(whole, c)
   b, sb = _restored(split, c)
@@ -186,7 +186,7 @@ def test_a_seed_is_solved_after_confirm_checks_passes_in_a_row(tmp_path, monkeyp
     return {"solved": len(calls) % 2 == 0 and int(ts_host.step) != 6, "rows": []}
 
   monkeypatch.setattr(pool, "seed_solve_check", fake_check)
-  out = loop.train_pool(c, str(tmp_path / "wd"))
+  out = loop.train_and_evaluate(c, str(tmp_path / "wd"))
   assert out["seeds"][1]["solved_at"] == 12 and not out["seeds"][0]["solved"]
   assert [e["passes_in_a_row"] for e in out["evals"] if e["slot"] == 1] == [1, 0, 1, 2]
   assert len(set(keys)) == len(keys)  # fresh examples at every check and seed
@@ -236,10 +236,10 @@ def _cfg4(**kw):
 @pytest.mark.slow
 def test_stopped_seeds_freeze_and_the_others_train_as_without_stops(tmp_path, monkeypatch):
   c = _cfg4()
-  plain = loop.train_pool(_cfg4(restart_max_digit_error=0.999999), str(tmp_path / "plain"))
+  plain = loop.train_and_evaluate(_cfg4(restart_max_digit_error=0.999999), str(tmp_path / "plain"))
   assert plain["stops"] == [] and plain["restarts"] == []
   monkeypatch.setattr(pool, "restart_reason", _fake_reason({1, 2}))
-  out = loop.train_pool(c, str(tmp_path / "stop"))
+  out = loop.train_and_evaluate(c, str(tmp_path / "stop"))
   assert [(r["step"], r["seed"]) for r in out["stops"]] == [(2, 1), (2, 2)]
   assert out["restarts"] == [] and out["num_seed_runs"] == 4
   by_seed = {r["seed"]: r for r in out["seeds"]}
@@ -267,7 +267,7 @@ def test_when_every_running_seed_fails_they_restart_instead(tmp_path, monkeypatc
   monkeypatch.setattr(pool, "restart_reason", _fake_reason({0, 1, 2, 3}))
   c = _cfg4()
   c.num_train_steps = 4
-  out = loop.train_pool(c, str(tmp_path / "wd"))
+  out = loop.train_and_evaluate(c, str(tmp_path / "wd"))
   assert out["stops"] == []
   assert [(r["old_seed"], r["new_seed"]) for r in out["restarts"]] == [
       (0, 4),

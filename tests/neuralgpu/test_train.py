@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 
 from experiments.configs import ngpu
-from runkit import checkpoints
 from neuralgpu import config as config_lib
 from neuralgpu import curriculum
 from neuralgpu import optim
@@ -20,6 +19,7 @@ from neuralgpu import train
 from neuralgpu import batches as batches_lib
 from neuralgpu import loop
 from neuralgpu import resolve as resolve_lib
+from neuralgpu import restore
 from neuralgpu import step_cache
 from neuralgpu import tasks as tasks_lib
 
@@ -307,8 +307,7 @@ def _smoke(steps, **kw):
 
 
 def _final_state(workdir, c):
-  template = train.init_state(jax.random.key(c.seed), c, 1)
-  state, step = checkpoints.load_latest(workdir, template)
+  _, _, state, step = restore.load(workdir)  # a single run is a pool of one seed
   return state, step
 
 
@@ -327,6 +326,20 @@ def test_train_checkpoint_resume_bit_identical(tmp_path):
   assert out_part["step"] == 12
   a, sa = _final_state(full, _smoke(12))
   b, sb = _final_state(part, _smoke(12))
+  # The one seed trained is the config's seed: the oracle is its bare jitted train steps.
+  oracle_cfg = _smoke(12)
+  st = train.init_state(jax.random.key(oracle_cfg.seed), oracle_cfg, 1)
+  tasks_ = (tasks_lib.get_task(oracle_cfg.task),)
+  steps_ = {}
+  max_cur = int(np.max(np.asarray(st.curriculum.cur)))
+  for i in range(12):
+    bucket = batches_lib.host_bucket(oracle_cfg, i, max_cur)
+    if bucket not in steps_:
+      steps_[bucket] = jax.jit(train.make_train_step(oracle_cfg, tasks_, bucket))
+    st = steps_[bucket](st)
+    if (i + 1) % int(oracle_cfg.curriculum.advance_every) == 0:  # as the host loop reads it
+      max_cur = int(np.max(np.asarray(st.curriculum.cur)))
+  chex.assert_trees_all_close(a.params, st.params, rtol=1e-5, atol=1e-6)
   assert sa == sb == 12
   chex.assert_trees_all_equal(a.params, b.params)
   chex.assert_trees_all_equal(a.opt_state, b.opt_state)
@@ -350,6 +363,14 @@ def test_train_checkpoint_resume_bit_identical(tmp_path):
   assert prov[0]["devices"] and "git_commit" in prov[0]
   summary = json.load(open(os.path.join(full, "summary.json")))
   assert [r["length"] for r in summary["eval"]] == [9, 15]
+  # One seed runs as a pool of one: one seed record, and every metrics line of the
+  # window carries the seed's own values under both names.
+  assert summary["num_seeds"] == 1 and [r["seed"] for r in summary["seeds"]] == [0]
+  assert summary["best_seed"] == 0 and summary["solved_at"] == summary["seeds"][0]["solved_at"]
+  rows = [json.loads(l) for l in open(os.path.join(full, "metrics.jsonl"))]
+  train_rows = [r for r in rows if "loss" in r]
+  assert train_rows and all(r["loss"] == r["seed0/loss"] for r in train_rows)
+  assert all(r["lr_scale"] == r["seed0/lr_scale"] for r in train_rows)
 
 
 def test_mismatched_config_refused_and_nothing_lost(tmp_path):
