@@ -73,12 +73,36 @@ def _predict_fn(model_key: tuple):
   return predict
 
 
+@functools.lru_cache(maxsize=8)
+def _batch_shardings(devices: tuple):
+  mesh = jax.sharding.Mesh(np.asarray(devices), ("batch",))
+  return (
+      jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("batch")),
+      jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()),
+  )
+
+
+def _split_over_devices(params, inputs, active_sets, positions):
+  """The batch split over this process's devices when it divides evenly (a host with
+  several CPU devices, one per core, evaluates on all of them; a single device is left
+  as it is). The examples and the per-example arithmetic are unchanged."""
+  devices = tuple(jax.local_devices())
+  if len(devices) < 2 or inputs.shape[0] % len(devices):
+    return params, inputs, active_sets, positions
+  batch, rep = _batch_shardings(devices)
+  params, active_sets = jax.device_put((params, active_sets), rep)
+  inputs, positions = jax.device_put((inputs, positions), batch)
+  return params, inputs, active_sets, positions
+
+
 def predict_logits(params, inputs, mcfg, active_sets, positions=None) -> jax.Array:
-  """Logits ``[B, n, vocab]`` for int32 inputs ``[B, n]`` (compiled per shape)."""
+  """Logits ``[B, n, vocab]`` for int32 inputs ``[B, n]`` (compiled per shape), the
+  batch split over this process's devices where it divides evenly."""
   inputs = jnp.asarray(inputs)
   if positions is None:
     positions = inputs > 0
-  return _predict_fn(_model_key(mcfg))(params, inputs, active_sets, positions)
+  args = _split_over_devices(params, inputs, jnp.asarray(active_sets), positions)
+  return _predict_fn(_model_key(mcfg))(*args)
 
 
 @functools.lru_cache(maxsize=64)

@@ -1,6 +1,9 @@
 """Evaluation tests: error counting against numpy, chunked evaluation against
 an independent recount, memory cap, and the question parser of the ask binary."""
 
+import subprocess
+import sys
+
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -10,6 +13,7 @@ import pytest
 from experiments.configs import ngpu
 from neuralgpu import evaluate, model, tasks
 from neuralgpu import resolve as resolve_lib
+from tests import _cli
 
 
 def test_error_counts_match_numpy():
@@ -86,3 +90,40 @@ def test_final_table_examples_are_held_out_from_solve_checks():
   checks = {data(ev.check_key(s)) for s in range(8)}
   finals = {data(ev.final_key(s)) for s in range(8)}
   assert len(checks) == 8 and len(finals) == 8 and not checks & finals
+
+
+_SPLIT_SCRIPT = r"""
+import os
+os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
+import jax, jax.numpy as jnp, numpy as np
+from experiments.configs import ngpu
+from neuralgpu import evaluate, model, tasks
+from neuralgpu import resolve as resolve_lib
+assert len(jax.local_devices()) == 2
+cfg = ngpu.get_config("variant=smoke")
+mcfg = resolve_lib.resolve_model_config(cfg)
+params = model.init_params(jax.random.key(1), mcfg)
+x, y = tasks.make_batch(jax.random.key(2), tasks.get_task("badd"), jnp.full((6,), 9, jnp.int32), 9)
+pos = (x > 0) | (y > 0)
+got = evaluate.predict_logits(params, x, mcfg, 1, pos)
+assert len(got.sharding.device_set) == 2, got.sharding
+want, _ = jax.jit(lambda p, x, q: model.apply(p, x, mcfg, active_sets=1, positions=q))(params, x, pos)
+np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-5, atol=1e-5)
+odd = evaluate.predict_logits(params, x[:5], mcfg, 1, pos[:5])  # 5 rows: not split
+assert len(odd.sharding.device_set) == 1
+np.testing.assert_allclose(np.asarray(odd), np.asarray(want)[:5], rtol=1e-5, atol=1e-5)
+print("split-ok")
+"""
+
+
+def test_predict_splits_batch_over_cpu_devices():
+  """With two CPU devices (the training binaries force one per core) the forward runs
+  with its batch split over both and gives the logits of one unsplit forward."""
+  out = subprocess.run(
+      [sys.executable, "-c", _SPLIT_SCRIPT],
+      cwd=_cli.ROOT,
+      capture_output=True,
+      text=True,
+      timeout=300,
+  )
+  assert out.returncode == 0 and "split-ok" in out.stdout, out.stderr[-3000:]
