@@ -168,6 +168,10 @@ def default_config() -> ml_collections.ConfigDict:
   e.chunk_size = 64  # examples per compiled forward (memory cap)
   e.max_chunk_elements = 2_000_000  # cap on chunk*n*height*maps floats per forward
   e.every = 2000  # steps between long evaluations (once at max length)
+  # Steps between the confirming checks of a seed that passed its last check (0 = at
+  # ``every`` as the others): with ``pool.confirm_checks`` > 1 a seed that has just passed
+  # is confirmed sooner, on fresh examples as every check.
+  e.confirm_every = 0
   e.stop_when_solved = True  # stop once every eval length has 0 sequence errors
   e.solve_lengths = (201, 401)
   # A single run's solve check screens this many before the full count (its
@@ -409,6 +413,12 @@ def validate(config) -> None:
   )
   _require(int(e.screen_examples) >= 1, f"eval.screen_examples={e.screen_examples} must be >= 1")
   _require(int(e.chunk_size) >= 1, f"eval.chunk_size={e.chunk_size} must be >= 1")
+  ce_every = int(e.get("confirm_every", 0))
+  _require(
+      ce_every == 0 or 1 <= ce_every <= int(e.every),
+      f"eval.confirm_every={e.get('confirm_every')} must be 0 (off) or in [1, "
+      f"eval.every={e.every}]",
+  )
   for k in ("log_every", "checkpoint_every", "keep_checkpoints"):
     _require(int(config[k]) >= 1, f"{k}={config[k]} must be >= 1")
 

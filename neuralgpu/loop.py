@@ -132,7 +132,12 @@ def train_and_evaluate(config, workdir: str, *, record_buckets: list | None = No
           (time.time() - run.t_start) / 60.0 >= config.max_train_minutes
       )
       ending = out_of_time or loop.step >= int(config.num_train_steps)
-      if loop.step % int(config.eval.every) == 0 and (
+      if _confirm_due(config, loop):  # a seed that passed its last check, confirmed sooner
+        _check_solved(run, pool_lib.to_host(ps, run.mesh), loop, confirming=True)
+        if loop.solved_at and (run.stop_at_first or len(loop.solved_at) == run.num_slots):
+          loop.stop_reason = "all_solved" if len(loop.solved_at) == run.num_slots else "one_solved"
+          break
+      elif loop.step % int(config.eval.every) == 0 and (
           config.eval.stop_when_solved or restarts_lib.restarts_enabled(config)
       ):
         ps_host = pool_lib.to_host(ps, run.mesh)
@@ -316,14 +321,30 @@ def _log(run: Run, ps, loop: Loop, bar) -> pool_lib.PoolState:
   return ps
 
 
-def _check_solved(run: Run, ps_host, loop: Loop, final: bool = False) -> None:
+def _confirm_due(config, loop: Loop) -> bool:
+  """Whether this step, off the ``eval.every`` grid, is a confirming check: every
+  ``eval.confirm_every`` steps while some unsolved seed has passed its last check."""
+  every, ce = int(config.eval.every), int(config.eval.get("confirm_every", 0) or 0)
+  if not ce or ce == every or loop.step % every == 0 or loop.step % ce:
+    return False
+  if not config.eval.stop_when_solved:
+    return False
+  return any(p > 0 and i not in loop.solved_at for i, p in enumerate(loop.passes))
+
+
+def _check_solved(
+    run: Run, ps_host, loop: Loop, final: bool = False, confirming: bool = False
+) -> None:
   """Checks every live, running, unsolved seed on fresh examples; a seed is solved at
   ``pool.confirm_checks`` passing checks in a row. Periodic checks only look at seeds
-  through their curriculum; the final one screens every live seed (cheaply, at the
+  through their curriculum; a confirming check (``eval.confirm_every``) only at seeds
+  that passed their last check; the final one screens every live seed (cheaply, at the
   training length first)."""
   config = run.config
   for i in range(run.num_slots):
     if i in loop.solved_at or not ps_host.alive[i] or not ps_host.running[i]:
+      continue
+    if confirming and not loop.passes[i]:
       continue
     if (
         not final

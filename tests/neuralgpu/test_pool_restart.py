@@ -157,6 +157,7 @@ def test_main_job_config_restarts_and_its_bad_values():
   assert ngpu.get_config("variant=dngpu_short,restart=0").pool.restart_after == 0
   main = ngpu.get_config()  # the main job: 4 seeds, no probe, three checks in a row
   assert main.pool.restart_after == 0 and main.pool.confirm_checks == 3
+  assert main.eval.confirm_every == 100 and main.eval.every == 500
   pool.validate_pool(main)
   assert ngpu.get_config("variant=smoke,seeds=2,restart=30").pool.restart_after == 30
   assert ngpu.get_config("variant=smoke,seeds=2").pool.restart_after == 0
@@ -194,6 +195,44 @@ def test_a_seed_is_solved_after_confirm_checks_passes_in_a_row(tmp_path, monkeyp
   assert [r["seed"] for r in out["seeds"]] == [c.seed, c.seed + 1]
   c.pool.confirm_checks = 0
   with pytest.raises(ValueError, match="confirm_checks=0"):
+    pool.validate_pool(c)
+
+
+def test_confirm_every_checks_a_passing_seed_sooner(tmp_path, monkeypatch):
+  """``eval.confirm_every``: after a pass, only the seeds that passed are checked again,
+  every ``confirm_every`` steps, until they fail or are confirmed; the others wait for the
+  ``eval.every`` grid."""
+  c = ngpu.get_config("variant=smoke,seeds=2")
+  c.num_train_steps = 20
+  c.eval.every = 6
+  c.eval.confirm_every = 2
+  c.log_every = 2
+  c.checkpoint_every = 100
+  c.pool.stop_when = "all"
+  c.curriculum.advance_threshold = 1.01  # every check runs the solve check
+  c.pool.confirm_checks = 3
+  calls = []
+
+  def fake_check(key, ts_host, mcfg, cfg, task):
+    step = int(ts_host.step)
+    calls.append(step)
+    # Both slots: a pass at 6 that fails its confirming check at 8, then passes from 12.
+    return {"solved": step == 6 or step >= 12, "rows": []}
+
+  monkeypatch.setattr(pool, "seed_solve_check", fake_check)
+  out = loop.train_and_evaluate(c, str(tmp_path / "wd"))
+  by_slot = {
+      i: [(e["step"], e["passes_in_a_row"]) for e in out["evals"] if e["slot"] == i] for i in (0, 1)
+  }
+  # 6: pass; 8 (confirming): fail; 10 is off both grids with no pass pending; 12 (grid):
+  # pass; 14, 16 (confirming): pass -> solved at 16, not at the grid's 24.
+  for i in (0, 1):
+    assert by_slot[i] == [(6, 1), (8, 0), (12, 1), (14, 2), (16, 3)]
+    assert out["seeds"][i]["solved_at"] == 16
+  assert out["stop_reason"] == "all_solved"
+  assert calls == [6, 6, 8, 8, 12, 12, 14, 14, 16, 16]
+  c.eval.confirm_every = 7
+  with pytest.raises(ValueError, match="eval.confirm_every=7"):
     pool.validate_pool(c)
 
 
