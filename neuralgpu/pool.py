@@ -52,6 +52,7 @@ from neuralgpu import evaluate as evaluate_lib
 from neuralgpu import optim as optim_lib
 from neuralgpu import train as train_lib
 from neuralgpu import batches as batches_lib
+from neuralgpu import step_cache as step_cache_lib
 from runkit import compile_cache
 
 SEED_AXIS = "seed"
@@ -215,29 +216,45 @@ class PoolStepCache:
   def __init__(self, cfg, tasks, mcfg, mesh=None, seed_loop: str = "vmap"):
     self.cfg, self.tasks, self.mcfg, self.mesh = cfg, tasks, mcfg, mesh
     self.seed_loop = resolve_seed_loop(seed_loop)
-    self._fns = {}
+    # In the process's compile cache: a pool rerun with the same training config (the
+    # slot count is in it) and mesh (a resumption, a notebook cell run again, tests)
+    # reuses the compiled steps.
+    mesh_key = None
+    if mesh is not None:
+      mesh_key = (tuple(d.id for d in mesh.devices.flat), tuple(mesh.axis_names))
+    self._prefix = (
+        "pool",
+        step_cache_lib.training_key(cfg, mcfg),
+        tasks,
+        self.seed_loop,
+        mesh_key,
+    )
+
+  def key(self, bucket: int) -> tuple:
+    return self._prefix + (int(bucket),)
+
+  def _build(self, bucket: int):
+    fn = make_pool_step(self.cfg, self.tasks, bucket, self.mcfg, self.seed_loop)
+    if self.mesh is None:
+      return jax.jit(fn, donate_argnums=0)
+    sh = seed_sharding(self.mesh)
+    if self.seed_loop == "map":
+      # check_vma=False: optax's reduce_on_plateau has a cond whose branches
+      # differ in varying-axis type inside shard_map; seeds never interact.
+      fn = jax.shard_map(
+          fn, mesh=self.mesh, in_specs=P(SEED_AXIS), out_specs=P(SEED_AXIS), check_vma=False
+      )
+    return jax.jit(fn, in_shardings=(sh,), out_shardings=sh, donate_argnums=0)
 
   def __call__(self, bucket: int):
-    if bucket not in self._fns:
-      fn = make_pool_step(self.cfg, self.tasks, bucket, self.mcfg, self.seed_loop)
-      if self.mesh is None:
-        self._fns[bucket] = jax.jit(fn, donate_argnums=0)
-      else:
-        sh = seed_sharding(self.mesh)
-        if self.seed_loop == "map":
-          # check_vma=False: optax's reduce_on_plateau has a cond whose branches
-          # differ in varying-axis type inside shard_map; seeds never interact.
-          fn = jax.shard_map(
-              fn, mesh=self.mesh, in_specs=P(SEED_AXIS), out_specs=P(SEED_AXIS), check_vma=False
-          )
-        self._fns[bucket] = jax.jit(fn, in_shardings=(sh,), out_shardings=sh, donate_argnums=0)
-    return self._fns[bucket]
+    return compile_cache.CACHE.get(self.key(bucket), lambda: self._build(int(bucket)))
 
   def precompile(self, ps: PoolState, buckets) -> None:
     """Compiles the steps of ``buckets`` in parallel threads (XLA compiles outside
     the GIL), replacing each jitted step by its compiled executable."""
-    fns = {int(b): self(int(b)) for b in buckets}
-    self._fns.update(compile_cache.compile_in_threads(fns, (ps,)))
+    for b in buckets:
+      self(int(b))
+    compile_cache.CACHE.compile([self.key(b) for b in buckets], (ps,))
 
 
 def to_host(tree, mesh=None):

@@ -12,7 +12,7 @@ from neuralgpu import train as train_lib
 from runkit import compile_cache
 
 
-def _training_key(cfg, mcfg) -> str:
+def training_key(cfg, mcfg) -> str:
   """The config as JSON without the settings that do not change a train step."""
   d = json.loads(cfg.to_json())
   for k in config_lib.RESUMABLE_KEYS:
@@ -31,7 +31,7 @@ class StepCache:
   def __init__(self, cfg, tasks, mcfg, wrap=None, name: str = "single"):
     self.cfg, self.tasks, self.mcfg = cfg, tasks, mcfg
     self.wrap = wrap or (lambda f: f)
-    self._prefix = (name, _training_key(cfg, mcfg), tasks)
+    self._prefix = (name, training_key(cfg, mcfg), tasks)
 
   def key(self, bucket: int) -> tuple:
     return self._prefix + (int(bucket),)

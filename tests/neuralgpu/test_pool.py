@@ -183,6 +183,27 @@ def test_seed_loops_match_each_seed_alone(loop, use_mesh):
       np.testing.assert_allclose(mine.metrics[k], alone.metrics[k], rtol=2e-5, atol=2e-6)
 
 
+def test_pool_steps_are_shared_by_runs_of_one_training_config():
+  """Two runs of one training config (budgets aside) in a process get the same pool step;
+  another slot count, seed loop, mesh or training setting gets its own."""
+  cfg = worker.smoke_config()
+  tasks = (tasks_lib.get_task(cfg.task),)
+  mcfg = resolve_lib.resolve_model_config(cfg)
+  step = lambda c, **kw: pool.PoolStepCache(c, tasks, mcfg, **kw)(9)  # noqa: E731
+  longer = cfg.copy_and_resolve_references()
+  longer.num_train_steps, longer.eval.every = 1000, 7  # budget and checks only
+  assert step(cfg, seed_loop="map") is step(longer, seed_loop="map")
+  assert step(cfg, seed_loop="map") is not step(cfg, seed_loop="vmap")
+  mesh = pool.make_mesh(2, jax.devices()[:1])
+  assert step(cfg, seed_loop="map", mesh=mesh) is not step(cfg, seed_loop="map")
+  more = cfg.copy_and_resolve_references()
+  more.pool.num_seeds = int(cfg.pool.num_seeds) + 2
+  assert step(more, seed_loop="map") is not step(cfg, seed_loop="map")
+  lr = cfg.copy_and_resolve_references()
+  lr.optim.lr = float(cfg.optim.lr) * 2
+  assert step(lr, seed_loop="map") is not step(cfg, seed_loop="map")
+
+
 def test_seed_loop_values():
   assert pool.resolve_seed_loop("auto", "cpu") == "map"
   assert pool.resolve_seed_loop("auto", "gpu") == "vmap"
