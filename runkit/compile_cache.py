@@ -68,5 +68,6 @@ class CompileCache:
       self._fns.clear()
 
 
-# The process's cache: the Neural GPU's single-seed steps and the Q-learning programs.
+# The process's cache: the Neural GPU's single-seed and pool steps and the Q-learning
+# programs.
 CACHE = CompileCache()
