@@ -134,8 +134,7 @@ def train_and_evaluate(config, workdir: str, *, record_buckets: list | None = No
       ending = out_of_time or loop.step >= int(config.num_train_steps)
       if _confirm_due(config, loop):  # a seed that passed its last check, confirmed sooner
         _check_solved(run, pool_lib.to_host(ps, run.mesh), loop, confirming=True)
-        if loop.solved_at and (run.stop_at_first or len(loop.solved_at) == run.num_slots):
-          loop.stop_reason = "all_solved" if len(loop.solved_at) == run.num_slots else "one_solved"
+        if _solved_stop(run, loop):
           break
       elif loop.step % int(config.eval.every) == 0 and (
           config.eval.stop_when_solved or restarts_lib.restarts_enabled(config)
@@ -143,11 +142,7 @@ def train_and_evaluate(config, workdir: str, *, record_buckets: list | None = No
         ps_host = pool_lib.to_host(ps, run.mesh)
         if config.eval.stop_when_solved:
           _check_solved(run, ps_host, loop)
-          if len(loop.solved_at) == run.num_slots:
-            loop.stop_reason = "all_solved"
-            break
-          if loop.solved_at and run.stop_at_first:
-            loop.stop_reason = "one_solved"
+          if _solved_stop(run, loop):
             break
         if restarts_lib.restarts_enabled(config) and not ending:  # no seed starts at the end
           ps = _maybe_restart(run, ps, ps_host, loop)
@@ -321,13 +316,25 @@ def _log(run: Run, ps, loop: Loop, bar) -> pool_lib.PoolState:
   return ps
 
 
+def _solved_stop(run: Run, loop: Loop) -> bool:
+  """After a check: whether the run stops because its seeds are solved (every seed, or
+  the first with ``pool.stop_when="any"``); sets the stop reason if so."""
+  if len(loop.solved_at) == run.num_slots:
+    loop.stop_reason = "all_solved"
+  elif loop.solved_at and run.stop_at_first:
+    loop.stop_reason = "one_solved"
+  else:
+    return False
+  return True
+
+
 def _confirm_due(config, loop: Loop) -> bool:
   """Whether this step, off the ``eval.every`` grid, is a confirming check: every
   ``eval.confirm_every`` steps while some unsolved seed has passed its last check."""
-  every, ce = int(config.eval.every), int(config.eval.get("confirm_every", 0) or 0)
-  if not ce or ce == every or loop.step % every == 0 or loop.step % ce:
+  ce = int(config.eval.get("confirm_every", 0))
+  if not ce or not config.eval.stop_when_solved:
     return False
-  if not config.eval.stop_when_solved:
+  if loop.step % int(config.eval.every) == 0 or loop.step % ce:
     return False
   return any(p > 0 and i not in loop.solved_at for i, p in enumerate(loop.passes))
 

@@ -53,7 +53,6 @@ from neuralgpu import optim as optim_lib
 from neuralgpu import train as train_lib
 from neuralgpu import batches as batches_lib
 from neuralgpu import step_cache as step_cache_lib
-from runkit import compile_cache
 
 SEED_AXIS = "seed"
 VERDICTS = ("Works", "Struggles", "Fails")
@@ -206,32 +205,24 @@ def make_pool_step(
   return pool_step
 
 
-class PoolStepCache:
+class PoolStepCache(step_cache_lib.StepCache):
   """Compiled pool steps, one per bucket, sharded over ``mesh`` when given.
 
   With ``seed_loop="map"`` and a mesh, each device maps over its own seeds
   (``jax.shard_map``); with ``vmap`` the jitted step is partitioned over the mesh.
+  They live in the process's compile cache as the single-seed steps, keyed also by the
+  seed loop and the mesh: a pool rerun with the same training config (the slot count is
+  in it) and mesh (a resumption, a notebook cell run again, tests) compiles no step again.
   """
 
   def __init__(self, cfg, tasks, mcfg, mesh=None, seed_loop: str = "vmap"):
-    self.cfg, self.tasks, self.mcfg, self.mesh = cfg, tasks, mcfg, mesh
+    super().__init__(cfg, tasks, mcfg, name="pool")
+    self.mesh = mesh
     self.seed_loop = resolve_seed_loop(seed_loop)
-    # In the process's compile cache: a pool rerun with the same training config (the
-    # slot count is in it) and mesh (a resumption, a notebook cell run again, tests)
-    # reuses the compiled steps.
     mesh_key = None
     if mesh is not None:
       mesh_key = (tuple(d.id for d in mesh.devices.flat), tuple(mesh.axis_names))
-    self._prefix = (
-        "pool",
-        step_cache_lib.training_key(cfg, mcfg),
-        tasks,
-        self.seed_loop,
-        mesh_key,
-    )
-
-  def key(self, bucket: int) -> tuple:
-    return self._prefix + (int(bucket),)
+    self._prefix += (self.seed_loop, mesh_key)
 
   def _build(self, bucket: int):
     fn = make_pool_step(self.cfg, self.tasks, bucket, self.mcfg, self.seed_loop)
@@ -245,16 +236,6 @@ class PoolStepCache:
           fn, mesh=self.mesh, in_specs=P(SEED_AXIS), out_specs=P(SEED_AXIS), check_vma=False
       )
     return jax.jit(fn, in_shardings=(sh,), out_shardings=sh, donate_argnums=0)
-
-  def __call__(self, bucket: int):
-    return compile_cache.CACHE.get(self.key(bucket), lambda: self._build(int(bucket)))
-
-  def precompile(self, ps: PoolState, buckets) -> None:
-    """Compiles the steps of ``buckets`` in parallel threads (XLA compiles outside
-    the GIL), replacing each jitted step by its compiled executable."""
-    for b in buckets:
-      self(int(b))
-    compile_cache.CACHE.compile([self.key(b) for b in buckets], (ps,))
 
 
 def to_host(tree, mesh=None):

@@ -36,16 +36,17 @@ class StepCache:
   def key(self, bucket: int) -> tuple:
     return self._prefix + (int(bucket),)
 
+  def _build(self, bucket: int):
+    fn = train_lib.make_train_step(self.cfg, self.tasks, bucket, self.mcfg)
+    return jax.jit(self.wrap(fn), donate_argnums=0)
+
   def __call__(self, bucket: int):
-    def build():
-      fn = train_lib.make_train_step(self.cfg, self.tasks, bucket, self.mcfg)
-      return jax.jit(self.wrap(fn), donate_argnums=0)
+    return compile_cache.CACHE.get(self.key(bucket), lambda: self._build(int(bucket)))
 
-    return compile_cache.CACHE.get(self.key(bucket), build)
-
-  def precompile(self, state: train_lib.TrainState, buckets) -> None:
-    """Compiles the steps of ``buckets`` for ``state`` (in parallel threads) before the
-    run starts, so compilation is not spread over its first steps."""
+  def precompile(self, state, buckets) -> None:
+    """Compiles the steps of ``buckets`` for ``state`` (a ``TrainState``; a
+    ``PoolState`` for the pool's steps) in parallel threads before the run starts, so
+    compilation is not spread over its first steps."""
     buckets = [int(b) for b in buckets]
     for b in buckets:
       self(b)
