@@ -52,6 +52,8 @@ ADDED_DEFAULTS = {
     "curriculum.failure_share": 0.0,
     "curriculum.adversarial_set": "",
     "curriculum.adversarial_share": 0.0,
+    "eval.confirm_every": 0,
+    "eval.check_examples": (),
 }
 CONV_IMPLS = ("auto",) + model_lib.CONV_IMPLS
 REMAT_POLICIES = ("auto",) + model_lib.REMAT_POLICIES

@@ -135,7 +135,7 @@ def _with_added_defaults(cfg):
   for dotted, value in config_lib.ADDED_DEFAULTS.items():
     group, key = dotted.split(".")
     if isinstance(cfg.get(group), dict):
-      cfg[group].setdefault(key, value)
+      cfg[group].setdefault(key, json.loads(json.dumps(value)))  # as the JSON file holds it
   return cfg
 
 
