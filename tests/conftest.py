@@ -4,6 +4,15 @@ of every trainer, made once per test process and shared by the files that read t
 import os
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+# The suite is bound by XLA's compile time (hundreds of small programs, each run for a
+# few steps): LLVM's optimisation of the generated CPU code is most of that time and
+# buys little at these sizes, so the tests compile without it. The matmuls and convs
+# call the same library kernels either way. The workers and the binaries that tests
+# start as subprocesses inherit it; XLA_FLAGS that already set a level are kept.
+if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
+  os.environ["XLA_FLAGS"] = (
+      os.environ.get("XLA_FLAGS", "") + " --xla_backend_optimization_level=0"
+  ).strip()
 
 import pytest  # noqa: E402  (after the platform is chosen)
 
