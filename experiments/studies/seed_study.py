@@ -141,6 +141,8 @@ def _with_added_defaults(cfg):
 
 def load_or_new(path: str, header: dict) -> dict:
   """The recipe's study file, or a new one; refuses a file of another setting."""
+  from neuralgpu import study
+
   if not os.path.exists(path):
     return {**header, "records": []}
   with open(path) as f:
@@ -154,6 +156,8 @@ def load_or_new(path: str, header: dict) -> dict:
     mine, theirs = old.get(k), header[k]
     if k == "config":  # keys added since with their defaults do not change the recipe
       mine, theirs = _with_added_defaults(mine), _with_added_defaults(theirs)
+    elif k in study.ADDED_DEFAULTS and isinstance(mine, dict):  # so do budget fields
+      mine = {**study.ADDED_DEFAULTS[k], **mine}
     if mine != theirs:
       raise ValueError(
           f"{path} was made with another {k} ({old.get(k)!r} != "

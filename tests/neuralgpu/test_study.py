@@ -155,6 +155,15 @@ def test_study_file_guard_and_render(tmp_path):
   del old_file["config"]["curriculum"]["failure_share"]
   seed_study.write_json(str(tmp_path / "x.json"), old_file)
   assert seed_study.load_or_new(str(tmp_path / "x.json"), header)["records"] == [rec]
+  # So does one written before the budget's stop_on existed (it stopped on both bars).
+  del old_file["budget"]["stop_on"]
+  seed_study.write_json(str(tmp_path / "x.json"), old_file)
+  assert seed_study.load_or_new(str(tmp_path / "x.json"), header)["records"] == [rec]
+  ours = seed_study._header(
+      "badd", "default", cfg, study.Budget(max_steps=4, check_every=2, stop_on="ours"), TINY_BARS
+  )
+  with pytest.raises(ValueError, match="another budget"):
+    seed_study.load_or_new(str(tmp_path / "x.json"), ours)
   cfg_hard = _smoke()
   cfg_hard.curriculum.failure_share = 0.25
   hard = seed_study._header("badd", "default", cfg_hard, budget, TINY_BARS)
@@ -223,8 +232,8 @@ def test_committed_study_files_take_more_seeds_of_their_recipe():
     cfg = variant_config(old["recipe"], old["task"])
     if os.path.basename(path) in before_auto_remat:
       cfg.model.remat = "none"
-    header = {**{k: old[k] for k in ("task", "recipe", "budget", "bars")}}
-    header["config"] = json.loads(cfg.to_json())
+    budget, bars = study.Budget(**old["budget"]), study.Bars(**old["bars"])
+    header = seed_study._header(old["task"], old["recipe"], cfg, budget, bars)
     assert seed_study.load_or_new(path, header)["records"] == old["records"], path
 
 
