@@ -82,10 +82,10 @@ class Bars:
     req(int(self.dngpu_long_every) >= 1, f"dngpu_long_every={self.dngpu_long_every} must be >= 1")
 
 
-# Budget and bar fields added after study files were written, with the value that
+# Budget (or bar) fields added after study files were written, with the value that
 # reproduces what those files did (a study file without one of them matches a header
 # holding it: ``experiments.studies.seed_study.load_or_new``).
-ADDED_DEFAULTS = {"budget": {"stop_on": "both"}, "bars": {}}
+ADDED_DEFAULTS = {"budget": {"stop_on": "both"}}
 
 
 @dataclasses.dataclass(frozen=True)
