@@ -95,6 +95,12 @@ def main(argv):
             f"{out['step']} steps ({out['total_minutes']:.1f} min incl. final eval):",
         )
     )
+    reused = [r for r in out["eval"] if "from_check_step" in r]
+    if reused:
+      print(
+          f"(rows at {', '.join(str(r['length']) for r in reused)}: its solving check at step "
+          f"{reused[0]['from_check_step']}, on fresh examples; eval.final_from_check)"
+      )
 
 
 if __name__ == "__main__":

@@ -54,6 +54,7 @@ ADDED_DEFAULTS = {
     "curriculum.adversarial_share": 0.0,
     "eval.confirm_every": 0,
     "eval.check_examples": (),
+    "eval.final_from_check": False,
 }
 CONV_IMPLS = ("auto",) + model_lib.CONV_IMPLS
 REMAT_POLICIES = ("auto",) + model_lib.REMAT_POLICIES
@@ -181,6 +182,10 @@ def default_config() -> ml_collections.ConfigDict:
   e.screen_examples = 64
   e.check_examples = ()  # pools: examples per solve length in a check (empty = the
   # eval.examples of those lengths, as the final table)
+  # A pool stopped at its first solved seed: the final table's rows at the solve lengths
+  # are that seed's solving check (its last, on fresh examples at the stop step) rather
+  # than a second evaluation of the same parameters; the other lengths are evaluated.
+  e.final_from_check = False
 
   c.log_every = 100
   c.checkpoint_every = 1000
@@ -415,6 +420,8 @@ def validate(config) -> None:
   )
   _require(int(e.screen_examples) >= 1, f"eval.screen_examples={e.screen_examples} must be >= 1")
   _require(int(e.chunk_size) >= 1, f"eval.chunk_size={e.chunk_size} must be >= 1")
+  ffc = e.get("final_from_check", False)
+  _require(isinstance(ffc, bool), f"eval.final_from_check={ffc!r} must be True or False")
   ce_every = int(e.get("confirm_every", 0))
   _require(
       ce_every == 0 or 1 <= ce_every <= int(e.every),

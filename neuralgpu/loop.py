@@ -211,6 +211,7 @@ def _setup(config, workdir: str) -> tuple[Run, pool_lib.PoolState, Loop]:
   t_start = time.time()
   # Compilation counts towards the run's minutes (and its time budget).
   steps.precompile(ps, step_cache.buckets_to_compile(config))
+  precompile_s = time.time() - t_start
   run = Run(
       config=config,
       workdir=workdir,
@@ -227,6 +228,8 @@ def _setup(config, workdir: str) -> tuple[Run, pool_lib.PoolState, Loop]:
       stop_at_first=str(config.pool.get("stop_when", "all")) == "any",
       confirm=int(config.pool.get("confirm_checks", 1)),
   )
+  if lead:  # where a run's first minute goes (its steps compiled before the first one)
+    run.writer.write(step, {"precompile_s": precompile_s})
   loop.last_t, loop.last_step = time.time(), step
   return run, ps, loop
 
@@ -556,17 +559,22 @@ def _finish(run: Run, ps, loop: Loop, elapsed: float) -> dict:
     out["best_seed_index"] = best
     out["best_seed"] = int(loop.seeds[best])
     out["solved_at"] = seeds_out[best]["solved_at"]
-    out["eval"] = evaluate_lib.evaluate_table(
+    from_check = _solving_check_rows(config, loop, best) if seeds_out[best]["solved"] else {}
+    lengths = [int(n) for n in config.eval.lengths]
+    todo = [(n, int(k)) for n, k in zip(lengths, config.eval.examples) if n not in from_check]
+    fresh = evaluate_lib.evaluate_table(
         evaluate_lib.final_key(int(config.seed)),
         train_lib.eval_params(ts),
         ts.relax.active_sets,
         run.mcfg,
         config.eval,
         run.tasks[-1],
-        config.eval.lengths,
-        config.eval.examples,
+        [n for n, _ in todo],
+        [k for _, k in todo],
         config.operand_mode,
     )
+    by_length = {**{int(r["length"]): r for r in fresh}, **from_check}
+    out["eval"] = [by_length[n] for n in lengths]
     out["final_eval_minutes"] = (time.time() - t_eval) / 60.0
     out["total_minutes"] = out["train_minutes"] + out["final_eval_minutes"]
     out["best_eval_minutes"] = (time.time() - t_best) / 60.0
@@ -587,6 +595,42 @@ def _finish(run: Run, ps, loop: Loop, elapsed: float) -> dict:
 # ----------------------------------------------------------------------------
 # Helpers.
 # ----------------------------------------------------------------------------
+def _solving_check_rows(config, loop: Loop, slot: int) -> dict[int, dict]:
+  """With ``eval.final_from_check``: the final table's rows at the solve lengths taken
+  from slot ``slot``'s solving check (the passing check at its solve step; a check's
+  screen and rest at one length joined), each marked with ``from_check_step``; ``{}``
+  when the option is off or there is no such check (e.g. a resumed run whose check
+  records are gone)."""
+  if not bool(config.eval.get("final_from_check", False)):
+    return {}
+  step = loop.solved_at.get(slot)
+  checks = [e for e in loop.evals if e["slot"] == slot and e["step"] == step and e["solved"]]
+  if step is None or not checks:
+    return {}
+  rows = {}
+  for r in checks[-1]["rows"]:
+    n = int(r["length"])
+    if n not in [int(x) for x in config.eval.solve_lengths]:
+      continue
+    a = rows.setdefault(n, {"length": n, "examples": 0, "digit_wrong": 0.0, "seq_wrong": 0})
+    # A passing check has no wrong sequence, hence no wrong digit: the joined errors are 0
+    # (weighted by examples all the same).
+    a["digit_wrong"] += float(r["digit_error"]) * int(r["examples"])
+    a["examples"] += int(r["examples"])
+    a["seq_wrong"] += int(r["seq_wrong"])
+  return {
+      n: {
+          "length": n,
+          "examples": a["examples"],
+          "digit_error": a["digit_wrong"] / max(a["examples"], 1),
+          "seq_error": a["seq_wrong"] / max(a["examples"], 1),
+          "seq_wrong": a["seq_wrong"],
+          "from_check_step": int(step),
+      }
+      for n, a in rows.items()
+  }
+
+
 def curriculum_gates_checks(cfg) -> bool:
   """Solve checks wait for the length curriculum to reach the training length; with no
   length curriculum (start = max length) they run at every ``eval.every`` steps (the

@@ -7,9 +7,11 @@ import os
 import chex
 import jax
 import numpy as np
+import ml_collections
 import pytest
 
 from experiments.configs import ngpu
+from neuralgpu import config as config_lib
 from neuralgpu import loop
 from neuralgpu import pool
 from neuralgpu import restore
@@ -77,6 +79,65 @@ def test_any_stop_evaluates_the_solved_seed_and_restore_loads_it(tmp_path, monke
   with pytest.raises(ValueError, match="seed_index=5"):
     restore.load(wd, seed_index=5)
   chex.assert_trees_all_equal_shapes(state.params, other.params)
+
+
+def test_final_from_check_reuses_the_solving_check_at_the_solve_lengths(tmp_path, monkeypatch):
+  c = ngpu.get_config("variant=smoke,seeds=2")
+  c.num_train_steps = 12
+  c.eval.every = 3
+  c.curriculum.advance_threshold = 1.01  # every check passes: the solve check runs
+  c.pool.confirm_checks = 2
+  c.eval.final_from_check = True
+  (solve_n,) = [int(n) for n in c.eval.solve_lengths]
+  other = [int(n) for n in c.eval.lengths if int(n) != solve_n]
+  calls = []
+
+  def fake_check(key, ts_host, mcfg, cfg, task):
+    calls.append(int(ts_host.step))
+    # Seed index 1 passes every check (solved at its second, step 6); seed 0 never.
+    ok = len(calls) % 2 == 0
+    rows = [
+        {"length": 9, "examples": 3, "digit_error": 0.0, "seq_error": 0.0, "seq_wrong": 0},
+        {"length": solve_n, "examples": 3, "digit_error": 0.0, "seq_error": 0.0, "seq_wrong": 0},
+        {"length": solve_n, "examples": 5, "digit_error": 0.0, "seq_error": 0.0, "seq_wrong": 0},
+    ]
+    return {"solved": ok, "rows": rows if ok else rows[:1]}
+
+  evaluated = []
+  real_table = loop.evaluate_lib.evaluate_table
+
+  def spy_table(key, params, active, mcfg, ecfg, task, lengths, examples, mode="uniform"):
+    evaluated.append(list(lengths))
+    return real_table(key, params, active, mcfg, ecfg, task, lengths, examples, mode)
+
+  monkeypatch.setattr(pool, "seed_solve_check", fake_check)
+  monkeypatch.setattr(loop.evaluate_lib, "evaluate_table", spy_table)
+  out = loop.train_and_evaluate(c, str(tmp_path / "pool"))
+  assert out["stop_reason"] == "one_solved" and out["step"] == 6 and out["best_seed_index"] == 1
+  assert evaluated == [other]  # only the lengths the check did not cover were evaluated
+  rows = {r["length"]: r for r in out["eval"]}
+  assert [r["length"] for r in out["eval"]] == [int(n) for n in c.eval.lengths]
+  assert rows[solve_n] == {
+      "length": solve_n,
+      "examples": 8,  # screen (3) + rest (5) of the step-6 check
+      "digit_error": 0.0,
+      "seq_error": 0.0,
+      "seq_wrong": 0,
+      "from_check_step": 6,
+  }
+  for n in other:
+    assert "from_check_step" not in rows[n]
+    assert rows[n]["examples"] == int(c.eval.examples[c.eval.lengths.index(n)])
+
+
+def test_final_from_check_bad_value_is_refused():
+  c = ngpu.get_config("variant=smoke,seeds=2")
+  c.eval.final_from_check = True
+  pool.validate_pool(c)
+  d = c.to_dict()  # a config built from a dict (a ConfigDict itself refuses the type)
+  d["eval"]["final_from_check"] = "yes"
+  with pytest.raises(ValueError, match="final_from_check='yes' must be True or False"):
+    config_lib.validate(ml_collections.ConfigDict(d))
 
 
 @pytest.mark.slow  # ~50 s of one worker (two pool runs, each compiling its steps)
